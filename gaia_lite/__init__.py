@@ -1,0 +1,28 @@
+"""gaia_lite: BM25 + dense hybrid retrieval over Hugging Face datasets.
+
+A Pyserini (Lucene) index and a Hugging Face ``Dataset`` share document ids. Importing this package is cheap:
+the JVM, torch, faiss and gradio load only when a function that needs them runs.
+"""
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Corpus": ("gaia_lite.corpus", "Corpus"),
+    "Source": ("gaia_lite.corpus", "Source"),
+    "build_corpus": ("gaia_lite.corpus", "build_corpus"),
+    "build_sparse_index": ("gaia_lite.sparse", "build_sparse_index"),
+    "BM25Searcher": ("gaia_lite.sparse", "BM25Searcher"),
+    "Hit": ("gaia_lite.types", "Hit"),
+    "evaluate_run": ("gaia_lite.evaluate", "evaluate_run"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'gaia_lite' has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""Self-describing artifact folders: a metadata file in each, atomic builds, content fingerprints.
+
+Every folder gaia_lite builds (a corpus, a Lucene index, later a dense index) holds ``gaia_lite.json``:
+kind, format version, gaia_lite version, source, row count, a fingerprint of the documents in row order,
+parameters, and the command that built it. Builds write to a temporary sibling folder that is renamed into
+place only once complete, so a failed or interrupted build leaves the previous good artifact intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ArtifactError, ArtifactMismatchError, MissingArtifactError
+
+META_FILE = "gaia_lite.json"
+FORMAT_VERSION = 1
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    """What an artifact folder says about itself (stored as ``gaia_lite.json``)."""
+
+    kind: str  # "corpus", "sparse", ...
+    num_rows: int
+    fingerprint: str  # fingerprint of the corpus documents this artifact holds or was built from
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    format_version: int = FORMAT_VERSION
+    gaia_lite_version: str = field(default_factory=_package_version)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def write(self, folder: str | os.PathLike) -> None:
+        """Write this metadata into ``folder``."""
+        Path(folder, META_FILE).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike, kind: str, build_hint: str) -> ArtifactMeta:
+        """Read and check the metadata of ``folder``; ``build_hint`` is the command that builds it."""
+        path = Path(folder, META_FILE)
+        if not Path(folder).is_dir():
+            raise MissingArtifactError(f"no {kind} at {folder}: build it with `{build_hint}`")
+        if not path.is_file():
+            raise MissingArtifactError(
+                f"{folder} has no {META_FILE}, so it was not built by gaia_lite (or the build did not finish): "
+                f"rebuild it with `{build_hint}`"
+            )
+        try:
+            data = json.loads(path.read_text())
+            meta = cls(**data)
+        except (ValueError, TypeError) as e:
+            raise ArtifactError(f"{path} is unreadable ({e}): rebuild with `{build_hint}`") from None
+        if meta.kind != kind:
+            raise ArtifactError(f"{folder} holds a {meta.kind!r} artifact, not a {kind!r} one")
+        if meta.format_version > FORMAT_VERSION:
+            raise ArtifactError(
+                f"{folder} has format version {meta.format_version}, newer than this gaia_lite reads "
+                f"({FORMAT_VERSION}): upgrade gaia_lite or rebuild with `{build_hint}`"
+            )
+        return meta
+
+
+def check_same_documents(artifact: str, meta: ArtifactMeta, corpus_meta: ArtifactMeta, rebuild: str) -> None:
+    """Raise :class:`ArtifactMismatchError` unless ``meta`` was built from the corpus described by ``corpus_meta``."""
+    if meta.num_rows != corpus_meta.num_rows or meta.fingerprint != corpus_meta.fingerprint:
+        raise ArtifactMismatchError(
+            f"{artifact} was built from {meta.num_rows} documents with fingerprint {meta.fingerprint[:12]}, "
+            f"but the corpus now holds {corpus_meta.num_rows} documents with fingerprint "
+            f"{corpus_meta.fingerprint[:12]}: rebuild it with `{rebuild}`"
+        )
+
+
+class Fingerprint:
+    """Incremental SHA-256 over documents in row order: each row's id, title and text, length-prefixed."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, doc_id: str, text: str, title: str = "") -> None:
+        """Add one row."""
+        for part in (doc_id, title, text):
+            b = part.encode("utf-8", "surrogatepass")
+            self._h.update(len(b).to_bytes(8, "little"))
+            self._h.update(b)
+
+    def hexdigest(self) -> str:
+        """The fingerprint so far, as ``sha256:<hex>``."""
+        return "sha256:" + self._h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; on success it replaces ``final``, on failure it is removed.
+
+    The previous artifact at ``final`` stays untouched until the new one is complete, and is only then swapped
+    out by two renames.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.building-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,306 @@
+"""The ``gaia-lite`` command: ``corpus``, ``index``, ``search``, ``eval`` and ``demo``.
+
+``main(argv) -> int`` holds the whole CLI so tests can call it in-process. Errors from gaia_lite print as one
+line (``error: …``, saying what to do) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import GaiaLiteError
+
+DEMO_QUERY = "read a parquet file into a table"
+
+
+def _add_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", help="folder holding built corpora (default: $GAIA_LITE_HOME or ./indexes)")
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+
+
+def _add_analyzer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fields", choices=["flat", "multifield"], default="flat",
+                   help="flat: title + text in one field (default); multifield: title and text as separate fields")
+    p.add_argument("--stemmer", choices=["porter", "krovetz", "none"], default="porter", help="default: porter")
+    p.add_argument("--keep-stopwords", action="store_true", help="index stopwords (default: drop English stopwords)")
+    p.add_argument("--language", default="en", help="Lucene analyzer language (default: en, Anserini's default)")
+
+
+# --- corpus -----------------------------------------------------------------------------------------------
+
+def _corpus_parser(sub) -> None:
+    p = sub.add_parser("corpus", help="turn a source into a canonical Dataset with ids under indexes/<name>/",
+                       description="Read a JSONL file, BEIR folder, parquet file/folder, saved Dataset, Hub dataset "
+                                   "(owner/name) or builtin:docstrings, and save it as a Dataset with a unique "
+                                   "string id column.")
+    p.add_argument("source", help="path, Hub dataset name, or builtin:docstrings")
+    p.add_argument("--name", help="corpus name (default: from the source)")
+    p.add_argument("--format", default="auto", choices=["auto", "jsonl", "beir", "parquet", "disk", "hub", "builtin"])
+    p.add_argument("--id-column", help="column holding document ids (default: _id, id, docid or doc_id)")
+    p.add_argument("--text-column", help="column holding the text (default: text, contents, body or content)")
+    p.add_argument("--title-column", help="column holding titles (default: title, where present)")
+    p.add_argument("--config", help="Hub dataset configuration")
+    p.add_argument("--split", default="train", help="Hub dataset / DatasetDict split (default: train)")
+    p.add_argument("--revision", help="Hub dataset revision (branch, tag or commit)")
+    p.add_argument("--empty", choices=["keep", "skip"], default="keep",
+                   help="documents with blank title and text: keep (default) or skip; counted either way")
+    p.add_argument("--limit", type=int, help="keep only the first N documents")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_corpus)
+
+
+def _cmd_corpus(args) -> int:
+    from .corpus import Source, build_corpus
+
+    source = Source(args.source, format=args.format, config=args.config, split=args.split, revision=args.revision)
+    start = time.perf_counter()
+    corpus, report = build_corpus(
+        source, args.name, root=args.root, id_column=args.id_column, text_column=args.text_column,
+        title_column=args.title_column, empty=args.empty, limit=args.limit, progress=args.progress,
+    )
+    seconds = time.perf_counter() - start
+    print(f"built corpus {corpus.name!r}: {report.rows:,} documents in {seconds:.1f} s "
+          f"-> {corpus.folder / 'dataset'}")
+    print(f"  columns: {', '.join(report.columns)}")
+    if report.ids_generated:
+        print("  the source has no id column: ids are the 0-based source row numbers")
+    if report.ids_converted:
+        print(f"  {report.ids_converted:,} integer ids converted to strings")
+    if report.empty_kept or report.empty_skipped:
+        print(f"  documents with empty text: {report.empty_kept:,} kept, {report.empty_skipped:,} skipped")
+    print(f"next: gaia-lite index sparse {corpus.folder}")
+    return 0
+
+
+# --- index ------------------------------------------------------------------------------------------------
+
+def _index_parser(sub) -> None:
+    p = sub.add_parser("index", help="build an index over a corpus")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="{sparse}")
+    s = kinds.add_parser("sparse", help="Lucene BM25 index (Pyserini/Anserini), docid = corpus id",
+                         description="Build a Lucene index with positions, document vectors and raw documents.")
+    s.add_argument("corpus", help="corpus name or folder")
+    _add_analyzer(s)
+    s.add_argument("--threads", type=int, default=2, help="indexing threads (default: 2)")
+    s.add_argument("--out", help="index folder (default: indexes/<name>/sparse-<fields>)")
+    _add_root(s)
+    _add_progress(s)
+    s.set_defaults(func=_cmd_index_sparse)
+
+
+def _cmd_index_sparse(args) -> int:
+    from .corpus import Corpus
+    from .sparse import build_sparse_index
+
+    corpus = Corpus.load(args.corpus, root=args.root)
+    start = time.perf_counter()
+    path = build_sparse_index(
+        corpus, fields=args.fields, stemmer=args.stemmer, keep_stopwords=args.keep_stopwords,
+        language=args.language, threads=args.threads, out=args.out, progress=args.progress,
+    )
+    seconds = time.perf_counter() - start
+    print(f"built sparse index ({args.fields}) of {corpus.name!r}: {len(corpus):,} documents in {seconds:.1f} s "
+          f"({len(corpus) / seconds:,.0f} docs/s) -> {path}")
+    print(f"next: gaia-lite search {corpus.folder} \"your query\"")
+    return 0
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+def _search_parser(sub) -> None:
+    p = sub.add_parser("search", help="BM25 search a built corpus and print the hits")
+    p.add_argument("corpus", help="corpus name or folder")
+    p.add_argument("query", help="query text (Lucene syntax has no special meaning)")
+    p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
+    _add_analyzer(p)
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    _add_root(p)
+    p.set_defaults(func=_cmd_search)
+
+
+def _snippet(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _cmd_search(args) -> int:
+    from .corpus import Corpus
+    from .sparse import BM25Searcher
+
+    corpus = Corpus.load(args.corpus, root=args.root, verify=False)
+    with BM25Searcher.from_corpus(corpus, args.fields, stemmer=args.stemmer, keep_stopwords=args.keep_stopwords,
+                                  language=args.language) as searcher:
+        hits = searcher.search(args.query, args.k)
+    if args.json:
+        out = []
+        for h in hits:
+            doc = corpus.get(h.doc_id)
+            out.append({"rank": h.rank, "doc_id": h.doc_id, "score": h.score, "title": doc.get("title", ""),
+                        "text": doc["text"]})
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    _print_hits(corpus, hits)
+    return 0
+
+
+def _print_hits(corpus, hits) -> None:
+    if not hits:
+        print("no hits")
+    for h in hits:
+        doc = corpus.get(h.doc_id)
+        print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}")
+        if doc.get("title"):
+            print(f"     {_snippet(doc['title'])}")
+        print(f"     {_snippet(doc['text'])}")
+
+
+# --- eval -------------------------------------------------------------------------------------------------
+
+def _eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate BM25 on a BEIR-format folder (builds what is missing)",
+                       description="Build the corpus and index where missing, search the split's queries, write a "
+                                   "TREC run, and report metrics (trec_eval -c semantics). With --config, check "
+                                   "the config's expected scores: exit status 1 on FAIL.")
+    p.add_argument("collection", nargs="?", help="BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/)")
+    p.add_argument("--config", help="experiment config (configs/*.yaml) with parameters and expected scores")
+    p.add_argument("--split", help="qrels split (default: test)")
+    p.add_argument("--corpus-name", help="corpus name under the indexes root (default: the folder's name)")
+    p.add_argument("--fields", choices=["flat", "multifield"], help="default: flat")
+    p.add_argument("-k", type=int, help="hits per query (default: 1000)")
+    p.add_argument("--remove-query", action=argparse.BooleanOptionalAction, default=None,
+                   help="drop hits whose doc id equals the query id (BEIR's rule; default: off unless the config says)")
+    p.add_argument("--runs-dir", default="runs", help="where TREC run files go (default: runs/)")
+    p.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args) -> int:
+    import dataclasses
+
+    from .experiments import ExperimentConfig, RetrieverConfig, default_config, run_experiment
+
+    config = ExperimentConfig.from_yaml(args.config) if args.config else default_config(args.collection)
+    overrides = {}
+    if args.split:
+        overrides["split"] = args.split
+    if args.corpus_name:
+        overrides["corpus"] = args.corpus_name
+    if args.k:
+        overrides["k"] = args.k
+    if args.remove_query is not None:
+        overrides["remove_query"] = args.remove_query
+    if args.fields:
+        overrides["retriever"] = dataclasses.replace(config.retriever or RetrieverConfig(), fields=args.fields)
+    config = dataclasses.replace(config, **overrides)
+    result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
+                            threads=args.threads, progress=args.progress)
+    if args.json:
+        print(json.dumps({"name": config.name, "metrics": result.metrics, "checks": result.checks,
+                          "ok": result.ok, "run": str(result.run_path), "queries": result.num_queries}, indent=1))
+    else:
+        print(result.table())
+        if result.checks:
+            print("OK" if result.ok else "FAIL")
+    return 0 if result.ok else 1
+
+
+# --- demo -------------------------------------------------------------------------------------------------
+
+def _demo_parser(sub) -> None:
+    p = sub.add_parser("demo", help="build the default corpus (installed packages' docstrings) and search it",
+                       description="The main job on the embedded default corpus: the docstrings of the installed "
+                                   "Python packages. Builds the corpus and its index where missing, then searches.")
+    p.add_argument("query", nargs="?", default=DEMO_QUERY, help=f"query (default: {DEMO_QUERY!r})")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--limit", type=int, help="index only the first N docstrings")
+    p.add_argument("--name", default="docstrings", help="corpus name (default: docstrings)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the corpus and index even if present")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> int:
+    from .corpus import Corpus, Source, build_corpus
+    from .errors import MissingArtifactError
+    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
+
+    try:
+        if args.rebuild:
+            raise MissingArtifactError("rebuild requested")
+        corpus = Corpus.load(args.name, root=args.root)
+        print(f"using corpus {corpus.name!r}: {len(corpus):,} documents in {corpus.folder}")
+    except MissingArtifactError:
+        start = time.perf_counter()
+        corpus, report = build_corpus(Source("builtin:docstrings"), args.name, root=args.root, limit=args.limit,
+                                      progress=args.progress)
+        print(f"built corpus {corpus.name!r}: {report.rows:,} docstrings of installed packages in "
+              f"{time.perf_counter() - start:.1f} s -> {corpus.folder / 'dataset'}")
+    index = sparse_dir(corpus.folder)
+    if args.rebuild or not index.is_dir():
+        start = time.perf_counter()
+        build_sparse_index(corpus, progress=args.progress)
+        print(f"built sparse index in {time.perf_counter() - start:.1f} s -> {index}")
+    with BM25Searcher(index, corpus) as searcher:
+        start = time.perf_counter()
+        hits = searcher.search(args.query, args.k)
+        ms = (time.perf_counter() - start) * 1000
+    print(f"\nBM25 top {args.k} for {args.query!r} ({ms:.1f} ms):")
+    for h in hits:
+        doc = corpus.get(h.doc_id)
+        print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}  [{doc.get('package', '')}]")
+        print(f"     {_snippet(doc['text'])}")
+    print(f"\nsearch it yourself: gaia-lite search {corpus.folder} \"your query\"")
+    return 0
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+COMMANDS: dict[str, Callable] = {
+    "corpus": _corpus_parser,
+    "index": _index_parser,
+    "search": _search_parser,
+    "eval": _eval_parser,
+    "demo": _demo_parser,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="gaia-lite", description="BM25 + dense hybrid retrieval over Hugging Face datasets.")
+    parser.add_argument("--version", action="version", version=f"gaia-lite {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    for add in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GaiaLiteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-built was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

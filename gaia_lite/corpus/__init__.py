@@ -1,0 +1,387 @@
+"""Corpus: any source → a canonical Hugging Face ``Dataset`` with a unique string ``id`` column.
+
+Layout: ``indexes/<name>/dataset/`` holds the Dataset (``save_to_disk``) and its ``gaia_lite.json``. Columns:
+``id`` (str, unique), ``title`` (str, where the source has titles), ``text`` (str), then the source's other
+columns as metadata (nested values stored as JSON strings).
+
+Id rules, applied to every source:
+- the id comes from ``id_column``, else the first of ``_id``, ``id``, ``docid``, ``doc_id`` the source has;
+- integer ids are converted to their decimal string (``17`` → ``"17"``); other non-string ids are an error;
+- ids must be non-empty and hold no whitespace (TREC run files separate fields by whitespace);
+- a source with no id column at all gets ids from its 0-based row number (``"0"``, ``"1"``, …), which are
+  then stored, so they never change with later filtering or shuffling of the Dataset;
+- duplicate ids are an error that lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import ArtifactMeta, Fingerprint, atomic_build
+from ..config import corpus_dir
+from ..errors import ArtifactMismatchError, DuplicateIdError, InputError
+from .sources import Source, iter_source, source_name
+
+__all__ = ["Corpus", "CorpusReport", "Source", "build_corpus"]
+
+ID_CANDIDATES = ("_id", "id", "docid", "doc_id")
+TEXT_CANDIDATES = ("text", "contents", "body", "content")
+EMPTY_POLICIES = ("keep", "skip")
+DATASET_DIR = "dataset"
+_BATCH = 1000
+
+
+@dataclass
+class CorpusReport:
+    """What a corpus build did: rows written and what was converted, generated or skipped."""
+
+    rows: int = 0
+    empty_kept: int = 0
+    empty_skipped: int = 0
+    ids_converted: int = 0
+    ids_generated: bool = False
+    columns: list[str] = field(default_factory=list)
+
+
+class _Canonicalizer:
+    """Turns source records into canonical rows, validating as it goes."""
+
+    def __init__(self, first: dict[str, Any], id_column, text_column, title_column, empty: str, report: CorpusReport):
+        keys = list(first)
+        self.id_column = id_column or next((c for c in ID_CANDIDATES if c in first), None)
+        if id_column and id_column not in first:
+            raise InputError(f"id column {id_column!r} not found; the source has columns {keys}")
+        self.text_column = text_column or next((c for c in TEXT_CANDIDATES if c in first), None)
+        if self.text_column is None or self.text_column not in first:
+            raise InputError(
+                f"no text column {'(' + repr(text_column) + ') ' if text_column else ''}found; "
+                f"the source has columns {keys}: pass --text-column"
+            )
+        self.title_column = title_column or ("title" if "title" in first else None)
+        if title_column and title_column not in first:
+            raise InputError(f"title column {title_column!r} not found; the source has columns {keys}")
+        used = {self.id_column, self.text_column, self.title_column}
+        self.meta_columns = [c for c in keys if c not in used and c not in ("id", "title", "text")]
+        self.empty = empty
+        self.report = report
+        report.ids_generated = self.id_column is None
+        self.seen: set[str] = set()
+        self.duplicates: Counter[str] = Counter()
+        self.row = 0
+
+    def _doc_id(self, record: dict[str, Any], where: str) -> str:
+        if self.id_column is None:
+            return str(self.row)
+        value = record.get(self.id_column)
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            if value is None:
+                raise InputError(f"{where}: missing id (column {self.id_column!r}); every document needs one")
+            raise InputError(
+                f"{where}: id {value!r} is a {type(value).__name__}; ids must be strings or integers"
+            )
+        if isinstance(value, int):
+            self.report.ids_converted += 1
+            value = str(value)
+        if not value.strip():
+            raise InputError(f"{where}: empty id (column {self.id_column!r}); every document needs one")
+        if any(ch.isspace() for ch in value):
+            raise InputError(f"{where}: id {value!r} contains whitespace, which TREC run files cannot hold")
+        return value
+
+    @staticmethod
+    def _string(record, column, where, what) -> str:
+        value = record.get(column)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InputError(f"{where}: {what} (column {column!r}) is a {type(value).__name__}, not a string")
+        return value
+
+    def __call__(self, where: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        doc_id = self._doc_id(record, where)
+        self.row += 1
+        text = self._string(record, self.text_column, where, "text")
+        title = self._string(record, self.title_column, where, "title") if self.title_column else ""
+        if doc_id in self.seen:
+            self.duplicates[doc_id] += 1
+        else:
+            self.seen.add(doc_id)
+        if not text.strip() and not title.strip():
+            if self.empty == "skip":
+                self.report.empty_skipped += 1
+                return None
+            self.report.empty_kept += 1
+        row: dict[str, Any] = {"id": doc_id}
+        if self.title_column:
+            row["title"] = title
+        row["text"] = text
+        for c in self.meta_columns:
+            value = record.get(c)
+            row[c] = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else value
+        return row
+
+
+def _write_arrow(rows: Iterator[dict[str, Any]], path: Path, first_where: str) -> int:
+    """Stream rows into an Arrow IPC file in batches; the schema comes from the first batch."""
+    import pyarrow as pa
+
+    writer = None
+    schema = None
+    n = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush():
+        nonlocal writer, schema
+        table = pa.Table.from_pylist(batch)
+        if writer is None:
+            # A column that is all null in the first batch is typed as string, the likeliest type later.
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+            writer = pa.ipc.new_stream(str(path), schema)
+        try:
+            table = table.select(schema.names).cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as e:
+            raise InputError(
+                f"rows {n - len(batch) + 1}-{n}: a metadata column changes type or set ({e}); "
+                f"make the source's columns consistent (first rows: {first_where})"
+            ) from None
+        writer.write_table(table)
+        batch.clear()
+
+    try:
+        for row in rows:
+            batch.append(row)
+            n += 1
+            if len(batch) == _BATCH:
+                flush()
+        if batch:
+            flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    return n
+
+
+def build_corpus(
+    source: Source | str,
+    name: str | None = None,
+    *,
+    root: str | os.PathLike | None = None,
+    id_column: str | None = None,
+    text_column: str | None = None,
+    title_column: str | None = None,
+    empty: str = "keep",
+    limit: int | None = None,
+    progress: bool = True,
+) -> tuple[Corpus, CorpusReport]:
+    """Read ``source`` and save it as the canonical Dataset of corpus ``name`` under ``indexes/<name>/dataset``.
+
+    ``empty`` says what to do with documents whose title and text are both blank: ``keep`` (default) or
+    ``skip``; either way they are counted in the report. ``limit`` keeps the first N documents. The build is
+    atomic: on any error the previous corpus of that name is left as it was.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(source, str):
+        source = Source(source)
+    if empty not in EMPTY_POLICIES:
+        raise InputError(f"empty={empty!r}: choose one of {EMPTY_POLICIES}")
+    name = name or source_name(source)
+    folder = corpus_dir(name, root)
+    report = CorpusReport()
+    fingerprint = Fingerprint()
+    records = iter_source(source)
+    first = next(records, None)
+    if first is None:
+        raise InputError(f"{source.location}: the source holds no documents")
+    canon = _Canonicalizer(first[1], id_column, text_column, title_column, empty, report)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        bar = tqdm(desc=f"Reading {source.location}", unit=" docs", disable=not progress)
+        with bar:
+            for where, record in _chain(first, records):
+                row = canon(where, record)
+                if row is None:
+                    continue
+                fingerprint.update(row["id"], row["text"], row.get("title", ""))
+                bar.update()
+                yield row
+                if limit is not None and bar.n >= limit:
+                    break
+
+    with atomic_build(folder / DATASET_DIR) as tmp:
+        stream = tmp / "_stream.arrow"
+        n = _write_arrow(rows(), stream, first[0])
+        if canon.duplicates:
+            raise DuplicateIdError(
+                {k: v + 1 for k, v in canon.duplicates.most_common()}, f"{source.location}"
+            )
+        if n == 0:
+            raise InputError(
+                f"{source.location}: no documents left ({report.empty_skipped} empty ones skipped); "
+                "nothing to build"
+            )
+        _save_dataset(stream, tmp, progress)
+        report.rows = n
+        meta = ArtifactMeta(
+            kind="corpus",
+            num_rows=n,
+            fingerprint=fingerprint.hexdigest(),
+            source=source.describe(),
+            params={
+                "id_column": canon.id_column,
+                "text_column": canon.text_column,
+                "title_column": canon.title_column,
+                "empty": empty,
+                "limit": limit,
+                "report": report.__dict__ | {"columns": None},
+            },
+            command=_corpus_command(source, name, id_column, text_column, title_column, empty, limit),
+        )
+        meta.write(tmp)
+    corpus = Corpus.load(folder, verify=False)
+    report.columns = list(corpus.dataset.column_names)
+    return corpus, report
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _save_dataset(stream: Path, folder: Path, progress: bool) -> None:
+    import datasets
+    from datasets.utils.logging import is_progress_bar_enabled
+
+    ds = datasets.Dataset.from_file(str(stream), in_memory=False)
+    staging = folder / "_saved"
+    was_enabled = is_progress_bar_enabled()
+    if not progress:
+        datasets.disable_progress_bars()
+    try:
+        ds.save_to_disk(str(staging))
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+    del ds
+    stream.unlink()
+    for p in staging.iterdir():
+        p.rename(folder / p.name)
+    staging.rmdir()
+
+
+def _corpus_command(source: Source, name, id_column, text_column, title_column, empty, limit) -> str:
+    import shlex
+
+    args = ["gaia-lite", "corpus", source.location, "--name", name]
+    for flag, value in (
+        ("--format", None if source.format == "auto" else source.format),
+        ("--config", source.config),
+        ("--split", None if source.split == "train" else source.split),
+        ("--revision", source.revision),
+        ("--id-column", id_column),
+        ("--text-column", text_column),
+        ("--title-column", title_column),
+        ("--empty", None if empty == "keep" else empty),
+        ("--limit", limit),
+    ):
+        if value is not None:
+            args += [flag, str(value)]
+    return shlex.join(args)
+
+
+class Corpus:
+    """A built corpus: its Dataset (memory-mapped), metadata, and the id → row map, built once on first use."""
+
+    def __init__(self, folder: Path, dataset, meta: ArtifactMeta):
+        self.folder = folder
+        self.dataset = dataset
+        self.meta = meta
+        self._rows: dict[str, int] | None = None
+        self._ids: list[str] | None = None
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, *, root: str | os.PathLike | None = None, verify: bool = True) -> Corpus:
+        """Open corpus ``name_or_path`` (a name under the indexes root, or its folder).
+
+        Checks the row count against the metadata; ``verify`` also recomputes the content fingerprint.
+        """
+        import datasets
+
+        folder = corpus_dir(name_or_path, root)
+        if folder.name == DATASET_DIR and (folder / "gaia_lite.json").is_file():
+            folder = folder.parent
+        data_dir = folder / DATASET_DIR
+        meta = ArtifactMeta.read(data_dir, "corpus", f"gaia-lite corpus <source> --name {folder.name}")
+        dataset = datasets.load_from_disk(str(data_dir))
+        corpus = cls(folder, dataset, meta)
+        if len(dataset) != meta.num_rows:
+            raise ArtifactMismatchError(
+                f"{data_dir} holds {len(dataset)} rows but its metadata says {meta.num_rows}: "
+                f"rebuild it with `{meta.command}`"
+            )
+        if verify:
+            actual = corpus.compute_fingerprint()
+            if actual != meta.fingerprint:
+                raise ArtifactMismatchError(
+                    f"{data_dir} content fingerprint {actual[:19]} differs from its metadata's "
+                    f"{meta.fingerprint[:19]}: the files were changed after the build; rebuild with `{meta.command}`"
+                )
+        return corpus
+
+    @property
+    def name(self) -> str:
+        """The corpus name (its folder's name)."""
+        return self.folder.name
+
+    @property
+    def has_title(self) -> bool:
+        """Whether the corpus has a title column."""
+        return "title" in self.dataset.column_names
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def compute_fingerprint(self) -> str:
+        """Recompute the fingerprint of (id, title, text) in row order from the stored Dataset."""
+        fp = Fingerprint()
+        columns = ["id", "text"] + (["title"] if self.has_title else [])
+        for batch in self.dataset.select_columns(columns).iter(batch_size=10_000):
+            titles = batch["title"] if self.has_title else [""] * len(batch["id"])
+            for doc_id, text, title in zip(batch["id"], batch["text"], titles):
+                fp.update(doc_id, text, title)
+        return fp.hexdigest()
+
+    @property
+    def ids(self) -> list[str]:
+        """All document ids in row order (read once, then kept)."""
+        if self._ids is None:
+            self._ids = self.dataset.data.column("id").to_pylist()
+        return self._ids
+
+    def row_of(self, doc_id: str) -> int:
+        """The row number of ``doc_id``; raises ``KeyError`` for an unknown id."""
+        if self._rows is None:
+            self._rows = {doc_id: i for i, doc_id in enumerate(self.ids)}
+        return self._rows[doc_id]
+
+    def get(self, doc_id: str) -> dict[str, Any]:
+        """The document with id ``doc_id`` (all columns), looked up by id, never by position."""
+        return self.dataset[self.row_of(doc_id)]
+
+    def __contains__(self, doc_id: str) -> bool:
+        try:
+            self.row_of(doc_id)
+        except KeyError:
+            return False
+        return True
+
+    def remove(self) -> None:
+        """Delete this corpus's folder and everything built from it."""
+        shutil.rmtree(self.folder)

@@ -1,0 +1,119 @@
+"""Evaluation with trec_eval semantics: BEIR/TREC file readers, TREC run files, and metrics via ir_measures.
+
+Metrics are averaged over every query in the qrels, a query with no hits counting 0 (``trec_eval -c``, as in
+Anserini's regressions). Metric names are ir_measures' (``nDCG@10``, ``R@100``, ``P@10``, ``AP``, ``RR``…).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .corpus.sources import iter_jsonl
+from .errors import InputError
+from .types import Qrels, Run
+
+DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
+
+
+def load_queries(path: str | os.PathLike) -> dict[str, str]:
+    """Queries from a BEIR ``queries.jsonl`` (``_id``, ``text``) or a TSV of ``id<TAB>text``."""
+    path = Path(path)
+    queries: dict[str, str] = {}
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        for where, record in iter_jsonl(path):
+            if "_id" not in record or "text" not in record:
+                raise InputError(f"{where}: a query needs '_id' and 'text'")
+            queries[str(record["_id"])] = record["text"]
+    else:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    qid, sep, text = line.rstrip("\n").partition("\t")
+                    if not sep:
+                        raise InputError(f"{path}:{lineno}: expected 'query_id<TAB>text'")
+                    queries[qid] = text
+    return queries
+
+
+def load_qrels(path: str | os.PathLike) -> Qrels:
+    """Relevance judgments from a BEIR qrels TSV (``query-id corpus-id score``, with header) or a TREC qrels
+    file (``qid iter docid rel``)."""
+    qrels: Qrels = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, row in enumerate(csv.reader(f, delimiter="\t") if str(path).endswith(".tsv") else
+                                     (line.split() for line in f), 1):
+            if not row or (lineno == 1 and row[0] in ("query-id", "query_id", "qid")):
+                continue
+            if len(row) == 3:
+                qid, docid, rel = row
+            elif len(row) == 4:
+                qid, _, docid, rel = row
+            else:
+                raise InputError(f"{path}:{lineno}: expected 3 (BEIR) or 4 (TREC) columns, got {len(row)}")
+            try:
+                qrels.setdefault(qid, {})[docid] = int(rel)
+            except ValueError:
+                raise InputError(f"{path}:{lineno}: relevance {rel!r} is not an integer") from None
+    if not qrels:
+        raise InputError(f"{path}: no judgments")
+    return qrels
+
+
+def remove_query_ids(run: Run) -> Run:
+    """BEIR's rule (Anserini's ``-removeQuery``): drop a hit whose doc id equals its query id.
+
+    Right for BEIR collections where a query can be a document of the corpus; on collections whose query and
+    document ids are unrelated numbers it removes real documents, so it is opt-in.
+    """
+    return {qid: {d: s for d, s in hits.items() if d != qid} for qid, hits in run.items()}
+
+
+def ranked(hits: dict[str, float]) -> list[tuple[str, float]]:
+    """Hits in rank order: score descending, then doc id ascending."""
+    return sorted(hits.items(), key=lambda item: (-item[1], item[0]))
+
+
+def write_trec_run(run: Run, path: str | os.PathLike, tag: str = "gaia_lite") -> Path:
+    """Write ``run`` as a TREC run file (``qid Q0 docid rank score tag``), written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for qid in sorted(run):
+            for rank, (doc_id, score) in enumerate(ranked(run[qid]), 1):
+                f.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+    tmp.replace(path)
+    return path
+
+
+def read_trec_run(path: str | os.PathLike) -> Run:
+    """Read a TREC run file into a :data:`~gaia_lite.types.Run`."""
+    run: Run = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise InputError(f"{path}:{lineno}: expected 6 fields 'qid Q0 docid rank score tag'")
+            run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
+    return run
+
+
+def evaluate_run(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRICS) -> dict[str, float]:
+    """Mean of each metric over all queries in ``qrels`` (missing queries count 0, as ``trec_eval -c``)."""
+    import ir_measures
+
+    names = list(metrics)
+    try:
+        measures = [ir_measures.parse_measure(m) for m in names]
+    except (ValueError, NameError, SyntaxError, TypeError) as e:
+        raise InputError(f"unknown metric in {names} ({e}); use ir_measures names such as nDCG@10, R@100") from None
+    totals = {str(m): 0.0 for m in measures}
+    run = {qid: hits for qid, hits in run.items() if qid in qrels}
+    for metric in ir_measures.iter_calc(measures, qrels, run):
+        totals[str(metric.measure)] += metric.value
+    return {name: totals[str(m)] / len(qrels) for name, m in zip(names, measures)}

@@ -1,0 +1,153 @@
+"""BM25 search over a gaia_lite Lucene index, with exact Anserini scores and few crossings into Java.
+
+Pyserini's ``LuceneSearcher`` returns one Java object per hit and loads each hit's stored document; at
+k=100 that per-hit traffic costs several times the search itself. Here a query crosses into Java three
+times whatever k is: build the query, search, and serialize the ``TopDocs`` to JSON with Jackson (inside
+Anserini's jar). Lucene docids map to corpus rows through the index's ``rows.npy`` sidecar.
+
+Ranking equals Anserini's ``SimpleSearcher``: BM25 (k1=0.9, b=0.4 by default), the query analyzed as a bag
+of words with the index's analyzer, ties broken by ascending document id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..artifacts import ArtifactMeta, check_same_documents
+from ..corpus import Corpus
+from ..errors import ArtifactMismatchError
+from ..java import jclass, start_jvm
+from ..types import Hit, Run
+from .indexer import ROWS_FILE, sparse_dir
+
+try:  # orjson parses the hits several times faster than json; it comes with gradio
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    from json import loads as _loads
+
+# Lucene's default of 1024 clauses rejects long queries; each distinct query term (per field) is one clause.
+_MAX_CLAUSES = 1 << 16
+
+
+class BM25Searcher:
+    """BM25 over a Lucene index built by :func:`~gaia_lite.sparse.build_sparse_index`.
+
+    ``search(query, k)`` returns hits; ``search_batch(queries, k)`` returns a run. Query text is analyzed
+    as plain words: Lucene syntax (quotes, ``field:``, brackets, wildcards, AND/OR/NOT, ``-``) has no
+    special meaning and never raises a parse error.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, *, k1: float = 0.9, b: float = 0.4):
+        import numpy as np
+
+        self.index_dir = Path(index_dir)
+        self.meta = ArtifactMeta.read(self.index_dir, "sparse", "gaia-lite index sparse <corpus>")
+        if corpus is None:
+            corpus = Corpus.load(self.meta.source, verify=False)
+        check_same_documents(f"sparse index {self.index_dir}", self.meta, corpus.meta, self.meta.command)
+        self.corpus = corpus
+        self.k1, self.b = k1, b
+        self.fields = self.meta.params["fields"]
+        start_jvm()
+        self._rows = np.load(self.index_dir / ROWS_FILE).tolist()
+        self._ids = corpus.ids
+        self._reader = jclass("org.apache.lucene.index.DirectoryReader").open(
+            jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(self.index_dir)))
+        )
+        if self._reader.maxDoc() != len(self._rows) or len(self._rows) != self.meta.params["indexed"]:
+            raise ArtifactMismatchError(
+                f"{self.index_dir}: Lucene holds {self._reader.maxDoc()} documents, its sidecar {len(self._rows)}, "
+                f"its metadata {self.meta.params['indexed']}: rebuild with `{self.meta.command}`"
+            )
+        searcher_class = jclass("org.apache.lucene.search.IndexSearcher")
+        searcher_class.setMaxClauseCount(_MAX_CLAUSES)
+        self._searcher = searcher_class(self._reader, signature="(Lorg/apache/lucene/index/IndexReader;)V")
+        self._searcher.setSimilarity(jclass("org.apache.lucene.search.similarities.BM25Similarity")(k1, b))
+        from pyserini.analysis import get_lucene_analyzer  # needs the JVM, which start_jvm started
+
+        a = self.meta.params["analyzer"]
+        self._analyzer = get_lucene_analyzer(
+            language=a["language"], stemming=a["stemmer"] != "none", stemmer=a["stemmer"],
+            stopwords=not a["keep_stopwords"],
+        )
+        self._generator = jclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        if self.fields == "multifield":
+            weights = jclass("java.util.HashMap")()
+            for name in ("contents", "title"):
+                weights.put(name, jclass("java.lang.Float")(1.0))
+            self._field_arg = weights
+        else:
+            self._field_arg = "contents"
+        self._mapper = jclass("com.fasterxml.jackson.databind.ObjectMapper")()
+
+    @classmethod
+    def from_corpus(
+        cls, corpus: Corpus | str | os.PathLike, fields: str = "flat", *, stemmer: str = "porter",
+        keep_stopwords: bool = False, language: str = "en", k1: float = 0.9, b: float = 0.4,
+    ) -> BM25Searcher:
+        """The searcher over the corpus's ``sparse-<fields>`` index (with those analyzer settings)."""
+        if not isinstance(corpus, Corpus):
+            corpus = Corpus.load(corpus, verify=False)
+        return cls(sparse_dir(corpus.folder, fields, stemmer, keep_stopwords, language), corpus, k1=k1, b=b)
+
+    def _top(self, query: str, k: int) -> list[tuple[int, float]]:
+        """``(lucene_docid, score)`` of every document that can be in the top ``k``.
+
+        Lucene breaks score ties by Lucene docid, Anserini by document id. So the search asks for one hit
+        more than needed; while the last hit ties with the k-th, it asks for twice as many, until the whole
+        group of documents tied at the k-th place is in. Sorting those by (score, id) then picks exactly
+        the documents Anserini picks.
+        """
+        q = self._generator.buildQuery(self._field_arg, self._analyzer, query)
+        n = k + 1
+        while True:
+            top = _loads(self._mapper.writeValueAsString(self._searcher.search(q, n)))["scoreDocs"]
+            if len(top) < n or top[-1]["score"] != top[k - 1]["score"]:
+                return [(d["doc"], d["score"]) for d in top]
+            n *= 2
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The top ``k`` documents for ``query``, best first."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if not query.strip():
+            return []
+        ids, rows = self._ids, self._rows
+        pairs = [(ids[rows[doc]], score) for doc, score in self._top(query, k)]
+        pairs.sort(key=lambda p: (-p[1], p[0]))
+        return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
+
+    def search_batch(self, queries: Mapping[str, str], k: int = 10, threads: int = 1) -> Run:
+        """Search every ``{query_id: text}`` and return ``{query_id: {doc_id: score}}``.
+
+        ``threads`` > 1 runs queries on that many Python threads (the JVM searches in parallel).
+        """
+        items = list(queries.items())
+        if threads <= 1:
+            return {qid: {h.doc_id: h.score for h in self.search(text, k)} for qid, text in items}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            results = pool.map(lambda item: self.search(item[1], k), items)
+            return {qid: {h.doc_id: h.score for h in hits} for (qid, _), hits in zip(items, results)}
+
+    def doc(self, doc_id: str) -> dict:
+        """The corpus row behind a hit, by id."""
+        return self.corpus.get(doc_id)
+
+    @property
+    def num_docs(self) -> int:
+        """How many documents the Lucene index holds."""
+        return int(self._reader.numDocs())
+
+    def close(self) -> None:
+        """Release the Lucene index."""
+        self._reader.close()
+
+    def __enter__(self) -> BM25Searcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
