@@ -112,6 +112,11 @@ def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
     out by two renames.
     """
     final = Path(final)
+    created = []  # parent folders this build creates, deepest first: removed again if it fails
+    parent = final.parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.building-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -119,6 +124,11 @@ def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
     old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
     if final.exists():

@@ -2,6 +2,11 @@
 
 Metrics are averaged over every query in the qrels, a query with no hits counting 0 (``trec_eval -c``, as in
 Anserini's regressions). Metric names are ir_measures' (``nDCG@10``, ``R@100``, ``P@10``, ``AP``, ``RR``…).
+
+Rank order is score descending, then doc id ascending, everywhere: in searchers, in evaluation and in run
+files. trec_eval alone would break exact score ties by doc id *descending*; Anserini avoids that by writing
+tie-adjusted scores (its ``ScoreTiesAdjusterReranker``), and so do :func:`write_trec_run` and
+:func:`evaluate_run`, so that our metrics, our run files and Anserini's agree.
 """
 
 from __future__ import annotations
@@ -76,14 +81,40 @@ def ranked(hits: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(hits.items(), key=lambda item: (-item[1], item[0]))
 
 
+def anserini_scores(scores: Iterable[float]) -> list[float]:
+    """Scores in rank order as Anserini reports them (its ``ScoreTiesAdjusterReranker``, in float32):
+    each rounded to 1e-4, and each score within 1e-4 of the one before lowered by 1e-6 per tie, so that the
+    written scores sort exactly in rank order whatever tool reads them."""
+    import numpy as np
+
+    f32 = np.float32
+    out: list[float] = []
+    dup = 0
+    for i, score in enumerate(scores):
+        # Java: Math.round(s * 1e4f) / 1e4f, all in float32; Math.round(float) is floor(x + 0.5f).
+        s = f32(np.floor(f32(f32(score) * f32(1e4)) + f32(0.5))) / f32(1e4)
+        if i == 0 or f32(out[-1] - s) > f32(1e-4):
+            dup = 0
+        else:
+            dup += 1
+            s = f32(s - f32(f32(1e-6) * f32(dup)))
+        out.append(s)
+    return [float(s) for s in out]
+
+
 def write_trec_run(run: Run, path: str | os.PathLike, tag: str = "gaia_lite") -> Path:
-    """Write ``run`` as a TREC run file (``qid Q0 docid rank score tag``), written atomically."""
+    """Write ``run`` as a TREC run file (``qid Q0 docid rank score tag``), atomically.
+
+    Scores are written as Anserini writes them (:func:`anserini_scores`, 6 decimals), so ``trec_eval`` on the
+    file gives the same figures as :func:`evaluate_run` and the file can be compared with Anserini's runs.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for qid in sorted(run):
-            for rank, (doc_id, score) in enumerate(ranked(run[qid]), 1):
+            hits = ranked(run[qid])
+            for rank, ((doc_id, _), score) in enumerate(zip(hits, anserini_scores(s for _, s in hits)), 1):
                 f.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
     tmp.replace(path)
     return path
@@ -113,7 +144,12 @@ def evaluate_run(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRIC
     except (ValueError, NameError, SyntaxError, TypeError) as e:
         raise InputError(f"unknown metric in {names} ({e}); use ir_measures names such as nDCG@10, R@100") from None
     totals = {str(m): 0.0 for m in measures}
-    run = {qid: hits for qid, hits in run.items() if qid in qrels}
+    # Scores are replaced by rank positions so that ties are broken by doc id ascending (see module doc).
+    run = {
+        qid: {doc_id: float(len(hits) - i) for i, (doc_id, _) in enumerate(ranked(hits))}
+        for qid, hits in run.items()
+        if qid in qrels
+    }
     for metric in ir_measures.iter_calc(measures, qrels, run):
         totals[str(metric.measure)] += metric.value
     return {name: totals[str(m)] / len(qrels) for name, m in zip(names, measures)}

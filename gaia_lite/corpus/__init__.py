@@ -139,14 +139,14 @@ def _write_arrow(rows: Iterator[dict[str, Any]], path: Path, first_where: str) -
 
     def flush():
         nonlocal writer, schema
-        table = pa.Table.from_pylist(batch)
-        if writer is None:
-            # A column that is all null in the first batch is typed as string, the likeliest type later.
-            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
-            writer = pa.ipc.new_stream(str(path), schema)
         try:
+            table = pa.Table.from_pylist(batch)  # raises on a column mixing types within this batch
+            if writer is None:
+                # A column that is all null in the first batch is typed as string, the likeliest type later.
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+                writer = pa.ipc.new_stream(str(path), schema)
             table = table.select(schema.names).cast(schema)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError) as e:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError) as e:
             raise InputError(
                 f"rows {n - len(batch) + 1}-{n}: a metadata column changes type or set ({e}); "
                 f"make the source's columns consistent (first rows: {first_where})"
@@ -192,6 +192,8 @@ def build_corpus(
         source = Source(source)
     if empty not in EMPTY_POLICIES:
         raise InputError(f"empty={empty!r}: choose one of {EMPTY_POLICIES}")
+    if limit is not None and limit < 1:
+        raise InputError(f"limit={limit}: it must be at least 1")
     name = name or source_name(source)
     folder = corpus_dir(name, root)
     report = CorpusReport()
@@ -204,6 +206,7 @@ def build_corpus(
 
     def rows() -> Iterator[dict[str, Any]]:
         bar = tqdm(desc=f"Reading {source.location}", unit=" docs", disable=not progress)
+        kept = 0  # not bar.n: a disabled tqdm bar never counts
         with bar:
             for where, record in _chain(first, records):
                 row = canon(where, record)
@@ -211,8 +214,9 @@ def build_corpus(
                     continue
                 fingerprint.update(row["id"], row["text"], row.get("title", ""))
                 bar.update()
+                kept += 1
                 yield row
-                if limit is not None and bar.n >= limit:
+                if limit is not None and kept >= limit:
                     break
 
     with atomic_build(folder / DATASET_DIR) as tmp:

@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,25 +115,31 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    lineno = 0
     with _open_binary(path) as f:
-        for lineno, raw in enumerate(f, start=1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    f"{where}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                    "re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`"
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: malformed JSON ({e.msg} at column {e.colno}); fix or remove that line") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
-            yield where, record
+        try:
+            for lineno, raw in enumerate(f, start=1):
+                where = f"{path}:{lineno}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(
+                        f"{where}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                        "re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+                    ) from None
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{where}: malformed JSON ({e.msg} at column {e.colno}); fix or remove that line") from None
+                if not isinstance(record, dict):
+                    raise InputError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
+                yield where, record
+        except (OSError, EOFError, zlib.error) as e:  # a damaged or truncated .gz file
+            raise InputError(
+                f"{path}: cannot be read after line {lineno} ({e}); the file is damaged or not what its name says"
+            ) from None
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -186,8 +193,14 @@ def _iter_hub(source: Source) -> Iterator[tuple[str, dict[str, Any]]]:
             f"could not open Hub dataset {source.location!r} (config={source.config}, split={source.split}, "
             f"revision={source.revision}): {e}. Check the name, or download it and pass a local path"
         ) from None
-    for row, record in enumerate(ds, start=1):
-        yield f"row {row}", record
+    row = 0
+    try:
+        for row, record in enumerate(ds, start=1):
+            yield f"row {row}", record
+    except Exception as e:  # streaming reads fail late: a damaged data file, a lost connection
+        raise InputError(
+            f"could not read Hub dataset {source.location!r} (split={source.split}) after row {row}: {e}"
+        ) from None
 
 
 def _iter_builtin(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
