@@ -76,6 +76,9 @@ def _cmd_corpus(args) -> int:
         print("  the source has no id column: ids are the 0-based source row numbers")
     if report.ids_converted:
         print(f"  {report.ids_converted:,} integer ids converted to strings")
+    if report.dropped_columns:
+        dropped = ", ".join(f"{c!r} ({n:,} rows)" for c, n in report.dropped_columns.most_common())
+        print(f"  not stored, absent from the first record (columns are fixed by it): {dropped}")
     if report.empty_kept or report.empty_skipped:
         print(f"  documents with empty text: {report.empty_kept:,} kept, {report.empty_skipped:,} skipped")
     print(f"next: gaia-lite index sparse {corpus.folder}")
@@ -205,8 +208,10 @@ def _cmd_eval(args) -> int:
     if args.fields:
         overrides["retriever"] = dataclasses.replace(config.retriever or RetrieverConfig(), fields=args.fields)
     config = dataclasses.replace(config, **overrides)
+    # With --json, stdout carries only the JSON; what was built is said on stderr.
+    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
-                            threads=args.threads, progress=args.progress)
+                            threads=args.threads, progress=args.progress, log=log)
     if args.json:
         print(json.dumps({"name": config.name, "metrics": result.metrics, "checks": result.checks,
                           "ok": result.ok, "run": str(result.run_path), "queries": result.num_queries}, indent=1))

@@ -27,11 +27,15 @@ def indexes_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def corpus_dir(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """Resolve a corpus given by name (``scifact`` → ``indexes/scifact``) or by an existing folder path."""
-    path = Path(name_or_path)
-    if path.is_dir() or os.sep in str(name_or_path) or str(name_or_path).startswith("."):
-        return path
-    return indexes_root(root) / str(name_or_path)
+    """Resolve a corpus given by name (``scifact`` → ``<root>/scifact``) or by path (``indexes/scifact``, ``./x``).
+
+    A bare name always means a folder under the indexes root, even where the current folder holds a folder
+    of that name (a BEIR download called ``scifact``, say).
+    """
+    text = str(name_or_path)
+    if os.sep in text or (os.altsep and os.altsep in text) or text.startswith(".") or Path(text).is_absolute():
+        return Path(text)
+    return indexes_root(root) / text
 
 
 def java_options() -> list[str]:

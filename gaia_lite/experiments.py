@@ -7,6 +7,7 @@ scores it is expected to reach; scores are compared at 4 decimals, as Anserini's
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,14 +94,15 @@ def _collection_files(folder: Path, split: str) -> tuple[Path, Path]:
     return queries, qrels
 
 
-def ensure_corpus(collection: Path, name: str, root=None, progress: bool = True) -> Corpus:
+def ensure_corpus(collection: Path, name: str, root=None, progress: bool = True, log: Callable[[str], None] = print
+                  ) -> Corpus:
     """The corpus built from ``collection`` under ``name``, building it where it is missing."""
     source = Source(str(collection.resolve()), format="beir")
     try:
         corpus = Corpus.load(name, root=root)
     except MissingArtifactError:
         corpus, report = build_corpus(source, name, root=root, progress=progress)
-        print(f"built corpus {name}: {report.rows} documents in {corpus.folder / 'dataset'}")
+        log(f"built corpus {name}: {report.rows} documents in {corpus.folder / 'dataset'}")
         return corpus
     if corpus.meta.source != source.describe():
         raise ArtifactMismatchError(
@@ -118,8 +120,12 @@ def run_experiment(
     runs_dir: str | os.PathLike = "runs",
     threads: int = 1,
     progress: bool = True,
+    log: Callable[[str], None] = print,
 ) -> ExperimentResult:
-    """Run ``config`` end to end on a BEIR-format ``collection`` (default: the config's), building what is missing."""
+    """Run ``config`` end to end on a BEIR-format ``collection`` (default: the config's), building what is missing.
+
+    ``log`` receives one line for each artifact built.
+    """
     from .sparse import BM25Searcher, build_sparse_index, sparse_dir
 
     if collection is None and config.collection is None:
@@ -127,13 +133,13 @@ def run_experiment(
     folder = Path(collection if collection is not None else config.collection)
     queries_path, qrels_path = _collection_files(folder, config.split)
     name = config.corpus or Path(folder.resolve()).name
-    corpus = ensure_corpus(folder, name, root, progress)
+    corpus = ensure_corpus(folder, name, root, progress, log)
     r = config.retriever
     analyzer = {"stemmer": r.stemmer, "keep_stopwords": r.keep_stopwords, "language": r.language}
     index = sparse_dir(corpus.folder, r.fields, **analyzer)
     if not index.is_dir():
         build_sparse_index(corpus, fields=r.fields, progress=progress, **analyzer)
-        print(f"built sparse index: {index}")
+        log(f"built sparse index: {index}")
     qrels = load_qrels(qrels_path)
     queries = load_queries(queries_path)
     missing = sorted(set(qrels) - set(queries))

@@ -65,7 +65,9 @@ def test_another_beir_folder_runs_with_no_code_change(tmp_path, capsys):
     folder = _beir_folder(tmp_path)
     code = main(["eval", str(folder), "--json", "--root", str(tmp_path / "idx"), "--runs-dir",
                  str(tmp_path / "runs"), "--no-progress"])
-    out = json.loads(capsys.readouterr().out.split("\n", 2)[-1])  # after the two "built ..." lines
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)  # stdout holds only the JSON
+    assert "built corpus tinybeir" in captured.err and "built sparse index" in captured.err
     assert code == 0
     assert out["queries"] == 3 and out["checks"] == {}
     assert out["metrics"]["R@100"] == 1.0

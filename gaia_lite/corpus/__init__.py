@@ -48,6 +48,8 @@ class CorpusReport:
     ids_converted: int = 0
     ids_generated: bool = False
     columns: list[str] = field(default_factory=list)
+    #: Columns fixed by the first record: keys that only later records have are counted here, not stored.
+    dropped_columns: Counter[str] = field(default_factory=Counter)
 
 
 class _Canonicalizer:
@@ -68,7 +70,12 @@ class _Canonicalizer:
         if title_column and title_column not in first:
             raise InputError(f"title column {title_column!r} not found; the source has columns {keys}")
         used = {self.id_column, self.text_column, self.title_column}
-        self.meta_columns = [c for c in keys if c not in used and c not in ("id", "title", "text")]
+        # Metadata keeps every other source column; one named like a canonical column but not used as it
+        # (say `id` when --id-column is `key`) is kept as `source_<name>`.
+        self.meta_columns = {
+            c: (f"source_{c}" if c in ("id", "title", "text") else c) for c in keys if c not in used
+        }
+        self.known = set(keys)
         self.empty = empty
         self.report = report
         report.ids_generated = self.id_column is None
@@ -122,9 +129,12 @@ class _Canonicalizer:
         if self.title_column:
             row["title"] = title
         row["text"] = text
-        for c in self.meta_columns:
+        for c, out in self.meta_columns.items():
             value = record.get(c)
-            row[c] = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else value
+            row[out] = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else value
+        if len(record) > len(self.known) or not self.known.issuperset(record):
+            for c in record.keys() - self.known:
+                self.report.dropped_columns[c] += 1
         return row
 
 
@@ -244,7 +254,7 @@ def build_corpus(
                 "title_column": canon.title_column,
                 "empty": empty,
                 "limit": limit,
-                "report": report.__dict__ | {"columns": None},
+                "report": report.__dict__ | {"columns": None, "dropped_columns": dict(report.dropped_columns)},
             },
             command=_corpus_command(source, name, id_column, text_column, title_column, empty, limit),
         )

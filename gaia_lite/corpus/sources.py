@@ -80,6 +80,8 @@ def detect_format(location: str) -> str:
         if name.endswith(".parquet"):
             return "parquet"
         raise InputError(f"{location}: unknown file type; pass --format jsonl or --format parquet")
+    if location.lower().endswith((".jsonl", ".jsonl.gz", ".json", ".ndjson", ".parquet")):
+        raise InputError(f"{location}: no such file")  # a data file's name, never a Hub dataset's
     if re.fullmatch(r"[\w.-]+(/[\w.-]+)?", location) and not location.startswith("."):
         return "hub"
     raise InputError(f"{location}: no such file or folder")
