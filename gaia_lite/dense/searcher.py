@@ -1,0 +1,120 @@
+"""Dense search: encode the query, search FAISS, map FAISS positions to corpus ids through the docid sidecar."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..artifacts import ArtifactMeta, check_same_documents
+from ..corpus import Corpus
+from ..errors import ArtifactMismatchError
+from ..types import Hit, Run
+from .encoder import DEFAULT_MODEL, Encoder, EncoderConfig
+from .index import EMBEDDINGS_DIR, dense_dir
+
+
+class DenseSearcher:
+    """Inner-product search over a dense index built by :func:`~gaia_lite.dense.build_dense_index`.
+
+    On load it checks that the index, its docid sidecar and its embeddings hold exactly the corpus ids in
+    corpus order; the query encoder is rebuilt from the settings stored in the index.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, *, encoder: Encoder | None = None,
+                 ef_search: int = 128):
+        import datasets
+        import faiss
+
+        self.index_dir = Path(index_dir)
+        self.meta = ArtifactMeta.read(self.index_dir, "dense", "gaia-lite index dense <corpus>")
+        if corpus is None:
+            corpus = Corpus.load(self.meta.source, verify=False)
+        check_same_documents(f"dense index {self.index_dir}", self.meta, corpus.meta, self.meta.command)
+        self.corpus = corpus
+        self.index = faiss.read_index(str(self.index_dir / "index"))
+        if hasattr(self.index, "hnsw"):
+            self.index.hnsw.efSearch = ef_search
+        self.docids = (self.index_dir / "docid").read_text(encoding="utf-8").splitlines()
+        self._check_alignment(datasets.load_from_disk(str(self.index_dir / EMBEDDINGS_DIR)))
+        stored = self.meta.params["encoder"]
+        if encoder is None:
+            encoder = Encoder(EncoderConfig(
+                model=stored["model"], pooling=stored["pooling"], normalize=stored["normalize"],
+                max_length=stored["max_length"], query_prefix=stored["query_prefix"],
+                document_prefix=stored["document_prefix"]))
+        elif encoder.describe()["model"] != stored["model"] or encoder.dim != stored["dim"]:
+            raise ArtifactMismatchError(
+                f"{self.index_dir} was built with {stored['model']} ({stored['dim']} dims), "
+                f"not {encoder.describe()['model']} ({encoder.dim} dims)")
+        self.encoder = encoder
+        self._row = {doc_id: i for i, doc_id in enumerate(self.docids)}
+
+    def _check_alignment(self, embeddings) -> None:
+        import numpy as np
+
+        rebuild = self.meta.command
+        ids = self.corpus.ids
+        problems = []
+        if self.index.ntotal != len(ids):
+            problems.append(f"FAISS holds {self.index.ntotal} vectors for {len(ids)} corpus documents")
+        if self.docids != ids:
+            first = next((i for i, (a, b) in enumerate(zip(self.docids, ids)) if a != b), min(len(ids), len(self.docids)))
+            problems.append(f"the docid sidecar differs from the corpus ids (first at position {first})")
+        if len(embeddings) != len(ids) or embeddings.data.column("id").to_pylist() != ids:
+            problems.append("the embeddings' ids differ from the corpus ids")
+        if problems:
+            raise ArtifactMismatchError(f"{self.index_dir}: " + "; ".join(problems) + f": rebuild with `{rebuild}`")
+        self.embeddings = np.asarray(embeddings.with_format("numpy")["embedding"], dtype=np.float32)
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus | str | os.PathLike, model: str = DEFAULT_MODEL, index_type: str = "flat",
+                    **kwargs) -> DenseSearcher:
+        """The searcher over the corpus's ``dense-<model>`` index."""
+        if not isinstance(corpus, Corpus):
+            corpus = Corpus.load(corpus, verify=False)
+        return cls(dense_dir(corpus.folder, model, index_type), corpus, **kwargs)
+
+    def encode_query(self, query: str):
+        """The query's vector."""
+        return self.encoder.encode_queries([query])[0]
+
+    def search_vector(self, vector, k: int = 10) -> list[Hit]:
+        """The top ``k`` documents for a query vector, best first (ties by doc id)."""
+        import numpy as np
+
+        k = min(k, self.index.ntotal)
+        scores, positions = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        pairs = sorted(((self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0),
+                       key=lambda x: (-x[1], x[0]))
+        return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs, start=1)]
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The top ``k`` documents for ``query``, best first."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if not query.strip():
+            return []
+        return self.search_vector(self.encode_query(query), k)
+
+    def search_batch(self, queries: Mapping[str, str], k: int = 10, threads: int = 1) -> Run:
+        """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
+        import numpy as np
+
+        items = [(qid, text) for qid, text in queries.items()]
+        vectors = self.encoder.encode_queries([text for _, text in items]) if items else np.zeros((0, 1))
+        run: Run = {}
+        for (qid, text), vector in zip(items, vectors):
+            run[qid] = {h.doc_id: h.score for h in self.search_vector(vector, k)} if text.strip() else {}
+        return run
+
+    def score_documents(self, vector, doc_ids: Iterable[str]) -> dict[str, float]:
+        """Exact inner products of a query vector with the stored vectors of ``doc_ids``."""
+        import numpy as np
+
+        ids = list(doc_ids)
+        if not ids:
+            return {}
+        rows = [self._row[d] for d in ids]
+        scores = self.embeddings[rows] @ np.asarray(vector, dtype=np.float32)
+        return {d: float(s) for d, s in zip(ids, scores)}

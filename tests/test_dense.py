@@ -1,0 +1,151 @@
+"""The dense side: a real transformers encoder, a FAISS index keyed by the corpus ids, alignment checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from gaia_lite.artifacts import META_FILE
+from gaia_lite.corpus import build_corpus
+from gaia_lite.dense import DEFAULT_MODEL, DenseSearcher, Encoder, build_dense_index, dense_dir, resolve_model
+from gaia_lite.dense.encoder import ModelError
+from gaia_lite.errors import ArtifactMismatchError, ConfigError
+
+from .conftest import TINY_DOCS, write_jsonl
+
+TEXTS = ["A short sentence.", "Apache Lucene is a search library written in Java. " * 20, "BM25 ranking"]
+
+
+def test_encoder_equals_sentence_transformers(encoder):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(resolve_model(DEFAULT_MODEL)), device="cpu").encode(TEXTS)
+    ours = encoder.encode_documents(TEXTS, progress=False)
+    assert ours.dtype == np.float32 and ours.shape == (3, 384)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_encoder_reads_pooling_normalisation_and_length_from_the_model(encoder):
+    d = encoder.describe()
+    assert (d["pooling"], d["normalize"], d["max_length"], d["dim"]) == ("mean", True, 256, 384)
+    np.testing.assert_allclose(np.linalg.norm(encoder.encode_queries(TEXTS), axis=1), 1.0, atol=1e-6)
+
+
+def test_overrides_change_the_output(encoder):
+    cls = Encoder(dtype="float32", pooling="cls", normalize=False)
+    vectors = cls.encode_queries(TEXTS)
+    assert not np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert not np.allclose(vectors, encoder.encode_queries(TEXTS), atol=1e-3)
+
+
+def test_prefixes_apply_to_their_side_only(encoder):
+    prefixed = Encoder(dtype="float32", query_prefix="query: ", document_prefix="passage: ")
+    np.testing.assert_allclose(prefixed.encode_queries(["x y"]), encoder.encode_queries(["query: x y"]), atol=1e-6)
+    np.testing.assert_allclose(prefixed.encode_documents(["x y"], progress=False),
+                               encoder.encode_documents(["passage: x y"], progress=False), atol=1e-6)
+
+
+def test_bfloat16_stays_close_to_float32(encoder):
+    bf16 = Encoder(dtype="bfloat16").encode_documents(TEXTS, progress=False)
+    cosine = (bf16 * encoder.encode_documents(TEXTS, progress=False)).sum(axis=1)
+    assert cosine.min() > 0.999
+
+
+def test_unknown_model_offline_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="not in the Hugging Face cache.*hf download"):
+        resolve_model("no-such-owner/no-such-model")
+
+
+def test_a_local_model_folder_is_used_as_is(tmp_path):
+    folder = tmp_path / "my-model"
+    shutil.copytree(resolve_model(DEFAULT_MODEL), folder)
+    assert resolve_model(str(folder)) == folder
+
+
+def test_bad_encoder_settings_are_config_errors():
+    with pytest.raises(ConfigError, match="pooling"):
+        Encoder(pooling="median")
+    with pytest.raises(ConfigError, match="dtype"):
+        Encoder(dtype="int4")
+
+
+def test_dense_index_is_keyed_by_the_corpus_ids(tiny_corpus, tiny_dense):
+    import datasets
+
+    assert (tiny_dense / "docid").read_text().splitlines() == tiny_corpus.ids
+    embeddings = datasets.load_from_disk(str(tiny_dense / "embeddings"))
+    assert embeddings["id"][:] == tiny_corpus.ids
+    meta = json.loads((tiny_dense / META_FILE).read_text())
+    assert meta["kind"] == "dense" and meta["num_rows"] == len(TINY_DOCS)
+    assert meta["fingerprint"] == tiny_corpus.meta.fingerprint
+    assert meta["params"]["encoder"]["model"] == DEFAULT_MODEL and meta["params"]["index_type"] == "flat"
+
+
+def test_dense_search_finds_the_paraphrase(tiny_corpus, tiny_dense, encoder):
+    s = DenseSearcher(tiny_dense, tiny_corpus, encoder=encoder)
+    hits = s.search("the Apache Software Foundation search library", k=3)
+    assert hits[0].doc_id == "d3" and [h.rank for h in hits] == [1, 2, 3]
+    vector = s.encode_query("the Apache Software Foundation search library")
+    stored = s.score_documents(vector, [h.doc_id for h in hits])
+    assert all(stored[h.doc_id] == pytest.approx(h.score, abs=1e-5) for h in hits)
+    run = s.search_batch({"q": "the Apache Software Foundation search library", "empty": "  "}, k=3)
+    assert run["empty"] == {} and list(run["q"]) == [h.doc_id for h in hits]
+
+
+def test_pyserini_faiss_searcher_reads_our_index_and_agrees(tiny_corpus, tiny_dense, encoder):
+    from gaia_lite.java import start_jvm
+
+    start_jvm()
+    from pyserini.search.faiss import FaissSearcher
+
+    s = DenseSearcher(tiny_dense, tiny_corpus, encoder=encoder)
+    vector = s.encode_query("object-oriented programming")
+    theirs = FaissSearcher(str(tiny_dense), None).search(vector.reshape(1, -1), k=4)
+    ours = s.search_vector(vector, k=4)
+    assert [h.doc_id for h in ours] == [h.docid for h in theirs]
+    assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], abs=1e-6)
+
+
+def test_hnsw_index_finds_what_flat_finds(tiny_corpus, encoder):
+    path = build_dense_index(tiny_corpus, encoder, index_type="hnsw", progress=False)
+    assert path == dense_dir(tiny_corpus.folder, DEFAULT_MODEL, "hnsw")
+    hnsw = DenseSearcher(path, tiny_corpus, encoder=encoder).search("transformers for language", k=3)
+    flat = DenseSearcher.from_corpus(tiny_corpus, encoder=encoder).search("transformers for language", k=3)
+    assert [h.doc_id for h in hnsw] == [h.doc_id for h in flat]
+
+
+def test_a_reordered_docid_sidecar_is_refused(tmp_path, tiny_corpus, tiny_dense, encoder):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_dense, broken)
+    ids = (broken / "docid").read_text().splitlines()
+    ids[2], ids[5] = ids[5], ids[2]
+    (broken / "docid").write_text("\n".join(ids) + "\n")
+    with pytest.raises(ArtifactMismatchError, match=r"first at position 2.*gaia-lite index dense"):
+        DenseSearcher(broken, tiny_corpus, encoder=encoder)
+
+
+def test_an_index_of_an_older_corpus_is_refused(tmp_path, encoder):
+    src = write_jsonl(tmp_path / "s.jsonl", TINY_DOCS)
+    corpus, _ = build_corpus(str(src), "c", root=tmp_path, progress=False)
+    build_dense_index(corpus, encoder, progress=False)
+    write_jsonl(src, [dict(d, text=d["text"] + " Edited.") if d["_id"] == "d2" else d for d in TINY_DOCS])
+    corpus, _ = build_corpus(str(src), "c", root=tmp_path, progress=False)
+    with pytest.raises(ArtifactMismatchError, match="fingerprint"):
+        DenseSearcher.from_corpus(corpus, encoder=encoder)
+
+
+def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, encoder, monkeypatch):
+    before = {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()}
+
+    def broken(texts, progress=True):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(encoder, "encode_documents", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        build_dense_index(tiny_corpus, encoder, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()} == before
+    assert not [p for p in tiny_dense.parent.iterdir() if p.name.startswith(".")]
