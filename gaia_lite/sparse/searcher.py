@@ -133,6 +133,62 @@ class BM25Searcher:
             results = pool.map(lambda item: self.search(item[1], k), items)
             return {qid: {h.doc_id: h.score for h in hits} for (qid, _), hits in zip(items, results)}
 
+    def _restricted(self, query, doc_ids: list[str]):
+        """``query`` limited to ``doc_ids`` by a non-scoring filter, so scores stay exactly BM25's."""
+        terms = jclass("java.util.ArrayList")()
+        bytes_ref = jclass("org.apache.lucene.util.BytesRef")
+        for doc_id in doc_ids:
+            terms.add(bytes_ref(doc_id, signature="(Ljava/lang/CharSequence;)V"))
+        occur = jclass("org.apache.lucene.search.BooleanClause$Occur")
+        builder = jclass("org.apache.lucene.search.BooleanQuery$Builder")()
+        builder.add(query, occur.MUST)
+        builder.add(jclass("org.apache.lucene.search.TermInSetQuery")("id", terms), occur.FILTER)
+        return builder.build()
+
+    def _scores_of(self, query, doc_ids: list[str]) -> dict[str, float]:
+        top = _loads(self._mapper.writeValueAsString(self._searcher.search(self._restricted(query, doc_ids),
+                                                                           len(doc_ids))))["scoreDocs"]
+        return {self._ids[self._rows[d["doc"]]]: d["score"] for d in top}
+
+    def score_documents(self, query: str, doc_ids) -> dict[str, float]:
+        """The exact BM25 score of each of ``doc_ids`` for ``query``; 0.0 for a document holding no query term.
+
+        Used to give a document that only the dense side retrieved its real BM25 score.
+        """
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        found = self._scores_of(self._generator.buildQuery(self._field_arg, self._analyzer, query), ids) \
+            if query.strip() else {}
+        return {doc_id: found.get(doc_id, 0.0) for doc_id in ids}
+
+    def query_terms(self, query: str) -> dict[str, int]:
+        """The analyzed query terms with their counts, as the bag-of-words query weighs them."""
+        counts: dict[str, int] = {}
+        for term in jclass("io.anserini.analysis.AnalyzerUtils").analyze(self._analyzer, query):
+            counts[term] = counts.get(term, 0) + 1
+        return counts
+
+    def explain_terms(self, query: str, doc_ids) -> dict[str, dict[str, float]]:
+        """Each query term's share of each document's BM25 score: ``{doc_id: {term: score}}``.
+
+        A document's shares sum to its BM25 score (up to float32 rounding of the sum); terms a document does
+        not hold are left out.
+        """
+        ids = list(dict.fromkeys(doc_ids))
+        out: dict[str, dict[str, float]] = {doc_id: {} for doc_id in ids}
+        if not ids:
+            return out
+        term_class, term_query = jclass("org.apache.lucene.index.Term"), jclass("org.apache.lucene.search.TermQuery")
+        boost = jclass("org.apache.lucene.search.BoostQuery")
+        fields = ["contents", "title"] if self.fields == "multifield" else ["contents"]
+        for term, count in self.query_terms(query).items():
+            for field in fields:
+                q = term_query(term_class(field, term))
+                for doc_id, score in self._scores_of(boost(q, float(count)) if count > 1 else q, ids).items():
+                    out[doc_id][term] = out[doc_id].get(term, 0.0) + score
+        return out
+
     def doc(self, doc_id: str) -> dict:
         """The corpus row behind a hit, by id."""
         return self.corpus.get(doc_id)
