@@ -9,7 +9,10 @@ TORCH_INDEX ?=
 SCIFACT  ?= ../shared/data/beir/scifact
 STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help setup demo test scifact eval bench clean
+SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifield.yaml \
+                   configs/scifact-dense-minilm.yaml configs/scifact-hybrid-rrf.yaml configs/scifact-hybrid-weighted.yaml
+
+.PHONY: help setup demo test scifact experiments tune eval bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -36,10 +39,17 @@ scifact: setup  ## reproduce Anserini's BM25 regressions on BEIR SciFact (flat a
 	$(BIN)/gaia-lite eval $(SCIFACT) --config configs/scifact-bm25-flat.yaml
 	$(BIN)/gaia-lite eval $(SCIFACT) --config configs/scifact-bm25-multifield.yaml
 
-eval: scifact  ## every experiment config (for now: the SciFact BM25 ones)
+experiments: setup  ## every SciFact config (BM25, dense, hybrid), checked; table in results/scifact.{md,json}
+	$(BIN)/gaia-lite eval $(SCIFACT) $(foreach c,$(SCIFACT_CONFIGS),--config $(c)) --table results/scifact
+
+tune: setup  ## fusion settings of the hybrid configs on SciFact's train split (tables in results/)
+	$(BIN)/gaia-lite tune $(SCIFACT) --config configs/scifact-hybrid-weighted.yaml --table results/tune-weighted
+	$(BIN)/gaia-lite tune $(SCIFACT) --config configs/scifact-hybrid-rrf.yaml --table results/tune-rrf
+
+eval: experiments  ## alias of experiments
 
 bench: setup  ## BM25 speed against bm25s and raw Pyserini; writes benchmarks/out/
 	$(BIN)/python benchmarks/bench_bm25.py --scifact $(SCIFACT)
 
-clean:  ## remove built indexes and runs (not the venv)
-	rm -rf indexes/*/ runs/
+clean:  ## remove built indexes, runs and results (not the venv)
+	rm -rf indexes/*/ runs/ results/

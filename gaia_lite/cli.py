@@ -89,7 +89,7 @@ def _cmd_corpus(args) -> int:
 
 def _index_parser(sub) -> None:
     p = sub.add_parser("index", help="build an index over a corpus")
-    kinds = p.add_subparsers(dest="kind", required=True, metavar="{sparse}")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="{sparse,dense}")
     s = kinds.add_parser("sparse", help="Lucene BM25 index (Pyserini/Anserini), docid = corpus id",
                          description="Build a Lucene index with positions, document vectors and raw documents.")
     s.add_argument("corpus", help="corpus name or folder")
@@ -99,6 +99,48 @@ def _index_parser(sub) -> None:
     _add_root(s)
     _add_progress(s)
     s.set_defaults(func=_cmd_index_sparse)
+    _dense_parser(kinds)
+
+
+def _add_encoder(p: argparse.ArgumentParser) -> None:
+    from .dense.encoder import DEFAULT_MODEL
+
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"HF model id or local folder (default: {DEFAULT_MODEL})")
+
+
+def _dense_parser(kinds) -> None:
+    d = kinds.add_parser("dense", help="FAISS index of transformers embeddings, keyed by the corpus ids",
+                         description="Encode the corpus (title + text) and build a FAISS index with a docid sidecar "
+                                     "(Pyserini's layout); the embeddings are kept as a Dataset aligned to the ids.")
+    d.add_argument("corpus", help="corpus name or folder")
+    _add_encoder(d)
+    d.add_argument("--query-prefix", default="", help="text put before each query (e5/bge-style models)")
+    d.add_argument("--document-prefix", default="", help="text put before each document")
+    d.add_argument("--index-type", choices=["flat", "hnsw"], default="flat",
+                   help="flat: exact inner product (default); hnsw: approximate, for large corpora")
+    d.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="auto: bfloat16 where the CPU/GPU computes it natively, else float32")
+    d.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
+    d.add_argument("--out", help="index folder (default: indexes/<name>/dense-<model>)")
+    _add_root(d)
+    _add_progress(d)
+    d.set_defaults(func=_cmd_index_dense)
+
+
+def _cmd_index_dense(args) -> int:
+    from .corpus import Corpus
+    from .dense import Encoder, EncoderConfig, build_dense_index
+
+    corpus = Corpus.load(args.corpus, root=args.root)
+    encoder = Encoder(EncoderConfig(model=args.model, query_prefix=args.query_prefix,
+                                    document_prefix=args.document_prefix, dtype=args.dtype, batch_size=args.batch_size))
+    start = time.perf_counter()
+    path = build_dense_index(corpus, encoder, index_type=args.index_type, out=args.out, progress=args.progress)
+    seconds = time.perf_counter() - start
+    print(f"built dense index ({args.index_type}, {encoder.dim} dims, {encoder.dtype}) of {corpus.name!r}: "
+          f"{len(corpus):,} documents in {seconds:.1f} s ({len(corpus) / seconds:,.0f} docs/s) -> {path}")
+    print(f"next: gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
+    return 0
 
 
 def _cmd_index_sparse(args) -> int:
@@ -121,12 +163,20 @@ def _cmd_index_sparse(args) -> int:
 # --- search -----------------------------------------------------------------------------------------------
 
 def _search_parser(sub) -> None:
-    p = sub.add_parser("search", help="BM25 search a built corpus and print the hits")
+    p = sub.add_parser("search", help="search a built corpus (BM25, dense or hybrid) and print the hits")
     p.add_argument("corpus", help="corpus name or folder")
     p.add_argument("query", help="query text (Lucene syntax has no special meaning)")
     p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
+    p.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="bm25", help="default: bm25")
     _add_analyzer(p)
-    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    _add_encoder(p)
+    p.add_argument("--fusion", choices=["rrf", "weighted", "pyserini"], default="rrf",
+                   help="hybrid fusion method (default: rrf)")
+    p.add_argument("--bm25-weight", type=float,
+                   help="hybrid: weight of BM25 (dense gets 1 - it) for weighted; alpha for pyserini")
+    p.add_argument("--depth", type=int, default=100, help="hybrid: documents retrieved per side (default: 100)")
+    p.add_argument("--explain-terms", action="store_true", help="hybrid: split each BM25 score by query term")
+    p.add_argument("--json", action="store_true", help="print the hits (with hybrid explanations) as JSON")
     _add_root(p)
     p.set_defaults(func=_cmd_search)
 
@@ -136,24 +186,63 @@ def _snippet(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _open_searcher(args, corpus):
+    from .experiments import RetrieverConfig, open_searcher
+    from .hybrid import FusionConfig
+
+    fusion = {"method": args.fusion, "depth": args.depth}
+    if args.bm25_weight is not None:
+        if args.fusion == "pyserini":
+            fusion["alpha"] = args.bm25_weight
+        else:
+            fusion["weights"] = {"bm25": args.bm25_weight, "dense": 1 - args.bm25_weight}
+    config = RetrieverConfig(kind=args.retriever, fields=args.fields, stemmer=args.stemmer,
+                             keep_stopwords=args.keep_stopwords, language=args.language, model=args.model,
+                             dtype="auto", fusion=FusionConfig(**fusion))
+    return open_searcher(corpus, config, progress=False, log=lambda line: print(line, file=sys.stderr))
+
+
 def _cmd_search(args) -> int:
+    import dataclasses
+
     from .corpus import Corpus
-    from .sparse import BM25Searcher
 
     corpus = Corpus.load(args.corpus, root=args.root, verify=False)
-    with BM25Searcher.from_corpus(corpus, args.fields, stemmer=args.stemmer, keep_stopwords=args.keep_stopwords,
-                                  language=args.language) as searcher:
+    # A missing index is an error here (building one is `gaia-lite index ...`), not something to build silently.
+    _require_indexes(args, corpus)
+    searcher = _open_searcher(args, corpus)
+    if args.retriever == "hybrid":
+        hits = searcher.search(args.query, args.k, explain_terms=args.explain_terms)
+    else:
         hits = searcher.search(args.query, args.k)
     if args.json:
         out = []
         for h in hits:
             doc = corpus.get(h.doc_id)
-            out.append({"rank": h.rank, "doc_id": h.doc_id, "score": h.score, "title": doc.get("title", ""),
-                        "text": doc["text"]})
+            record = dataclasses.asdict(h)
+            record.update(title=doc.get("title", ""), text=doc["text"])
+            out.append(record)
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0
     _print_hits(corpus, hits)
     return 0
+
+
+def _require_indexes(args, corpus) -> None:
+    from .dense import dense_dir
+    from .errors import MissingArtifactError
+    from .sparse import sparse_dir
+
+    if args.retriever in ("bm25", "hybrid"):
+        index = sparse_dir(corpus.folder, args.fields, args.stemmer, args.keep_stopwords, args.language)
+        if not index.is_dir():
+            raise MissingArtifactError(f"no sparse index at {index}: build it with "
+                                       f"`gaia-lite index sparse {corpus.folder} --fields {args.fields}`")
+    if args.retriever in ("dense", "hybrid"):
+        index = dense_dir(corpus.folder, args.model)
+        if not index.is_dir():
+            raise MissingArtifactError(f"no dense index at {index}: build it with "
+                                       f"`gaia-lite index dense {corpus.folder} --model {args.model}`")
 
 
 def _print_hits(corpus, hits) -> None:
@@ -161,7 +250,8 @@ def _print_hits(corpus, hits) -> None:
         print("no hits")
     for h in hits:
         doc = corpus.get(h.doc_id)
-        print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}")
+        found = f"  found by {'+'.join(h.found_by)}" if hasattr(h, "found_by") else ""
+        print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}{found}")
         if doc.get("title"):
             print(f"     {_snippet(doc['title'])}")
         print(f"     {_snippet(doc['text'])}")
@@ -175,7 +265,9 @@ def _eval_parser(sub) -> None:
                                    "TREC run, and report metrics (trec_eval -c semantics). With --config, check "
                                    "the config's expected scores: exit status 1 on FAIL.")
     p.add_argument("collection", nargs="?", help="BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/)")
-    p.add_argument("--config", help="experiment config (configs/*.yaml) with parameters and expected scores")
+    p.add_argument("--config", action="append", default=[],
+                   help="experiment config (configs/*.yaml) with parameters and expected scores; repeatable")
+    p.add_argument("--table", help="also write a results table to TABLE.md and TABLE.json")
     p.add_argument("--split", help="qrels split (default: test)")
     p.add_argument("--corpus-name", help="corpus name under the indexes root (default: the folder's name)")
     p.add_argument("--fields", choices=["flat", "multifield"], help="default: flat")
@@ -193,9 +285,9 @@ def _eval_parser(sub) -> None:
 def _cmd_eval(args) -> int:
     import dataclasses
 
-    from .experiments import ExperimentConfig, RetrieverConfig, default_config, run_experiment
+    from .experiments import ExperimentConfig, default_config, run_experiment, write_results_table
 
-    config = ExperimentConfig.from_yaml(args.config) if args.config else default_config(args.collection)
+    configs = [ExperimentConfig.from_yaml(c) for c in args.config] or [default_config(args.collection)]
     overrides = {}
     if args.split:
         overrides["split"] = args.split
@@ -205,21 +297,59 @@ def _cmd_eval(args) -> int:
         overrides["k"] = args.k
     if args.remove_query is not None:
         overrides["remove_query"] = args.remove_query
-    if args.fields:
-        overrides["retriever"] = dataclasses.replace(config.retriever or RetrieverConfig(), fields=args.fields)
-    config = dataclasses.replace(config, **overrides)
     # With --json, stdout carries only the JSON; what was built is said on stderr.
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
-                            threads=args.threads, progress=args.progress, log=log)
+    results = []
+    for config in configs:
+        if args.fields:
+            overrides["retriever"] = dataclasses.replace(config.retriever, fields=args.fields)
+        config = dataclasses.replace(config, **overrides)
+        result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
+                                threads=args.threads, progress=args.progress, log=log)
+        results.append(result)
+        if not args.json:
+            print(result.table())
+            if result.checks:
+                print("OK" if result.ok else "FAIL")
     if args.json:
-        print(json.dumps({"name": config.name, "metrics": result.metrics, "checks": result.checks,
-                          "ok": result.ok, "run": str(result.run_path), "queries": result.num_queries}, indent=1))
-    else:
-        print(result.table())
-        if result.checks:
-            print("OK" if result.ok else "FAIL")
-    return 0 if result.ok else 1
+        out = [{"name": r.config.name, "metrics": r.metrics, "checks": r.checks, "ok": r.ok, "run": str(r.run_path),
+                "queries": r.num_queries} for r in results]
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=1))
+    if args.table:
+        md, js = write_results_table(results, args.table)
+        log(f"results table: {md} and {js}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+# --- tune -------------------------------------------------------------------------------------------------
+
+def _tune_parser(sub) -> None:
+    p = sub.add_parser("tune", help="try fusion settings of a hybrid config on a training split",
+                       description="Search the split's queries once with both sides, then evaluate each fusion "
+                                   "setting of a grid (weights and normalization, or RRF's k). Tune on train, "
+                                   "report on test.")
+    p.add_argument("collection", help="BEIR-format folder")
+    p.add_argument("--config", required=True, help="a hybrid experiment config")
+    p.add_argument("--split", default="train", help="qrels split to tune on (default: train)")
+    p.add_argument("--table", help="also write the table to TABLE.md and TABLE.json")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_tune)
+
+
+def _cmd_tune(args) -> int:
+    from .experiments import ExperimentConfig, tune_fusion
+
+    config = ExperimentConfig.from_yaml(args.config)
+    table = tune_fusion(config, args.collection, split=args.split, root=args.root, progress=args.progress)
+    print(f"{config.name}: fusion settings on split {args.split!r}, best first")
+    print(table.to_markdown(index=False))
+    if args.table:
+        base = Path(args.table)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        base.with_name(base.name + ".md").write_text(table.to_markdown(index=False) + "\n")
+        table.to_json(base.with_name(base.name + ".json"), orient="records", indent=1)
+    return 0
 
 
 # --- demo -------------------------------------------------------------------------------------------------
@@ -279,6 +409,7 @@ COMMANDS: dict[str, Callable] = {
     "index": _index_parser,
     "search": _search_parser,
     "eval": _eval_parser,
+    "tune": _tune_parser,
     "demo": _demo_parser,
 }
 

@@ -11,27 +11,52 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import from_dict, indexes_root, load_yaml
+from .config import from_dict, load_yaml
 from .corpus import Corpus, Source, build_corpus
+from .dense.encoder import DEFAULT_MODEL
 from .errors import ArtifactMismatchError, ConfigError, InputError, MissingArtifactError
 from .evaluate import DEFAULT_METRICS, evaluate_run, load_qrels, load_queries, remove_query_ids, write_trec_run
+from .hybrid import FusionConfig
+
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
 
 
 @dataclass(frozen=True)
 class RetrieverConfig:
-    """Which retriever and its parameters."""
+    """Which retriever and its parameters: the BM25 side, the dense side, and for ``hybrid`` the fusion."""
 
     kind: str = "bm25"
+    # BM25 side
     fields: str = "flat"
     k1: float = 0.9
     b: float = 0.4
     stemmer: str = "porter"
     keep_stopwords: bool = False
     language: str = "en"
+    # dense side
+    model: str = DEFAULT_MODEL
+    query_prefix: str = ""
+    document_prefix: str = ""
+    index_type: str = "flat"
+    dtype: str = "float32"
+    # hybrid
+    fusion: FusionConfig = field(default_factory=FusionConfig)
 
     def __post_init__(self):
-        if self.kind != "bm25":
-            raise ValueError(f"retriever kind {self.kind!r} is not available; available: ['bm25']")
+        if self.kind not in RETRIEVERS:
+            raise ValueError(f"retriever kind {self.kind!r} is not available; available: {list(RETRIEVERS)}")
+
+    def analyzer(self) -> dict:
+        """The BM25 analyzer settings."""
+        return {"stemmer": self.stemmer, "keep_stopwords": self.keep_stopwords, "language": self.language}
+
+    def encoder_config(self):
+        """The dense encoder settings."""
+        from .dense import EncoderConfig
+
+        return EncoderConfig(model=self.model, query_prefix=self.query_prefix, document_prefix=self.document_prefix,
+                             dtype=self.dtype)
 
 
 @dataclass(frozen=True)
@@ -126,27 +151,23 @@ def run_experiment(
 
     ``log`` receives one line for each artifact built.
     """
-    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
-
     if collection is None and config.collection is None:
         raise ConfigError(f"{config.name}: no collection given; pass a BEIR folder")
     folder = Path(collection if collection is not None else config.collection)
     queries_path, qrels_path = _collection_files(folder, config.split)
     name = config.corpus or Path(folder.resolve()).name
     corpus = ensure_corpus(folder, name, root, progress, log)
-    r = config.retriever
-    analyzer = {"stemmer": r.stemmer, "keep_stopwords": r.keep_stopwords, "language": r.language}
-    index = sparse_dir(corpus.folder, r.fields, **analyzer)
-    if not index.is_dir():
-        build_sparse_index(corpus, fields=r.fields, progress=progress, **analyzer)
-        log(f"built sparse index: {index}")
     qrels = load_qrels(qrels_path)
     queries = load_queries(queries_path)
     missing = sorted(set(qrels) - set(queries))
     if missing:
         raise InputError(f"{qrels_path}: {len(missing)} judged queries are not in {queries_path}, e.g. {missing[:5]}")
-    with BM25Searcher(index, corpus, k1=r.k1, b=r.b) as searcher:
-        run = searcher.search_batch({qid: queries[qid] for qid in qrels}, k=config.k, threads=threads)
+    searcher = open_searcher(corpus, config.retriever, progress=progress, log=log)
+    topics = {qid: queries[qid] for qid in qrels}
+    if config.retriever.kind == "bm25":
+        run = searcher.search_batch(topics, k=config.k, threads=threads)
+    else:  # dense queries are encoded as one batch; hybrid fuses with the config's fusion
+        run = searcher.search_batch(topics, k=config.k)
     if config.remove_query:
         run = remove_query_ids(run)
     run_path = write_trec_run(run, Path(runs_dir) / f"{config.name}.trec", tag=config.name)
@@ -162,10 +183,124 @@ def run_experiment(
     return ExperimentResult(config, metrics, checks, run_path, len(qrels))
 
 
+def open_searcher(corpus: Corpus, r: RetrieverConfig, *, progress: bool = True, log: Callable[[str], None] = print):
+    """The searcher a retriever config describes, building its missing indexes first."""
+    from .dense import DenseSearcher, Encoder, build_dense_index, dense_dir
+    from .hybrid import HybridSearcher
+    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
+
+    bm25 = dense = None
+    if r.kind in ("bm25", "hybrid"):
+        index = sparse_dir(corpus.folder, r.fields, **r.analyzer())
+        if not index.is_dir():
+            build_sparse_index(corpus, fields=r.fields, progress=progress, **r.analyzer())
+            log(f"built sparse index: {index}")
+        bm25 = BM25Searcher(index, corpus, k1=r.k1, b=r.b)
+    if r.kind in ("dense", "hybrid"):
+        encoder = Encoder(r.encoder_config())
+        index = dense_dir(corpus.folder, r.model, r.index_type)
+        if not index.is_dir():
+            build_dense_index(corpus, encoder, index_type=r.index_type, progress=progress)
+            log(f"built dense index: {index}")
+        dense = DenseSearcher(index, corpus, encoder=encoder)
+    if r.kind == "hybrid":
+        return HybridSearcher(bm25, dense, r.fusion)
+    return bm25 or dense
+
+
+def results_table(results: list[ExperimentResult]):
+    """A pandas DataFrame, one row per experiment: metrics, expected scores and OK/FAIL."""
+    import pandas as pd
+
+    rows = []
+    for result in results:
+        row = {"experiment": result.config.name, "retriever": result.config.retriever.kind,
+               "queries": result.num_queries}
+        for metric, value in result.metrics.items():
+            row[metric] = round(value, 4)
+            if metric in result.config.expected:
+                row[f"{metric} expected"] = result.config.expected[metric]
+        row["check"] = "-" if not result.checks else ("OK" if result.ok else "FAIL")
+        row["run"] = str(result.run_path)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_results_table(results: list[ExperimentResult], path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write the results table as ``<path>.md`` and ``<path>.json``."""
+    table = results_table(results)
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    md, js = base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
+    md.write_text(table.to_markdown(index=False) + "\n")
+    table.to_json(js, orient="records", indent=1)
+    return md, js
+
+
+def default_grid(method: str) -> list[dict]:
+    """The fusion settings :func:`tune_fusion` tries by default for ``method``."""
+    if method == "rrf":
+        return [{"rrf_k": k} for k in (1, 5, 10, 20, 40, 60, 100)]
+    if method == "weighted":
+        return [{"weights": {"bm25": w / 10, "dense": 1 - w / 10}, "normalization": norm}
+                for norm in ("minmax", "zscore") for w in range(11)]
+    if method == "pyserini":
+        return [{"alpha": a} for a in (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)]
+    raise ConfigError(f"no default grid for fusion method {method!r}")
+
+
+def tune_fusion(
+    config: ExperimentConfig,
+    collection: str | os.PathLike | None = None,
+    *,
+    split: str = "train",
+    grid: list[dict] | None = None,
+    root: str | os.PathLike | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+):
+    """Evaluate a hybrid config's fusion under each setting of ``grid`` on ``split`` (tune on train, report on
+    test). Both sides are searched once per query; only the fusion is redone per setting. Returns a pandas
+    DataFrame, best first by the config's first metric."""
+    import dataclasses
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if config.retriever.kind != "hybrid":
+        raise ConfigError(f"{config.name}: tuning needs a hybrid retriever, not {config.retriever.kind!r}")
+    folder = Path(collection if collection is not None else config.collection)
+    queries_path, qrels_path = _collection_files(folder, split)
+    corpus = ensure_corpus(folder, config.corpus or Path(folder.resolve()).name, root, progress, log)
+    searcher = open_searcher(corpus, config.retriever, progress=progress, log=log)
+    qrels, queries = load_qrels(qrels_path), load_queries(queries_path)
+    topics = {qid: queries[qid] for qid in qrels}
+    base = config.retriever.fusion
+    vectors = searcher.dense.encoder.encode_queries(list(topics.values()))
+    candidates = {
+        qid: searcher.candidates(text, vector, base, fill=True)
+        for (qid, text), vector in tqdm(list(zip(topics.items(), vectors)), desc=f"Searching {split} queries",
+                                        disable=not progress)
+    }
+    rows = []
+    for params in grid or default_grid(base.method):
+        f = dataclasses.replace(base, **params)
+        run = {qid: {h.doc_id: h.score for h in searcher.fuse(topics[qid], candidates[qid], config.k, f)}
+               for qid in topics}
+        if config.remove_query:
+            run = remove_query_ids(run)
+        metrics = evaluate_run(run, qrels, config.metrics)
+        rows.append({"method": f.method, **{k: (v["bm25"] if k == "weights" else v) for k, v in params.items()},
+                     **{m: round(v, 4) for m, v in metrics.items()}})
+    table = pd.DataFrame(rows).rename(columns={"weights": "bm25 weight"})
+    return table.sort_values(config.metrics[0], ascending=False, kind="stable").reset_index(drop=True)
+
+
 def default_config(collection: str | os.PathLike, **overrides) -> ExperimentConfig:
     """A BM25 experiment on ``collection`` with default settings and no expected scores."""
     name = overrides.pop("name", None) or f"{Path(collection).resolve().name}-bm25"
     return ExperimentConfig(name=name, **overrides)
 
 
-__all__ = ["ExperimentConfig", "ExperimentResult", "RetrieverConfig", "default_config", "indexes_root", "run_experiment"]
+__all__ = ["ExperimentConfig", "ExperimentResult", "RetrieverConfig", "default_config", "open_searcher", "results_table",
+           "run_experiment", "tune_fusion", "write_results_table"]

@@ -119,6 +119,16 @@ class HybridHit:
     term_scores: dict[str, float] | None = None
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What both sides found for one query: ``scores[side]`` and ``ranks[side]`` of the retrieved lists (ranks
+    1-based), and ``filled[side]``, the real scores on ``side`` of documents only the other side retrieved."""
+
+    scores: dict[str, dict[str, float]]
+    ranks: dict[str, dict[str, int]]
+    filled: dict[str, dict[str, float]]
+
+
 class HybridSearcher:
     """BM25 + dense over one corpus, fused per query; see the module docstring for the rules."""
 
@@ -153,33 +163,42 @@ class HybridSearcher:
         vector = self.dense.encode_query(query)
         return self._fuse(query, vector, k, f, explain_terms)
 
-    def _fuse(self, query, vector, k: int, f: FusionConfig, explain_terms: bool) -> list[HybridHit]:
+    def candidates(self, query: str, vector, f: FusionConfig, fill: bool | None = None) -> Candidates:
+        """Both sides' retrieved lists for ``query`` and, where filling, the real other-side scores of one-sided
+        documents. ``fill`` defaults to what ``f`` does."""
         retrieved = {
             "bm25": self.bm25.search(query, f.side_depth("bm25")),
             "dense": self.dense.search_vector(vector, f.side_depth("dense")),
         }
         ranks = {side: {h.doc_id: h.rank for h in hits} for side, hits in retrieved.items()}
-        sides = {side: {h.doc_id: h.score for h in hits} for side, hits in retrieved.items()}
+        scores = {side: {h.doc_id: h.score for h in hits} for side, hits in retrieved.items()}
+        filled: dict[str, dict[str, float]] = {"bm25": {}, "dense": {}}
+        if f.fills if fill is None else fill:
+            for side, other in (("bm25", "dense"), ("dense", "bm25")):
+                missing = [d for d in scores[other] if d not in scores[side]]
+                if missing:
+                    filled[side] = (self.bm25.score_documents(query, missing) if side == "bm25"
+                                    else self.dense.score_documents(vector, missing))
+        return Candidates(scores, ranks, filled)
+
+    def fuse(self, query: str, candidates: Candidates, k: int, f: FusionConfig, explain_terms: bool = False
+             ) -> list[HybridHit]:
+        """Fuse ``candidates`` with ``f`` and explain the top ``k``."""
+        sides = {side: dict(candidates.scores[side]) for side in SIDES}
         if f.method == "pyserini":
             # Pyserini's HybridSearcher fuses the BM25 scores LuceneSearcher reports: Anserini's tie-adjusted ones.
-            bm25 = retrieved["bm25"]
-            sides["bm25"] = dict(zip((h.doc_id for h in bm25), anserini_scores(h.score for h in bm25)))
-        filled: dict[str, set[str]] = {"bm25": set(), "dense": set()}
+            bm25 = list(sides["bm25"].items())
+            sides["bm25"] = dict(zip((d for d, _ in bm25), anserini_scores(s for _, s in bm25)))
         if f.fills:
-            for side, other in (("bm25", "dense"), ("dense", "bm25")):
-                missing = [d for d in sides[other] if d not in sides[side]]
-                if missing:
-                    real = (self.bm25.score_documents(query, missing) if side == "bm25"
-                            else self.dense.score_documents(vector, missing))
-                    sides[side].update(real)
-                    filled[side] = set(missing)
+            for side in SIDES:
+                sides[side].update(candidates.filled[side])
         terms = fusion.contributions(sides, f.method, **f.params())
         weights = f.side_weights()
         top = list(terms.items())[:k]
         term_scores = self.bm25.explain_terms(query, [d for d, _ in top]) if explain_terms else {}
-        hits = []
-        for rank, (doc_id, parts) in enumerate(top, start=1):
-            hits.append(HybridHit(
+        ranks = candidates.ranks
+        return [
+            HybridHit(
                 doc_id=doc_id,
                 rank=rank,
                 score=sum(parts.values()),
@@ -191,10 +210,14 @@ class HybridSearcher:
                 weights=weights,
                 contributions=dict(parts),
                 found_by=tuple(s for s in SIDES if doc_id in ranks[s]),
-                filled=tuple(s for s in SIDES if doc_id in filled[s]),
+                filled=tuple(s for s in SIDES if f.fills and doc_id in candidates.filled[s]),
                 term_scores=term_scores.get(doc_id) if explain_terms else None,
-            ))
-        return hits
+            )
+            for rank, (doc_id, parts) in enumerate(top, start=1)
+        ]
+
+    def _fuse(self, query, vector, k: int, f: FusionConfig, explain_terms: bool) -> list[HybridHit]:
+        return self.fuse(query, self.candidates(query, vector, f), k, f, explain_terms)
 
     def search_batch(self, queries: Mapping[str, str], k: int = 10, fusion_config: FusionConfig | None = None
                      ) -> Run:

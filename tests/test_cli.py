@@ -67,3 +67,44 @@ def test_demo_builds_the_default_corpus_and_prints_hits(tmp_path, capsys):
     assert "BM25 top 10 for 'dataset'" in out
     assert main(argv) == 0  # second run reuses what is built
     assert "using corpus 'docstrings': 400 documents" in capsys.readouterr().out
+
+
+def test_dense_and_hybrid_search_from_the_cli(tmp_path, tiny_jsonl, capsys):
+    root = str(tmp_path)
+    assert main(["corpus", str(tiny_jsonl), "--name", "w", "--root", root, "--no-progress"]) == 0
+    assert main(["search", "w", "lucene", "--retriever", "hybrid", "--root", root]) == 2
+    assert "gaia-lite index sparse" in capsys.readouterr().err  # says what to build
+    assert main(["index", "sparse", "w", "--root", root, "--no-progress"]) == 0
+    assert main(["search", "w", "lucene", "--retriever", "dense", "--root", root]) == 2
+    assert "gaia-lite index dense" in capsys.readouterr().err
+    assert main(["index", "dense", "w", "--root", root, "--no-progress", "--dtype", "float32"]) == 0
+    assert "built dense index (flat, 384 dims, float32)" in capsys.readouterr().out
+    assert main(["search", "w", "the Apache Software Foundation search library", "--retriever", "dense", "-k", "2",
+                 "--json", "--root", root]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["doc_id"] == "d3"
+    assert main(["search", "w", "open source java search library", "--retriever", "hybrid", "--fusion", "weighted",
+                 "--bm25-weight", "0.4", "--depth", "3", "--explain-terms", "-k", "4", "--json", "--root", root]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["doc_id"] == "d3" and hits[0]["weights"] == {"bm25": 0.4, "dense": pytest.approx(0.6)}
+    for h in hits:
+        assert h["score"] == pytest.approx(sum(h["contributions"].values()))
+        assert set(h["found_by"]) | set(h["filled"]) == {"bm25", "dense"}
+    assert hits[0]["term_scores"] and hits[0]["title"] == "Apache Lucene"
+
+
+def test_tune_reports_every_setting_on_the_training_split(tmp_path, capsys):
+    from .test_experiments import _beir_folder
+
+    folder = _beir_folder(tmp_path)
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td4\t1\nq3\td5\t1\n")
+    config = tmp_path / "h.yaml"
+    config.write_text("name: h\nk: 10\nretriever:\n  kind: hybrid\n  dtype: float32\n  fusion:\n    method: rrf\n"
+                      "    depth: 5\n")
+    table = tmp_path / "out" / "tune"
+    assert main(["tune", str(folder), "--config", str(config), "--root", str(tmp_path / "idx"), "--no-progress",
+                 "--table", str(table)]) == 0
+    rows = json.loads(table.with_name("tune.json").read_text())
+    assert [r["rrf_k"] for r in rows] == sorted([1, 5, 10, 20, 40, 60, 100], key=lambda k: [
+        -r["nDCG@10"] for r in rows if r["rrf_k"] == k][0])
+    assert all(0 <= r["nDCG@10"] <= 1 for r in rows)
+    assert "fusion settings on split 'train'" in capsys.readouterr().out

@@ -107,3 +107,27 @@ def test_collection_that_is_not_beir_is_a_clear_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "notbeir"), "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a BEIR-format collection" in err and "corpus.jsonl" in err
+
+
+@pytest.mark.parametrize("kind", ["dense", "hybrid"])
+def test_dense_and_hybrid_experiments_run_on_a_beir_folder(tmp_path, kind):
+    folder = _beir_folder(tmp_path)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"name: t-{kind}\nk: 10\nretriever:\n  kind: {kind}\n  dtype: float32\n  fusion:\n"
+                   "    method: weighted\n    depth: 8\nexpected:\n  R@100: 1.0\n")
+    result = run_experiment(ExperimentConfig.from_yaml(cfg), folder, root=tmp_path / "idx", runs_dir=tmp_path / "runs",
+                            progress=False, log=lambda line: None)
+    assert result.ok and result.metrics["R@100"] == 1.0 and result.num_queries == 3
+    assert result.run_path.name == f"t-{kind}.trec"
+
+
+def test_results_table_has_a_row_per_experiment(tmp_path):
+    from gaia_lite.experiments import write_results_table
+
+    folder = _beir_folder(tmp_path)
+    results = [run_experiment(ExperimentConfig(name=n, k=10, expected={"R@100": 1.0}), folder, root=tmp_path / "i",
+                              runs_dir=tmp_path / "runs", progress=False, log=lambda line: None) for n in ("a", "b")]
+    md, js = write_results_table(results, tmp_path / "results" / "table")
+    rows = json.loads(js.read_text())
+    assert [r["experiment"] for r in rows] == ["a", "b"] and all(r["check"] == "OK" for r in rows)
+    assert "| experiment" in md.read_text() and "R@100 expected" in md.read_text()

@@ -97,7 +97,7 @@ class DenseSearcher:
             return []
         return self.search_vector(self.encode_query(query), k)
 
-    def search_batch(self, queries: Mapping[str, str], k: int = 10, threads: int = 1) -> Run:
+    def search_batch(self, queries: Mapping[str, str], k: int = 10) -> Run:
         """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
         import numpy as np
 
