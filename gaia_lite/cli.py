@@ -136,11 +136,16 @@ def _cmd_index_dense(args) -> int:
                                     document_prefix=args.document_prefix, dtype=args.dtype, batch_size=args.batch_size))
     start = time.perf_counter()
     path = build_dense_index(corpus, encoder, index_type=args.index_type, out=args.out, progress=args.progress)
-    seconds = time.perf_counter() - start
-    print(f"built dense index ({args.index_type}, {encoder.dim} dims, {encoder.dtype}) of {corpus.name!r}: "
-          f"{len(corpus):,} documents in {seconds:.1f} s ({len(corpus) / seconds:,.0f} docs/s) -> {path}")
-    print(f"next: gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
+    _report_build(f"dense index ({args.index_type}, {encoder.dim} dims, {encoder.dtype})", corpus, start, path,
+                  f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
     return 0
+
+
+def _report_build(what: str, corpus, start: float, path, next_command: str) -> None:
+    seconds = time.perf_counter() - start
+    print(f"built {what} of {corpus.name!r}: {len(corpus):,} documents in {seconds:.1f} s "
+          f"({len(corpus) / seconds:,.0f} docs/s) -> {path}")
+    print(f"next: {next_command}")
 
 
 def _cmd_index_sparse(args) -> int:
@@ -153,10 +158,35 @@ def _cmd_index_sparse(args) -> int:
         corpus, fields=args.fields, stemmer=args.stemmer, keep_stopwords=args.keep_stopwords,
         language=args.language, threads=args.threads, out=args.out, progress=args.progress,
     )
-    seconds = time.perf_counter() - start
-    print(f"built sparse index ({args.fields}) of {corpus.name!r}: {len(corpus):,} documents in {seconds:.1f} s "
-          f"({len(corpus) / seconds:,.0f} docs/s) -> {path}")
-    print(f"next: gaia-lite search {corpus.folder} \"your query\"")
+    _report_build(f"sparse index ({args.fields})", corpus, start, path, f"gaia-lite search {corpus.folder} \"your query\"")
+    return 0
+
+
+# --- passages ---------------------------------------------------------------------------------------------
+
+def _passages_parser(sub) -> None:
+    p = sub.add_parser("passages", help="split a corpus's documents into overlapping word windows (a corpus)",
+                       description="Build indexes/<name>/passages-w<window>-s<stride>: one row per window of words, "
+                                   "id <doc_id>#p<n>, with doc_id and character offsets kept. Index it like any "
+                                   "corpus; results aggregate back to documents by their best passage.")
+    p.add_argument("corpus", help="corpus name or folder")
+    p.add_argument("--window", type=int, default=256, help="words per passage (default: 256)")
+    p.add_argument("--stride", type=int, default=240, help="words between passage starts (default: 240, "
+                                                           "i.e. 16 words of overlap)")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_passages)
+
+
+def _cmd_passages(args) -> int:
+    from .corpus import Corpus
+    from .passages import build_passage_corpus
+
+    corpus = Corpus.load(args.corpus, root=args.root)
+    passages, report = build_passage_corpus(corpus, args.window, args.stride, progress=args.progress)
+    print(f"built {report.rows:,} passages of {len(corpus):,} documents (window {args.window}, stride "
+          f"{args.stride} words) -> {passages.folder}")
+    print(f"next: gaia-lite index sparse {passages.folder}")
     return 0
 
 
@@ -407,6 +437,7 @@ def _cmd_demo(args) -> int:
 COMMANDS: dict[str, Callable] = {
     "corpus": _corpus_parser,
     "index": _index_parser,
+    "passages": _passages_parser,
     "search": _search_parser,
     "eval": _eval_parser,
     "tune": _tune_parser,

@@ -15,8 +15,10 @@ from .config import from_dict, load_yaml
 from .corpus import Corpus, Source, build_corpus
 from .dense.encoder import DEFAULT_MODEL
 from .errors import ArtifactMismatchError, ConfigError, InputError, MissingArtifactError
-from .evaluate import DEFAULT_METRICS, evaluate_run, load_qrels, load_queries, remove_query_ids, write_trec_run
+from .evaluate import (DEFAULT_METRICS, evaluate_run, load_qrels, load_queries, ranked, remove_query_ids,
+                       write_trec_run)
 from .hybrid import FusionConfig
+from .passages import aggregate_run
 
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
@@ -74,6 +76,15 @@ class ExperimentConfig:
     expected: dict[str, float] = field(default_factory=dict)
     tolerance: float = 0.0
     description: str = ""
+    #: Search passages instead of whole documents: ``{window: 256, stride: 240, depth: 3000}`` (words; depth =
+    #: passages retrieved per query, default 3 x k); documents are then scored by their best passage.
+    passages: dict | None = None
+
+    def __post_init__(self):
+        if self.passages is not None:
+            unknown = set(self.passages) - {"window", "stride", "depth"}
+            if unknown:
+                raise ValueError(f"passages: unknown key(s) {sorted(unknown)}; valid: depth, stride, window")
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> ExperimentConfig:
@@ -162,12 +173,18 @@ def run_experiment(
     missing = sorted(set(qrels) - set(queries))
     if missing:
         raise InputError(f"{qrels_path}: {len(missing)} judged queries are not in {queries_path}, e.g. {missing[:5]}")
+    depth = config.k
+    if config.passages is not None:
+        corpus = ensure_passages(corpus, config.passages, progress, log)
+        depth = config.passages.get("depth", 3 * config.k)
     searcher = open_searcher(corpus, config.retriever, progress=progress, log=log)
     topics = {qid: queries[qid] for qid in qrels}
     if config.retriever.kind == "bm25":
-        run = searcher.search_batch(topics, k=config.k, threads=threads)
+        run = searcher.search_batch(topics, k=depth, threads=threads)
     else:  # dense queries are encoded as one batch; hybrid fuses with the config's fusion
-        run = searcher.search_batch(topics, k=config.k)
+        run = searcher.search_batch(topics, k=depth)
+    if config.passages is not None:
+        run = {qid: dict(ranked(hits)[:config.k]) for qid, hits in aggregate_run(run).items()}
     if config.remove_query:
         run = remove_query_ids(run)
     run_path = write_trec_run(run, Path(runs_dir) / f"{config.name}.trec", tag=config.name)
@@ -181,6 +198,20 @@ def run_experiment(
     if unknown:
         raise ConfigError(f"{config.name}: expected scores for {unknown}, which are not among metrics {list(metrics)}")
     return ExperimentResult(config, metrics, checks, run_path, len(qrels))
+
+
+def ensure_passages(corpus: Corpus, passages: dict, progress: bool = True, log: Callable[[str], None] = print
+                    ) -> Corpus:
+    """The passage corpus of ``corpus`` for ``{window, stride}``, building it where it is missing."""
+    from .passages import build_passage_corpus, passages_name
+
+    window, stride = passages.get("window", 256), passages.get("stride", 240)
+    try:
+        return Corpus.load(corpus.folder / passages_name(window, stride), verify=False)
+    except MissingArtifactError:
+        built, report = build_passage_corpus(corpus, window, stride, progress=progress)
+        log(f"built passage corpus: {report.rows} passages of {len(corpus)} documents in {built.folder}")
+        return built
 
 
 def open_searcher(corpus: Corpus, r: RetrieverConfig, *, progress: bool = True, log: Callable[[str], None] = print):

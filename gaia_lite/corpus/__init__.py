@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
+from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, check_same_documents, datasets_progress
 from ..config import corpus_dir
 from ..errors import ArtifactMismatchError, DuplicateIdError, InputError
 from .sources import Source, iter_source, source_name
 
-__all__ = ["Corpus", "CorpusReport", "Source", "build_corpus"]
+__all__ = ["Corpus", "CorpusReport", "Source", "build_corpus", "index_meta"]
 
 ID_CANDIDATES = ("_id", "id", "docid", "doc_id")
 TEXT_CANDIDATES = ("text", "contents", "body", "content")
@@ -189,12 +189,14 @@ def build_corpus(
     empty: str = "keep",
     limit: int | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> tuple[Corpus, CorpusReport]:
     """Read ``source`` and save it as the canonical Dataset of corpus ``name`` under ``indexes/<name>/dataset``.
 
     ``empty`` says what to do with documents whose title and text are both blank: ``keep`` (default) or
-    ``skip``; either way they are counted in the report. ``limit`` keeps the first N documents. The build is
-    atomic: on any error the previous corpus of that name is left as it was.
+    ``skip``; either way they are counted in the report. ``limit`` keeps the first N documents. ``command`` is
+    the rebuild command stored in the metadata (default: the ``gaia-lite corpus`` line for these arguments).
+    The build is atomic: on any error the previous corpus of that name is left as it was.
     """
     from tqdm.auto import tqdm
 
@@ -256,7 +258,7 @@ def build_corpus(
                 "limit": limit,
                 "report": report.__dict__ | {"columns": None, "dropped_columns": dict(report.dropped_columns)},
             },
-            command=_corpus_command(source, name, id_column, text_column, title_column, empty, limit),
+            command=command or _corpus_command(source, name, id_column, text_column, title_column, empty, limit),
         )
         meta.write(tmp)
     corpus = Corpus.load(folder, verify=False)
@@ -392,3 +394,13 @@ class Corpus:
     def remove(self) -> None:
         """Delete this corpus's folder and everything built from it."""
         shutil.rmtree(self.folder)
+
+
+def index_meta(index_dir: str | os.PathLike, kind: str, corpus: Corpus | None = None) -> tuple[ArtifactMeta, Corpus]:
+    """An index's metadata and its corpus (loaded from the path the metadata names, where not given), after
+    checking that the index was built from exactly the corpus's current documents."""
+    meta = ArtifactMeta.read(index_dir, kind, f"gaia-lite index {kind} <corpus>")
+    if corpus is None:
+        corpus = Corpus.load(meta.source, verify=False)
+    check_same_documents(f"{kind} index {index_dir}", meta, corpus.meta, meta.command)
+    return meta, corpus

@@ -46,6 +46,24 @@ class Source:
             return self.format
         return detect_format(self.location)
 
+    def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield ``(where, record)`` for every record, streaming, in source order."""
+        fmt = self.resolved_format()
+        if fmt == "jsonl":
+            yield from iter_jsonl(Path(self.location))
+        elif fmt == "beir":
+            folder = Path(self.location)
+            path = folder / "corpus.jsonl"
+            yield from iter_jsonl(path if path.is_file() else folder / "corpus.jsonl.gz")
+        elif fmt == "parquet":
+            yield from _iter_parquet(Path(self.location))
+        elif fmt == "disk":
+            yield from _iter_dataset(_load_from_disk(self))
+        elif fmt == "hub":
+            yield from _iter_hub(self)
+        elif fmt == "builtin":
+            yield from _iter_builtin(self.location[len(BUILTIN_PREFIX):])
+
     def describe(self) -> str:
         """A one-line description for metadata and cards."""
         parts = [f"{self.resolved_format()}:{self.location}"]
@@ -89,21 +107,7 @@ def detect_format(location: str) -> str:
 
 def iter_source(source: Source) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(where, record)`` for every record of ``source``, streaming."""
-    fmt = source.resolved_format()
-    if fmt == "jsonl":
-        yield from iter_jsonl(Path(source.location))
-    elif fmt == "beir":
-        folder = Path(source.location)
-        path = folder / "corpus.jsonl"
-        yield from iter_jsonl(path if path.is_file() else folder / "corpus.jsonl.gz")
-    elif fmt == "parquet":
-        yield from _iter_parquet(Path(source.location))
-    elif fmt == "disk":
-        yield from _iter_dataset(_load_from_disk(source))
-    elif fmt == "hub":
-        yield from _iter_hub(source)
-    elif fmt == "builtin":
-        yield from _iter_builtin(source.location[len(BUILTIN_PREFIX):])
+    return source.records()
 
 
 def _open_binary(path: Path):

@@ -6,8 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..artifacts import ArtifactMeta, check_same_documents
-from ..corpus import Corpus
+from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError
 from ..types import Hit, Run
 from .encoder import DEFAULT_MODEL, Encoder, EncoderConfig
@@ -27,11 +26,8 @@ class DenseSearcher:
         import faiss
 
         self.index_dir = Path(index_dir)
-        self.meta = ArtifactMeta.read(self.index_dir, "dense", "gaia-lite index dense <corpus>")
-        if corpus is None:
-            corpus = Corpus.load(self.meta.source, verify=False)
-        check_same_documents(f"dense index {self.index_dir}", self.meta, corpus.meta, self.meta.command)
-        self.corpus = corpus
+        self.meta, self.corpus = index_meta(self.index_dir, "dense", corpus)
+        corpus = self.corpus
         self.index = faiss.read_index(str(self.index_dir / "index"))
         if hasattr(self.index, "hnsw"):
             self.index.hnsw.efSearch = ef_search

@@ -15,8 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..artifacts import ArtifactMeta, check_same_documents
-from ..corpus import Corpus
+from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
 from ..types import Hit, Run
@@ -43,11 +42,8 @@ class BM25Searcher:
         import numpy as np
 
         self.index_dir = Path(index_dir)
-        self.meta = ArtifactMeta.read(self.index_dir, "sparse", "gaia-lite index sparse <corpus>")
-        if corpus is None:
-            corpus = Corpus.load(self.meta.source, verify=False)
-        check_same_documents(f"sparse index {self.index_dir}", self.meta, corpus.meta, self.meta.command)
-        self.corpus = corpus
+        self.meta, self.corpus = index_meta(self.index_dir, "sparse", corpus)
+        corpus = self.corpus
         self.k1, self.b = k1, b
         self.fields = self.meta.params["fields"]
         start_jvm()
