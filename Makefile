@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifield.yaml \
                    configs/scifact-dense-minilm.yaml configs/scifact-hybrid-rrf.yaml configs/scifact-hybrid-weighted.yaml
 
-.PHONY: help setup demo test scifact experiments tune eval bench clean
+.PHONY: help setup demo test scifact experiments tune eval bench bench-dense clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -50,6 +50,9 @@ eval: experiments  ## alias of experiments
 
 bench: setup  ## BM25 speed against bm25s and raw Pyserini; writes benchmarks/out/
 	$(BIN)/python benchmarks/bench_bm25.py --scifact $(SCIFACT)
+
+bench-dense: setup  ## encoding vs sentence-transformers, hybrid latency, memory; writes benchmarks/out/
+	$(BIN)/python benchmarks/bench_dense.py --scifact $(SCIFACT)
 
 clean:  ## remove built indexes, runs and results (not the venv)
 	rm -rf indexes/*/ runs/ results/

@@ -249,7 +249,7 @@ def _cmd_search(args) -> int:
         out = []
         for h in hits:
             doc = corpus.get(h.doc_id)
-            record = dataclasses.asdict(h)
+            record = h._asdict() if hasattr(h, "_asdict") else dataclasses.asdict(h)
             record.update(title=doc.get("title", ""), text=doc["text"])
             out.append(record)
         print(json.dumps(out, ensure_ascii=False, indent=1))

@@ -91,8 +91,9 @@ def anserini_scores(scores: Iterable[float]) -> list[float]:
     out: list[float] = []
     dup = 0
     for i, score in enumerate(scores):
-        # Java: Math.round(s * 1e4f) / 1e4f, all in float32; Math.round(float) is floor(x + 0.5f).
-        s = f32(np.floor(f32(f32(score) * f32(1e4)) + f32(0.5))) / f32(1e4)
+        # As Anserini 1.7.1's bytecode does it: (float) (Math.round((double) s * 1e4) / 1e4), the rounding in
+        # double (Math.round(double) is floor(x + 0.5)); the tie test and the nudge below are in float32.
+        s = f32(np.floor(float(f32(score)) * 1e4 + 0.5) / 1e4)
         if i == 0 or f32(out[-1] - s) > f32(1e-4):
             dup = 0
         else:

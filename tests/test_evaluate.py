@@ -48,6 +48,12 @@ def test_anserini_score_adjustment_matches_its_documented_example():
     assert got == [float(f(23.4393)), float(f(22.0874)), float(f(f(22.0874) - f(1e-6))), float(f(21.6025))]
 
 
+def test_anserini_rounds_in_double_precision():
+    # float32(7.12555) is 7.12554979...: rounded in double it is 7.1255 (as Pyserini reports); float32
+    # arithmetic would give 7.1256.
+    assert anserini_scores([7.12555]) == [float(np.float32(7.1255))]
+
+
 def test_trec_run_file_round_trip_keeps_order_and_metrics(tmp_path):
     run = {"q1": {"b": 2.0, "a": 2.0, "c": 1.0}, "q2": {"c": 4.0}}
     path = write_trec_run(run, tmp_path / "runs" / "r.trec", tag="t")

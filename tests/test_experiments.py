@@ -47,6 +47,25 @@ def test_scifact_index_docids_are_exactly_the_dataset_ids(tmp_path):
     assert sorted(reader.convert_internal_docid_to_collection_docid(i) for i in range(n)) == sorted(corpus.ids)
 
 
+@needs_scifact()
+def test_scifact_hits_and_reported_scores_equal_pyserini(tmp_path):
+    from pyserini.search.lucene import LuceneSearcher
+
+    from gaia_lite.corpus import build_corpus
+    from gaia_lite.evaluate import anserini_scores, load_queries
+    from gaia_lite.sparse import BM25Searcher, build_sparse_index
+
+    corpus, _ = build_corpus(str(SCIFACT), "scifact", root=tmp_path, progress=False)
+    index = build_sparse_index(corpus, progress=False)
+    theirs = LuceneSearcher(str(index))
+    queries = list(load_queries(SCIFACT / "queries.jsonl").values())[:60]
+    with BM25Searcher(index, corpus) as ours:
+        for query in queries:
+            hits, reference = ours.search(query, 100), theirs.search(query, 100)
+            assert [h.doc_id for h in hits] == [h.docid for h in reference]
+            assert anserini_scores(h.score for h in hits) == [h.score for h in reference]
+
+
 def _beir_folder(tmp_path):
     folder = tmp_path / "tinybeir"
     (folder / "qrels").mkdir(parents=True)

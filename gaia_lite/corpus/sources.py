@@ -214,7 +214,8 @@ def _iter_builtin(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(f"unknown built-in corpus {name!r}; built-in corpora: {', '.join(BUILTINS)}")
     from .docstrings import iter_docstrings
 
-    for row, record in enumerate(iter_docstrings(), start=1):
+    # The corpus builder shows progress in documents; a second bar (files) would ignore its progress setting.
+    for row, record in enumerate(iter_docstrings(progress=False), start=1):
         yield f"row {row}", record
 
 

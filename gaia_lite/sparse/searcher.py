@@ -118,7 +118,8 @@ class BM25Searcher:
     def search_batch(self, queries: Mapping[str, str], k: int = 10, threads: int = 1) -> Run:
         """Search every ``{query_id: text}`` and return ``{query_id: {doc_id: score}}``.
 
-        ``threads`` > 1 runs queries on that many Python threads (the JVM searches in parallel).
+        ``threads`` > 1 runs queries on that many Python threads. Lucene's part runs in parallel (pyjnius releases
+        the GIL), the Python part does not: 2 threads gave 1.25-1.5x here (BENCHMARKS.md).
         """
         items = list(queries.items())
         if threads <= 1:
