@@ -47,8 +47,6 @@ class DenseSearcher:
         self._row = {doc_id: i for i, doc_id in enumerate(self.docids)}
 
     def _check_alignment(self, embeddings) -> None:
-        import numpy as np
-
         rebuild = self.meta.command
         ids = self.corpus.ids
         problems = []
@@ -61,7 +59,7 @@ class DenseSearcher:
             problems.append("the embeddings' ids differ from the corpus ids")
         if problems:
             raise ArtifactMismatchError(f"{self.index_dir}: " + "; ".join(problems) + f": rebuild with `{rebuild}`")
-        self.embeddings = np.asarray(embeddings.with_format("numpy")["embedding"], dtype=np.float32)
+        self.embeddings = _stored_vectors(self.index)
 
     @classmethod
     def from_corpus(cls, corpus: Corpus | str | os.PathLike, model: str = DEFAULT_MODEL, index_type: str = "flat",
@@ -114,3 +112,17 @@ class DenseSearcher:
         rows = [self._row[d] for d in ids]
         scores = self.embeddings[rows] @ np.asarray(vector, dtype=np.float32)
         return {d: float(s) for d, s in zip(ids, scores)}
+
+
+def _stored_vectors(index):
+    """The vectors a flat or HNSW-flat FAISS index stores, as a read-only numpy view (no copy): documents that
+    only BM25 retrieved are scored from them without a second copy of the embeddings in memory."""
+    import faiss
+    import numpy as np
+
+    flat = faiss.downcast_index(index.storage) if hasattr(index, "storage") else index
+    if not isinstance(flat, faiss.IndexFlat):
+        raise ArtifactMismatchError(f"unsupported FAISS index type {type(flat).__name__}: rebuild the dense index")
+    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    view.flags.writeable = False
+    return np.asarray(view, dtype=np.float32)
