@@ -149,3 +149,7 @@ def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, en
         build_dense_index(tiny_corpus, encoder, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()} == before
     assert not [p for p in tiny_dense.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_queries_are_encoded_in_the_precision_the_index_was_built_in(tiny_corpus, tiny_dense):
+    assert DenseSearcher(tiny_dense, tiny_corpus).encoder.dtype == "float32"  # tiny_dense is float32

@@ -38,7 +38,7 @@ class DenseSearcher:
             encoder = Encoder(EncoderConfig(
                 model=stored["model"], pooling=stored["pooling"], normalize=stored["normalize"],
                 max_length=stored["max_length"], query_prefix=stored["query_prefix"],
-                document_prefix=stored["document_prefix"]))
+                document_prefix=stored["document_prefix"], dtype=stored.get("dtype", "auto")))
         elif encoder.describe()["model"] != stored["model"] or encoder.dim != stored["dim"]:
             raise ArtifactMismatchError(
                 f"{self.index_dir} was built with {stored['model']} ({stored['dim']} dims), "
