@@ -52,7 +52,6 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -64,6 +63,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+from _common import OtherLoad, first_sentence, log  # noqa: E402  (beside this script)
 
 perf = time.perf_counter
 BIG_MIN = 100_000
@@ -78,36 +78,6 @@ CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
 
 # ----------------------------------------------------------------------------------------------- helpers
 
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy ticks of the whole machine, ticks of this process and its threads), from /proc."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        values = [int(v) for v in fields]
-        busy = sum(values) - values[3] - (values[4] if len(values) > 4 else 0)  # minus idle and iowait
-        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return busy, int(own[11]) + int(own[12])  # utime + stime
-    except (OSError, ValueError, IndexError):
-        return 0, 0
-
-
-class OtherLoad:
-    """CPU cores that other processes used while a block ran (and this process's own cores)."""
-
-    def __enter__(self):
-        self.t, self.ticks = perf(), _cpu_ticks()
-        return self
-
-    def __exit__(self, *exc):
-        busy, own = _cpu_ticks()
-        hz = os.sysconf("SC_CLK_TCK")
-        wall = perf() - self.t
-        self.cores = max(0.0, ((busy - self.ticks[0]) - (own - self.ticks[1])) / hz / wall)
-        self.own_cores = (own - self.ticks[1]) / hz / wall
 
 
 def proc_status(field: str = "VmRSS") -> float:
@@ -193,13 +163,6 @@ def machine_facts() -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- corpora
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n\s*\n")
-
-
-def first_sentence(text: str) -> str:
-    return " ".join(_SENTENCE_END.split(text.strip(), maxsplit=1)[0].split())
 
 
 def sample_texts(corpus, n: int, seed: int) -> tuple[list[str], list[int]]:
