@@ -15,6 +15,7 @@ Id rules, applied to every source:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -220,7 +221,7 @@ def build_corpus(
         bar = tqdm(desc=f"Reading {source.location}", unit=" docs", disable=not progress)
         kept = 0  # not bar.n: a disabled tqdm bar never counts
         with bar:
-            for where, record in _chain(first, records):
+            for where, record in itertools.chain([first], records):
                 row = canon(where, record)
                 if row is None:
                     continue
@@ -264,11 +265,6 @@ def build_corpus(
     corpus = Corpus.load(folder, verify=False)
     report.columns = list(corpus.dataset.column_names)
     return corpus, report
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _save_dataset(stream: Path, folder: Path, progress: bool) -> None:
