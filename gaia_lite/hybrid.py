@@ -153,22 +153,25 @@ class HybridSearcher:
                    DenseSearcher.from_corpus(corpus, model or DEFAULT_MODEL, encoder=encoder), fusion_config)
 
     def search(self, query: str, k: int = 10, fusion_config: FusionConfig | None = None, *,
-               explain_terms: bool = False, **overrides) -> list[HybridHit]:
-        """The top ``k`` fused hits for ``query``; ``fusion_config`` or keyword overrides change the fusion."""
+               explain_terms: bool = False, only=None, **overrides) -> list[HybridHit]:
+        """The top ``k`` fused hits for ``query``; ``fusion_config`` or keyword overrides change the fusion.
+
+        ``only`` (doc ids) restricts both sides to those documents.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if not query.strip():
             return []
         f = replace(fusion_config or self.fusion, **overrides) if overrides else (fusion_config or self.fusion)
         vector = self.dense.encode_query(query)
-        return self._fuse(query, vector, k, f, explain_terms)
+        return self.fuse(query, self.candidates(query, vector, f, only=only), k, f, explain_terms)
 
-    def candidates(self, query: str, vector, f: FusionConfig, fill: bool | None = None) -> Candidates:
-        """Both sides' retrieved lists for ``query`` and, where filling, the real other-side scores of one-sided
-        documents. ``fill`` defaults to what ``f`` does."""
+    def candidates(self, query: str, vector, f: FusionConfig, fill: bool | None = None, *, only=None) -> Candidates:
+        """Both sides' retrieved lists for ``query`` (within ``only`` where given) and, where filling, the real
+        other-side scores of one-sided documents. ``fill`` defaults to what ``f`` does."""
         retrieved = {
-            "bm25": self.bm25.search(query, f.side_depth("bm25")),
-            "dense": self.dense.search_vector(vector, f.side_depth("dense")),
+            "bm25": self.bm25.search(query, f.side_depth("bm25"), only=only),
+            "dense": self.dense.search_vector(vector, f.side_depth("dense"), only=only),
         }
         ranks = {side: {h.doc_id: h.rank for h in hits} for side, hits in retrieved.items()}
         scores = {side: {h.doc_id: h.score for h in hits} for side, hits in retrieved.items()}

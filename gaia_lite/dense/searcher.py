@@ -73,23 +73,36 @@ class DenseSearcher:
         """The query's vector."""
         return self.encoder.encode_queries([query])[0]
 
-    def search_vector(self, vector, k: int = 10) -> list[Hit]:
-        """The top ``k`` documents for a query vector, best first (ties by doc id)."""
+    def search_vector(self, vector, k: int = 10, *, only=None) -> list[Hit]:
+        """The top ``k`` documents for a query vector, best first (ties by doc id); ``only`` (doc ids) restricts
+        the search to those documents (FAISS skips the others, so the top ``k`` among them is exact for a flat
+        index)."""
+        import faiss
         import numpy as np
 
-        k = min(k, self.index.ntotal)
-        scores, positions = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if only is None:
+            k = min(k, self.index.ntotal)
+            scores, positions = self.index.search(query, k)
+        else:
+            rows = np.fromiter((self._row[d] for d in only if d in self._row), dtype=np.int64)
+            if not len(rows):
+                return []
+            selector = faiss.IDSelectorBatch(rows)
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+                      if hasattr(self.index, "hnsw") else faiss.SearchParameters(sel=selector))
+            scores, positions = self.index.search(query, min(k, len(rows)), params=params)
         pairs = sorted(((self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0),
                        key=lambda x: (-x[1], x[0]))
         return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs, start=1)]
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The top ``k`` documents for ``query``, best first."""
+    def search(self, query: str, k: int = 10, *, only=None) -> list[Hit]:
+        """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if not query.strip():
             return []
-        return self.search_vector(self.encode_query(query), k)
+        return self.search_vector(self.encode_query(query), k, only=only)
 
     def search_batch(self, queries: Mapping[str, str], k: int = 10) -> Run:
         """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
