@@ -385,17 +385,29 @@ def _cmd_tune(args) -> int:
 # --- demo -------------------------------------------------------------------------------------------------
 
 def _demo_parser(sub) -> None:
-    p = sub.add_parser("demo", help="build the default corpus (installed packages' docstrings) and search it",
+    p = sub.add_parser("demo", help="build the default corpus (installed packages' docstrings) and open the explorer",
                        description="The main job on the embedded default corpus: the docstrings of the installed "
-                                   "Python packages. Builds the corpus and its index where missing, then searches.")
+                                   "Python packages. Builds the corpus, its Lucene index and its dense index where "
+                                   "missing, prints the BM25 hits of a sample query, then opens the explorer app.")
     p.add_argument("query", nargs="?", default=DEMO_QUERY, help=f"query (default: {DEMO_QUERY!r})")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--limit", type=int, help="index only the first N docstrings")
     p.add_argument("--name", default="docstrings", help="corpus name (default: docstrings)")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the corpus and index even if present")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the corpus and indexes even if present")
+    p.add_argument("--no-dense", dest="dense", action="store_false",
+                   help="skip the dense index (its encoding takes about 12 min for 120,000 docstrings on 2 cores); "
+                        "the app then offers BM25 only")
+    p.add_argument("--no-app", dest="app", action="store_false", help="print the hits and stop; do not open the app")
+    _add_server(p)
     _add_root(p)
     _add_progress(p)
     p.set_defaults(func=_cmd_demo)
+
+
+def _add_server(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to serve on (default: 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")
+    p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
 
 
 def _cmd_demo(args) -> int:
@@ -428,7 +440,152 @@ def _cmd_demo(args) -> int:
         doc = corpus.get(h.doc_id)
         print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}  [{doc.get('package', '')}]")
         print(f"     {_snippet(doc['text'])}")
-    print(f"\nsearch it yourself: gaia-lite search {corpus.folder} \"your query\"")
+    if args.dense:
+        from .dense import DEFAULT_MODEL, build_dense_index, dense_dir
+
+        index = dense_dir(corpus.folder, DEFAULT_MODEL)
+        if args.rebuild or not index.is_dir():
+            print(f"\nbuilding the dense index ({DEFAULT_MODEL}) for {len(corpus):,} documents; about 6 ms a "
+                  "document on 2 CPU cores (--no-dense skips it)")
+            start = time.perf_counter()
+            build_dense_index(corpus, progress=args.progress)
+            print(f"built dense index in {time.perf_counter() - start:.1f} s -> {index}")
+    if not args.app:
+        print(f"\nsearch it yourself: gaia-lite search {corpus.folder} \"your query\"  (or: gaia-lite app {corpus.folder})")
+        return 0
+    return _serve(corpus, args)
+
+
+# --- app --------------------------------------------------------------------------------------------------
+
+def _app_parser(sub) -> None:
+    p = sub.add_parser("app", help="open the explorer (a Gradio app) over a built corpus",
+                       description="Serve the corpus explorer: BM25, dense and hybrid search side by side, documents "
+                                   "by id, exact phrases, filters, an overview and exports. Needs the corpus's "
+                                   "sparse index; the dense side appears where a dense index is built.")
+    p.add_argument("corpus", nargs="?", default="docstrings", help="corpus name or folder (default: docstrings)")
+    p.add_argument("--fields", choices=["flat", "multifield"], default="flat", help="which Lucene index (default: flat)")
+    p.add_argument("--model", help="dense model whose index to use (default: all-MiniLM-L6-v2)")
+    _add_server(p)
+    _add_root(p)
+    p.set_defaults(func=_cmd_app)
+
+
+def _cmd_app(args) -> int:
+    from .corpus import Corpus
+
+    return _serve(Corpus.load(args.corpus, root=args.root, verify=False), args)
+
+
+def _space_parser(sub) -> None:
+    p = sub.add_parser("space", help="write a Hugging Face Space that serves the explorer")
+    kinds = p.add_subparsers(dest="action", required=True, metavar="{build}")
+    b = kinds.add_parser("build", help="write spaces/<name>/: app.py, pinned requirements, README, artifacts",
+                         description="Write a Space folder that serves the explorer over a built corpus. "
+                                     "`python spaces/<name>/app.py` serves it locally; push the folder to a "
+                                     "Space (sdk: gradio) to serve it on the Hub.")
+    b.add_argument("corpus", help="corpus name or folder")
+    b.add_argument("--name", help="Space name (default: the corpus name)")
+    b.add_argument("--out", help="folder to write (default: spaces/<name>)")
+    b.add_argument("--hub-repo", help="pull the artifacts from this Hub repo at start instead of copying them in")
+    b.add_argument("--title", help="the Space's title")
+    _add_root(b)
+    b.set_defaults(func=_cmd_space_build)
+
+
+def _cmd_space_build(args) -> int:
+    from .app.space import build_space
+
+    start = time.perf_counter()
+    folder = build_space(args.corpus, name=args.name, out=args.out, root=args.root, hub_repo=args.hub_repo,
+                         title=args.title)
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    print(f"wrote Space {folder} ({size / 2**20:,.1f} MiB) in {time.perf_counter() - start:.1f} s")
+    print(f"  serve it here:   python {folder / 'app.py'}")
+    print(f"  put it on the Hub: create a Gradio Space, then upload the folder (git push, or "
+          f"`huggingface-cli upload <user>/<space> {folder} . --repo-type space`)")
+    return 0
+
+
+def _serve(corpus, args) -> int:
+    from .app import launch
+
+    print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
+    launch(corpus, host=args.host, port=args.port, share=args.share, fields=getattr(args, "fields", "flat"),
+           model=getattr(args, "model", None))
+    return 0
+
+
+# --- push / pull ------------------------------------------------------------------------------------------
+
+def _push_parser(sub) -> None:
+    p = sub.add_parser("push", help="put a built corpus and its indexes on the Hugging Face Hub (a dataset repo)",
+                       description="Upload the corpus's Dataset (parquet, loadable with load_dataset), the "
+                                   "embeddings of each dense index (a config per model), the index folders, a "
+                                   "manifest with the sha256 of every file and a dataset card, in one commit. The "
+                                   "token comes from `hf auth login` or $HF_TOKEN and is never shown.")
+    p.add_argument("corpus", help="corpus name or folder")
+    p.add_argument("repo_id", help="Hub dataset repo, owner/name")
+    p.add_argument("--revision", help="branch to push to (created where missing; default: main)")
+    p.add_argument("--public", dest="private", action="store_false",
+                   help="create the repo public (default: private; an existing repo keeps its visibility)")
+    p.add_argument("--results", action="append", default=[], metavar="TABLE.json",
+                   help="a results table from `gaia-lite eval --table`, shown in the card; repeatable")
+    p.add_argument("--dry-run", metavar="DIR", help="write the exact folder that would be uploaded to DIR; upload nothing")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_push)
+
+
+def _cmd_push(args) -> int:
+    from .hub import push_corpus
+
+    start = time.perf_counter()
+    report = push_corpus(args.corpus, args.repo_id, private=args.private, revision=args.revision,
+                         dry_run_dir=args.dry_run, results=args.results, root=args.root, progress=args.progress)
+    what = (f"{len(report.files)} files ({report.num_bytes / 2**20:,.1f} MiB): dataset, "
+            + ", ".join(report.artifacts or ["no indexes"]))
+    seconds = time.perf_counter() - start
+    if report.folder is not None:
+        print(f"dry run: wrote the folder `push` would upload to {args.repo_id}: {what} in {seconds:.1f} s "
+              f"-> {report.folder}")
+        print(f"nothing was uploaded; check it with: gaia-lite pull {report.folder} --name <name>")
+        return 0
+    print(f"pushed {what} in {seconds:.1f} s -> {report.url}"
+          f"{f' (revision {report.revision})' if report.revision else ''}, "
+          f"{'private' if report.private else 'public'}{f', commit {report.commit[:12]}' if report.commit else ''}")
+    if report.deleted:
+        print(f"  removed {len(report.deleted)} file(s) of an earlier push that this one no longer has")
+    spec = f"hf://{report.repo_id}" + (f"@{report.revision}" if report.revision else "")
+    print(f"next, anywhere: gaia-lite pull {report.repo_id}  (or: gaia-lite search {spec} \"your query\")")
+    return 0
+
+
+def _pull_parser(sub) -> None:
+    p = sub.add_parser("pull", help="fetch a corpus pushed with `gaia-lite push` into indexes/<name>/, verified",
+                       description="Download a pushed corpus (or read a local folder with its layout), check every "
+                                   "file's sha256 and size, the row counts and the content fingerprint, then move "
+                                   "it into indexes/<name>/. A failed check leaves the local copy as it was.")
+    p.add_argument("repo", help="Hub dataset repo (owner/name or hf://owner/name[@revision]) or a local folder")
+    p.add_argument("--revision", help="branch, tag or commit (default: main)")
+    p.add_argument("--name", help="local corpus name (default: the repo's name)")
+    p.add_argument("--force", action="store_true", help="replace a different corpus already under that name")
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_pull)
+
+
+def _cmd_pull(args) -> int:
+    from .hub import pull_corpus
+
+    start = time.perf_counter()
+    corpus = pull_corpus(args.repo, revision=args.revision, name=args.name, root=args.root, force=args.force,
+                         progress=args.progress)
+    artifacts = sorted(p.name for p in corpus.folder.iterdir() if (p / "gaia_lite.json").is_file())
+    print(f"pulled {args.repo}{f'@{args.revision}' if args.revision else ''} in "
+          f"{time.perf_counter() - start:.1f} s -> {corpus.folder}: {len(corpus):,} documents, fingerprint "
+          f"{corpus.meta.fingerprint[:19]}, verified; artifacts: {', '.join(artifacts)}")
+    print(f"next: gaia-lite search {corpus.folder} \"your query\"")
     return 0
 
 
@@ -442,6 +599,10 @@ COMMANDS: dict[str, Callable] = {
     "eval": _eval_parser,
     "tune": _tune_parser,
     "demo": _demo_parser,
+    "app": _app_parser,
+    "space": _space_parser,
+    "push": _push_parser,
+    "pull": _pull_parser,
 }
 
 

@@ -41,6 +41,10 @@ class ArtifactMismatchError(ArtifactError):
     """Two artifacts that must describe the same documents disagree (count, fingerprint, ids)."""
 
 
+class HubError(GaiaLiteError):
+    """The Hugging Face Hub refused or could not be reached (no token, no such repo or revision, offline)."""
+
+
 class JavaError(GaiaLiteError):
     """No suitable Java runtime, or the JVM was already started with other settings."""
 

@@ -132,7 +132,13 @@ def _collection_files(folder: Path, split: str) -> tuple[Path, Path]:
 
 def ensure_corpus(collection: Path, name: str, root=None, progress: bool = True, log: Callable[[str], None] = print
                   ) -> Corpus:
-    """The corpus built from ``collection`` under ``name``, building it where it is missing."""
+    """The corpus built from ``collection`` under ``name``, building it where it is missing.
+
+    A ``hf://owner/repo[@revision]`` name is a corpus pushed to the Hub: it is pulled (verified) and used as is;
+    only the collection's queries and qrels are read.
+    """
+    if name.startswith("hf://"):
+        return Corpus.load(name, root=root)
     source = Source(str(collection.resolve()), format="beir")
     try:
         corpus = Corpus.load(name, root=root)

@@ -316,9 +316,15 @@ class Corpus:
         """Open corpus ``name_or_path`` (a name under the indexes root, or its folder).
 
         Checks the row count against the metadata; ``verify`` also recomputes the content fingerprint.
+        ``hf://owner/repo[@revision]`` names a corpus pushed to the Hub: it is pulled once, verified, and reused
+        (see :mod:`gaia_lite.hub`).
         """
         import datasets
 
+        if isinstance(name_or_path, str) and name_or_path.startswith("hf://"):
+            from ..hub import resolve_corpus
+
+            return resolve_corpus(name_or_path, root=root, verify=verify)
         folder = corpus_dir(name_or_path, root)
         if folder.name == DATASET_DIR and (folder / "gaia_lite.json").is_file():
             folder = folder.parent
