@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifield.yaml \
                    configs/scifact-dense-minilm.yaml configs/scifact-hybrid-rrf.yaml configs/scifact-hybrid-weighted.yaml
 
-.PHONY: help setup demo test scifact experiments tune eval bench bench-dense clean
+.PHONY: help setup demo app space test scifact experiments tune eval bench bench-dense bench-app clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -29,8 +29,15 @@ $(STAMP): pyproject.toml
 	@touch $@
 	@echo "setup done: $(VENV) ($$($(BIN)/python -c 'import gaia_lite; print("gaia_lite", gaia_lite.__version__)'))"
 
-demo: setup  ## build the default corpus (docstrings of the installed packages) and search it
-	$(BIN)/gaia-lite demo
+demo: setup  ## build the default corpus (docstrings of the installed packages) and open the explorer app
+	$(BIN)/gaia-lite demo $(DEMO_ARGS)
+
+CORPUS ?= docstrings
+app: setup  ## open the explorer over a built corpus (CORPUS=name or folder; default docstrings)
+	$(BIN)/gaia-lite app $(CORPUS)
+
+space: setup  ## write spaces/<CORPUS>/, a Hugging Face Space serving the explorer over CORPUS
+	$(BIN)/gaia-lite space build $(CORPUS)
 
 test: setup  ## run the test suite
 	$(BIN)/python -m pytest
@@ -53,6 +60,9 @@ bench: setup  ## BM25 speed against bm25s and raw Pyserini; writes benchmarks/ou
 
 bench-dense: setup  ## encoding vs sentence-transformers, hybrid latency, memory; writes benchmarks/out/
 	$(BIN)/python benchmarks/bench_dense.py --scifact $(SCIFACT)
+
+bench-app: setup  ## load the explorer on SciFact: >= 500 searches from 8 clients; p50/p95, errors
+	$(BIN)/python benchmarks/bench_app.py --scifact $(SCIFACT)
 
 clean:  ## remove built indexes, runs and results (not the venv)
 	rm -rf indexes/*/ runs/ results/

@@ -60,13 +60,16 @@ def test_module_entry_point_runs():
 
 
 def test_demo_builds_the_default_corpus_and_prints_hits(tmp_path, capsys):
-    argv = ["demo", "dataset", "--limit", "400", "--root", str(tmp_path), "--no-progress"]
+    argv = ["demo", "dataset", "--limit", "400", "--root", str(tmp_path), "--no-progress", "--no-app"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "built corpus 'docstrings': 400 docstrings" in out
     assert "BM25 top 10 for 'dataset'" in out
+    assert "built dense index" in out
+    assert (tmp_path / "docstrings" / "dense-all-minilm-l6-v2" / "gaia_lite.json").is_file()
     assert main(argv) == 0  # second run reuses what is built
-    assert "using corpus 'docstrings': 400 documents" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "using corpus 'docstrings': 400 documents" in out and "built" not in out
 
 
 def test_dense_and_hybrid_search_from_the_cli(tmp_path, tiny_jsonl, capsys):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -156,6 +157,7 @@ class Encoder:
         if self.config.max_length is None:
             self.config = replace(self.config, max_length=min(self.tokenizer.model_max_length, 512))
         self.dim = int(self.model.config.hidden_size)
+        self._tokenizer_lock = threading.Lock()
 
     def describe(self) -> dict:
         """The resolved settings, as stored in a dense index's metadata."""
@@ -185,8 +187,12 @@ class Encoder:
         with torch.inference_mode(), tqdm(total=len(texts), desc="Encoding", unit=" texts", disable=not progress) as bar:
             for start in range(0, len(texts), bs):
                 idx = order[start:start + bs]
-                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                       max_length=self.config.max_length, return_tensors="pt").to(self.config.device)
+                # A fast tokenizer sets its padding and truncation state per call: two threads at once (the
+                # app's concurrent searches) fail with "Already borrowed". The model itself is safe to share.
+                with self._tokenizer_lock:
+                    batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                           max_length=self.config.max_length, return_tensors="pt")
+                batch = batch.to(self.config.device)
                 hidden = self.model(**batch).last_hidden_state.float()
                 vectors = _pool(hidden, batch["attention_mask"], self.config.pooling)
                 if self.config.normalize:

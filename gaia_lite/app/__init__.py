@@ -1,0 +1,41 @@
+"""The corpus explorer: a Gradio app over a built corpus, runnable locally or as a Hugging Face Space.
+
+``explorer`` holds the handlers (plain Python), ``render`` and ``views`` the safe HTML, ``ui`` the Gradio
+layout, ``space`` the Space folder writer. Gradio is imported only when an app is built.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .explorer import Explorer, Settings
+
+__all__ = ["Explorer", "Settings", "build_demo", "launch"]
+
+#: How many searches the app runs at once; more queue. Lucene and FAISS release the GIL, so a few help.
+CONCURRENCY = 4
+
+
+def build_demo(corpus, *, root=None, fields: str = "flat", model: str | None = None, title: str | None = None):
+    """The explorer over ``corpus`` (a name, folder or :class:`~gaia_lite.corpus.Corpus`) as a ``gr.Blocks``."""
+    from .ui import build_demo as _build
+
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, root=root, fields=fields, model=model)
+    demo = _build(explorer, title=title)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def launch(corpus, *, host: str | None = None, port: int | None = None, share: bool = False, root=None,
+           fields: str = "flat", model: str | None = None, block: bool = True, **launch_kwargs):
+    """Build the explorer over ``corpus`` and serve it (``host``/``port`` default to Gradio's, or
+    ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``). Returns the running ``gr.Blocks``."""
+    from .views import CSS
+
+    demo = build_demo(corpus, root=root, fields=fields, model=model)
+    demo.launch(server_name=host or os.environ.get("GRADIO_SERVER_NAME"),
+                server_port=port or (int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT")
+                                     else None),
+                share=share, css=CSS, show_error=False, prevent_thread_lock=not block, footer_links=["api"],
+                **launch_kwargs)
+    return demo

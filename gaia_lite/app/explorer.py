@@ -1,0 +1,453 @@
+"""The explorer's handlers: plain Python over one built corpus, without Gradio.
+
+The Gradio UI (:mod:`.ui`) and its named API endpoints call these, and tests call them directly. What they
+return for display is already safe: HTML comes from :mod:`.render`, which escapes every character of corpus
+text and, unless told not to, redacts personal data; plain-text fields (API, exports) are redacted the same
+way. Inputs are bounded here, once, whatever calls: queries, k, pages, document sizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+
+from ..corpus import Corpus
+from ..errors import ConfigError, InputError, MissingArtifactError
+from ..hybrid import FusionConfig
+from . import render
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
+FUSIONS = ("rrf", "weighted")
+NORMALIZATIONS = ("minmax", "zscore")
+EXPORT_FORMATS = ("csv", "jsonl", "trec")
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_DEPTH = 1000  # page * k never goes deeper than this
+HYBRID_DEPTH = 100  # documents each side retrieves at least
+DOC_CHARS = 100_000  # characters of a document shown at most
+SNIPPET_CHARS = 300
+FILTER_MAX_VALUES = 500  # a metadata column with more distinct values gets no filter
+OVERVIEW_SAMPLE = 50_000  # documents read for the frequent terms
+_STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her here
+hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off
+on once only or other our ours ourselves out over own same she should so some such than that the their theirs
+them themselves then there these they this those through to too under until up very was we were what when where
+which while who whom why will with would you your yours yourself yourselves may might must shall used use using
+one two three however thus therefore whether within without via per e g eg ie et al
+""".split())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One search's settings, as the UI and the API take them.
+
+    ``bm25_weight`` is BM25's share (dense gets ``1 - bm25_weight``): the weighted sum's weights, and for RRF
+    twice the weights (0.5 gives RRF's standard 1 and 1). ``filters`` maps a metadata column to the values
+    a document may have (any of them); ``page`` counts from 1.
+    """
+
+    retriever: str = "hybrid"
+    fusion: str = "rrf"
+    bm25_weight: float = 0.5
+    normalization: str = "minmax"
+    k: int = 10
+    page: int = 1
+    redact: bool = True
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self):
+        if self.retriever not in RETRIEVERS:
+            raise ConfigError(f"unknown retriever {self.retriever!r}; valid: {', '.join(RETRIEVERS)}")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}; valid: {', '.join(FUSIONS)}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"unknown normalization {self.normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
+        if not 0.0 <= self.bm25_weight <= 1.0 or math.isnan(self.bm25_weight):
+            raise ConfigError(f"bm25_weight must be between 0 and 1, got {self.bm25_weight}")
+        if not 1 <= self.k <= MAX_K:
+            raise ConfigError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if not 1 <= self.page or self.page * self.k > MAX_DEPTH:
+            raise ConfigError(f"page must be between 1 and {MAX_DEPTH // self.k} for k={self.k}, got {self.page}")
+
+    @classmethod
+    def make(cls, *, filters: dict | None = None, **kwargs) -> Settings:
+        """Settings from loose values (UI widgets, JSON): numbers may come as floats or strings."""
+        for name in ("k", "page"):
+            if name in kwargs and kwargs[name] is not None:
+                try:
+                    kwargs[name] = int(float(kwargs[name]))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{name} must be a whole number, got {kwargs[name]!r}") from None
+        if "bm25_weight" in kwargs and kwargs["bm25_weight"] is not None:
+            try:
+                kwargs["bm25_weight"] = float(kwargs["bm25_weight"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"bm25_weight must be a number, got {kwargs['bm25_weight']!r}") from None
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        chosen = tuple(sorted((str(c), tuple(sorted(map(str, v)))) for c, v in (filters or {}).items() if v))
+        return cls(filters=chosen, **kwargs)
+
+    def fusion_config(self) -> FusionConfig:
+        """The hybrid fusion these settings ask for, deep enough for the page shown."""
+        w = self.bm25_weight
+        weights = {"bm25": 2 * w, "dense": 2 * (1 - w)} if self.fusion == "rrf" else {"bm25": w, "dense": 1 - w}
+        return FusionConfig(method=self.fusion, depth=max(HYBRID_DEPTH, self.page * self.k), weights=weights,
+                            normalization=self.normalization)
+
+
+def parse_query(query: str) -> tuple[str, list[str]]:
+    """Split a query into its words (quotes removed) and its exact phrases (the "quoted" parts)."""
+    phrases = [p.strip() for p in re.findall(r'"([^"]*)"', query) if p.strip()]
+    return query.replace('"', " "), phrases
+
+
+@dataclass
+class Row:
+    """One displayed hit. Scores and ranks of a side are None where that side did not retrieve the document."""
+
+    rank: int
+    doc_id: str
+    title: str
+    score: float
+    bm25_score: float | None
+    bm25_rank: int | None
+    dense_score: float | None
+    dense_rank: int | None
+    found_by: tuple[str, ...]
+    snippet: str  # plain text, redacted where asked
+    snippet_html: str
+    contributions: dict[str, float] | None = None
+
+
+@dataclass
+class Results:
+    """A page of results, with what is needed to say how many there are and to reproduce them."""
+
+    query: str
+    settings: Settings
+    rows: list[Row]
+    matches: int | None  # documents that can be found: holding a query term (BM25), else the whole pool
+    pool: int  # documents passing the filters and phrases
+    phrases: list[str]
+    pages: int
+    notes: list[str] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    redactions: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready results: the API's answer."""
+        settings = asdict(self.settings)
+        settings["filters"] = {c: list(v) for c, v in self.settings.filters}
+        out = {"query": self.query, "settings": settings, "phrases": self.phrases, "matches": self.matches,
+               "pool": self.pool, "pages": self.pages, "notes": self.notes,
+               "hits": [{k: v for k, v in asdict(r).items() if k != "snippet_html"} for r in self.rows]}
+        if self.settings.retriever == "hybrid":
+            f = self.settings.fusion_config()
+            out["fusion_config"] = {"method": f.method, "depth": f.depth, "weights": dict(f.weights or {}),
+                                    "normalization": f.normalization, "rrf_k": f.rrf_k}
+        return out
+
+
+@dataclass
+class Comparison:
+    """BM25, dense and hybrid top ``k`` for one query, and how they overlap."""
+
+    query: str
+    lists: dict[str, list[Row]]
+    overlap: dict[str, int]
+    only: dict[str, list[str]]  # ids only BM25 / only dense found
+
+
+@dataclass
+class DocumentView:
+    """A document fetched from the Dataset by id, ready to show."""
+
+    doc_id: str
+    title: str
+    html: str
+    metadata: dict[str, str]
+    characters: int
+    words: int
+
+
+class Explorer:
+    """Search, compare, read and summarise one built corpus (Dataset + Lucene index, and a dense index where
+    built). The dense side is optional: without it only BM25 is offered."""
+
+    def __init__(self, corpus: Corpus | str, *, fields: str = "flat", model: str | None = None, root=None,
+                 encoder=None):
+        from ..dense import DEFAULT_MODEL, DenseSearcher, dense_dir
+        from ..hybrid import HybridSearcher
+        from ..sparse import BM25Searcher, sparse_dir
+
+        self.corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, root=root, verify=False)
+        sparse = sparse_dir(self.corpus.folder, fields)
+        if not sparse.is_dir():
+            raise MissingArtifactError(f"no sparse index at {sparse}: build it with "
+                                       f"`gaia-lite index sparse {self.corpus.folder} --fields {fields}`")
+        self.bm25 = BM25Searcher(sparse, self.corpus)
+        self.dense = self.hybrid = None
+        model = model or DEFAULT_MODEL
+        if dense_dir(self.corpus.folder, model).is_dir():
+            self.dense = DenseSearcher.from_corpus(self.corpus, model, encoder=encoder)
+            self.hybrid = HybridSearcher(self.bm25, self.dense)
+        elif model != DEFAULT_MODEL:
+            raise MissingArtifactError(f"no dense index for {model} in {self.corpus.folder}: build it with "
+                                       f"`gaia-lite index dense {self.corpus.folder} --model {model}`")
+        self.retrievers = ("bm25", "dense", "hybrid") if self.dense else ("bm25",)
+        self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
+        self._analyzed: dict[str, frozenset[str]] = {}
+        self._overview = None
+        self._overview_lock = threading.Lock()
+
+    # --- searching -------------------------------------------------------------------------------------------
+
+    def search(self, query: str, settings: Settings | None = None) -> Results:
+        """One page of results for ``query``; quoted parts of the query are exact phrases."""
+        settings = settings or Settings(retriever=self.retrievers[-1])
+        start = time.perf_counter()
+        query, notes = self._bounded(query)
+        if settings.retriever not in self.retrievers:
+            raise ConfigError(f"this corpus has no dense index, so only BM25 is available: build one with "
+                              f"`gaia-lite index dense {self.corpus.folder}`")
+        text, phrases = parse_query(query)
+        only = self._only(settings.filters, tuple(phrases))
+        pool = len(self.corpus) if only is None else len(only)
+        depth = settings.page * settings.k
+        rows: list[Row] = []
+        matches: int | None = None
+        if text.strip():
+            if settings.retriever == "bm25":
+                matches = self.bm25.count(text, only=only)
+                hits = self.bm25.search(text, depth, only=only)
+                rows = [self._row(h.rank, h.doc_id, h.score, h.score, h.rank, None, None, ("bm25",))
+                        for h in hits]
+            elif settings.retriever == "dense":
+                matches = pool
+                hits = self.dense.search(text, depth, only=only)
+                rows = [self._row(h.rank, h.doc_id, h.score, None, None, h.score, h.rank, ("dense",))
+                        for h in hits]
+            else:
+                matches = pool
+                hits = self.hybrid.search(text, depth, settings.fusion_config(), only=only)
+                rows = [self._row(h.rank, h.doc_id, h.score, h.bm25_score, h.bm25_rank, h.dense_score,
+                                  h.dense_rank, h.found_by, h.contributions) for h in hits]
+        elif not phrases and not settings.filters:
+            notes.append("type a query to search")
+        rows = rows[depth - settings.k:]
+        pages = max(1, min(math.ceil((matches or 0) / settings.k), MAX_DEPTH // settings.k))
+        counts = self._render_rows(rows, text, settings.redact)
+        return Results(query, settings, rows, matches, pool, phrases, pages, notes,
+                       (time.perf_counter() - start) * 1000, dict(counts))
+
+    def compare(self, query: str, settings: Settings | None = None) -> Comparison:
+        """BM25, dense and hybrid (with ``settings``' fusion) side by side at ``settings.k``, page 1."""
+        if self.dense is None:
+            raise ConfigError(f"comparing needs a dense index: build one with "
+                              f"`gaia-lite index dense {self.corpus.folder}`")
+        settings = settings or Settings()
+        lists = {r: self.search(query, replace(settings, retriever=r, page=1)).rows for r in RETRIEVERS}
+        bm25, dense = ({r.doc_id for r in lists[s]} for s in ("bm25", "dense"))
+        overlap = {"bm25_dense": len(bm25 & dense), "bm25": len(bm25), "dense": len(dense)}
+        only = {"bm25": [r.doc_id for r in lists["bm25"] if r.doc_id not in dense],
+                "dense": [r.doc_id for r in lists["dense"] if r.doc_id not in bm25]}
+        return Comparison(query, lists, overlap, only)
+
+    def document(self, doc_id: str, *, query: str = "", redact: bool = True) -> DocumentView:
+        """The document with id ``doc_id``, from the Dataset (an id is looked up, never opened as a path)."""
+        doc_id = str(doc_id).strip()
+        if doc_id not in self.corpus:
+            shown = doc_id if len(doc_id) <= 80 else doc_id[:77] + "..."
+            raise InputError(f"no document with id {shown!r} in corpus {self.corpus.name!r}: "
+                             "pick an id from the results")
+        row = self.corpus.get(doc_id)
+        text = row.get("text") or ""
+        title = row.get("title") or ""
+        highlight = self._highlight(query, [title, text[:DOC_CHARS]]) if query.strip() else frozenset()
+        metadata = {}
+        for column in self.columns:
+            value = row.get(column)
+            value = "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+            metadata[column] = render.redact_text(value)[0] if redact else value
+        return DocumentView(doc_id, render.redact_text(title)[0] if redact else title,
+                            render.to_html(text, highlight=highlight, redact=redact, limit=DOC_CHARS),
+                            metadata, len(text), len(text.split()))
+
+    # --- corpus overview, filters -----------------------------------------------------------------------------
+
+    def filter_choices(self) -> dict[str, list[str]]:
+        """Metadata columns that can be filtered on (at most ``FILTER_MAX_VALUES`` distinct values), with their
+        values."""
+        return dict(self._filter_choices())
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one Explorer per app; the cache lives as long as it does
+    def _filter_choices(self) -> tuple[tuple[str, list[str]], ...]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out = []
+        table = self.corpus.dataset.data
+        for column in self.columns:
+            values = table.column(column)
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                    or pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)):
+                continue
+            distinct = pc.unique(values.drop_null() if hasattr(values, "drop_null") else values)
+            if 1 < len(distinct) <= FILTER_MAX_VALUES:
+                out.append((column, sorted(str(v) for v in distinct.to_pylist())))
+        return tuple(out)
+
+    @lru_cache(maxsize=64)  # noqa: B019
+    def _only(self, filters: tuple, phrases: tuple) -> list[str] | None:
+        """The ids a search may return under ``filters`` and ``phrases`` (None: every document)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        only = None
+        if filters:
+            allowed = dict(self._filter_choices())
+            table = self.corpus.dataset.data
+            mask = None
+            for column, values in filters:
+                if column not in allowed:
+                    raise ConfigError(f"cannot filter on {column!r}; filterable columns: {sorted(allowed) or 'none'}")
+                cells = pc.cast(table.column(column), pa.string())
+                keep = pc.fill_null(pc.is_in(cells, value_set=pa.array(list(values), pa.string())), False)
+                mask = keep if mask is None else pc.and_(mask, keep)
+            only = table.column("id").filter(mask).to_pylist()
+        if phrases:
+            only = self.bm25.matching(list(phrases), only=only)
+        return only
+
+    def overview(self) -> dict:
+        """Document count, length distribution and most frequent words (computed once, then kept)."""
+        with self._overview_lock:
+            if self._overview is None:
+                self._overview = self._compute_overview()
+            return self._overview
+
+    def _compute_overview(self) -> dict:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        table = self.corpus.dataset.data
+        text = table.column("text")
+        lengths = np.asarray(pc.fill_null(pc.count_substring_regex(text, r"\S+"), 0).to_numpy(zero_copy_only=False))
+        n = len(lengths)
+        edges = [0, 1, 10, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800]
+        edges = [e for e in edges if e <= max(1, int(lengths.max(initial=0)))] + [int(lengths.max(initial=0)) + 1]
+        edges = sorted(set(edges))
+        counts, _ = np.histogram(lengths, bins=edges)
+        bins = [f"{lo}-{hi - 1}" if hi - 1 > lo else str(lo) for lo, hi in zip(edges, edges[1:])]
+        step = max(1, math.ceil(n / OVERVIEW_SAMPLE))
+        words: Counter[str] = Counter()
+        for value in text.to_pylist()[::step]:
+            words.update(w for w in re.findall(r"[^\W\d_]{3,}", (value or "").lower()) if w not in _STOPWORDS)
+        return {
+            "documents": n,
+            "words": int(lengths.sum()),
+            "mean_words": float(lengths.mean()) if n else 0.0,
+            "median_words": float(np.median(lengths)) if n else 0.0,
+            "empty": int((lengths == 0).sum()),
+            "length_bins": bins,
+            "length_counts": [int(c) for c in counts],
+            "top_terms": words.most_common(30),
+            "sampled": n if step == 1 else len(range(0, n, step)),
+            "columns": self.columns,
+            "filters": {c: len(v) for c, v in self._filter_choices()},
+            "indexes": [p.name for p in sorted(self.corpus.folder.iterdir()) if (p / "gaia_lite.json").is_file()
+                        and p.name != "dataset"],
+        }
+
+    # --- exports ----------------------------------------------------------------------------------------------
+
+    def export(self, results: Results, fmt: str) -> str:
+        """The results as CSV, JSON Lines (one hit per line, with the query and settings) or TREC run lines."""
+        if fmt not in EXPORT_FORMATS:
+            raise ConfigError(f"unknown export format {fmt!r}; valid: {', '.join(EXPORT_FORMATS)}")
+        records = results.to_dict()["hits"]
+        if fmt == "trec":
+            tag = f"gaia_lite-{results.settings.retriever}"
+            return "".join(f"query Q0 {r['doc_id']} {r['rank']} {r['score']:.6f} {tag}\n" for r in records)
+        if fmt == "jsonl":
+            settings = results.to_dict()["settings"]
+            return "".join(json.dumps({"query": results.query, "settings": settings, **r}, ensure_ascii=False) + "\n"
+                           for r in records)
+        out = io.StringIO()
+        columns = ["rank", "doc_id", "score", "bm25_score", "bm25_rank", "dense_score", "dense_rank", "found_by",
+                   "title", "snippet"]
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({**r, "found_by": "+".join(r["found_by"])})
+        return out.getvalue()
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _bounded(query) -> tuple[str, list[str]]:
+        query = "" if query is None else str(query)
+        # Control characters carry nothing searchable and upset Lucene's analyzers and the display alike.
+        query = "".join(ch if ch.isprintable() or ch in "\t\n" else " " for ch in query)
+        notes = []
+        if len(query) > MAX_QUERY_CHARS:
+            notes.append(f"the query was cut to its first {MAX_QUERY_CHARS:,} of {len(query):,} characters")
+            query = query[:MAX_QUERY_CHARS]
+        return query, notes
+
+    def _row(self, rank, doc_id, score, bm25_score, bm25_rank, dense_score, dense_rank, found_by,
+             contributions=None) -> Row:
+        return Row(rank, doc_id, "", float(score), bm25_score, bm25_rank, dense_score, dense_rank, tuple(found_by),
+                   "", "", dict(contributions) if contributions else None)
+
+    def _render_rows(self, rows: list[Row], text: str, redact: bool) -> Counter[str]:
+        """Fill each row's title and snippets; return how many items of each kind of personal data were hidden."""
+        docs = {r.doc_id: self.corpus.get(r.doc_id) for r in rows}
+        texts = [(docs[r.doc_id].get("title") or "") + "\n" + (docs[r.doc_id].get("text") or "")[:DOC_CHARS]
+                 for r in rows]
+        highlight = self._highlight(text, texts)
+        hidden: Counter[str] = Counter()
+        for r in rows:
+            body = (docs[r.doc_id].get("text") or "")[:DOC_CHARS]
+            title = docs[r.doc_id].get("title") or ""
+            r.snippet_html = render.snippet_html(body, highlight, redact=redact, width=SNIPPET_CHARS)
+            r.title = title
+            # Redacted before the cut (so a cut never leaves part of an address); counted on the same window.
+            r.snippet = render.snippet_text(body, highlight, redact=redact, width=SNIPPET_CHARS)
+            if redact:
+                r.title, found = render.redact_text(title)
+                hidden.update(found)
+                hidden.update(render.redact_text(render.snippet_text(body, highlight, redact=False,
+                                                                     width=SNIPPET_CHARS))[1])
+        return hidden
+
+    def _highlight(self, query: str, texts: list[str]) -> frozenset[str]:
+        """The lowercase surface words of ``texts`` that the index's analyzer turns into a query term."""
+        terms = set(self.bm25.query_terms(query)) if query.strip() else set()
+        if not terms:
+            return frozenset()
+        # Stems keep a word's first letters, so only words sharing a 3-letter prefix with a term are analyzed.
+        prefixes = {t[:3] for t in terms}
+        candidates = {w.lower() for t in texts for _, _, w in render.words(t)}
+        out = set()
+        for word in candidates:
+            if word[:3] not in prefixes and word not in terms:
+                continue
+            analyzed = self._analyzed.get(word)
+            if analyzed is None:
+                if len(self._analyzed) > 200_000:
+                    self._analyzed.clear()
+                analyzed = self._analyzed[word] = frozenset(self.bm25.query_terms(word))
+            if analyzed & terms:
+                out.add(word)
+        return frozenset(out)

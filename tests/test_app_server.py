@@ -1,0 +1,174 @@
+"""The explorer served for real: its named API through gradio_client, and its page in a headless Chromium.
+
+The browser test needs Debian's chromium (`apt-get install chromium`; `.ci/run` installs it). Where it is
+missing the browser tests are skipped with that reason, unless GAIA_LITE_REQUIRE_BROWSER=1 (set by CI), which
+turns the absence into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gaia_lite.hybrid import FusionConfig, HybridSearcher
+
+from .test_app import SECRETS, explorer, hostile_corpus  # noqa: F401 - shared fixtures
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(explorer):  # noqa: F811
+    from gaia_lite.app import launch
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    port = _free_port()
+    demo = launch(explorer, host="127.0.0.1", port=port, block=False, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+# --- the API ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fusion, weight, normalization", [("rrf", 0.5, "minmax"), ("weighted", 0.4, "zscore"),
+                                                           ("weighted", 0.7, "minmax")])
+def test_api_search_equals_the_python_hybrid_searcher(client, hostile_corpus, encoder, fusion, weight,  # noqa: F811
+                                                      normalization):
+    query = "open source search library"
+    answer = client.predict(query, "hybrid", fusion, weight, 5, 1, True, None, normalization, api_name="/search")
+    weights = {"bm25": 2 * weight, "dense": 2 * (1 - weight)} if fusion == "rrf" else {"bm25": weight, "dense": 1 - weight}
+    config = FusionConfig(method=fusion, weights=weights, normalization=normalization, depth=100)
+    assert answer["fusion_config"]["weights"] == pytest.approx(weights)
+    expected = HybridSearcher.from_corpus(hostile_corpus, encoder=encoder).search(query, 5, config)
+    assert [h["doc_id"] for h in answer["hits"]] == [h.doc_id for h in expected]
+    assert [h["score"] for h in answer["hits"]] == pytest.approx([h.score for h in expected], abs=1e-9)
+    assert [(h["bm25_rank"], h["dense_rank"]) for h in answer["hits"]] == [(h.bm25_rank, h.dense_rank) for h in expected]
+
+
+def test_api_document_compare_overview(client, hostile_corpus):  # noqa: F811
+    doc = client.predict("x3", True, api_name="/document")
+    assert doc["id"] == "x3" and "[EMAIL]" in doc["text"]
+    assert not any(secret in str(doc) for secret in SECRETS)
+    c = client.predict("search engine", 5, "rrf", 0.5, True, api_name="/compare")
+    assert set(c["lists"]) == {"bm25", "dense", "hybrid"} and len(c["lists"]["bm25"]) == 5
+    o = client.predict(api_name="/overview")
+    assert o["documents"] == len(hostile_corpus)
+
+
+def test_api_errors_are_short_messages(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as e:
+        client.predict("x", "hybrid", "rrf", 0.5, 1000, 1, True, None, "minmax", api_name="/search")
+    assert "k must be between 1 and 100" in str(e.value) and "Traceback" not in str(e.value)
+    with pytest.raises(AppError, match="no document with id"):
+        client.predict("../../../../etc/passwd", True, api_name="/document")
+
+
+def test_no_route_reads_a_file_path(server):
+    for path in ["gradio_api/file=/etc/passwd", "file=/etc/passwd", "gradio_api/file=../../../../etc/passwd",
+                 "gradio_api/file=" + str(Path(__file__).resolve())]:
+        try:
+            with urllib.request.urlopen(server + path, timeout=10) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            assert e.code in (403, 404), path
+            continue
+        assert b"root:x:" not in body and b"def test_no_route_reads_a_file_path" not in body, path
+
+
+# --- the browser ----------------------------------------------------------------------------------------------
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("GAIA_LITE_REQUIRE_BROWSER") == "1":
+            pytest.fail("GAIA_LITE_REQUIRE_BROWSER=1 but no chromium on PATH: apt-get install chromium")
+        pytest.skip("no chromium on PATH (apt-get install chromium); CI installs it and runs this test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def _search(page, query: str):
+    page.locator("#gl-query textarea, #gl-query input").first.fill(query)
+    page.locator("#gl-search").click()
+    page.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+
+
+def test_browser_search_open_document_and_screenshot(server, browser):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server, wait_until="networkidle")
+    _search(page, "search engine page image contact")
+    rows = page.locator("#gl-results-table tbody tr")
+    assert rows.count() == 10
+    ids = [b.get_attribute("data-doc-id") for b in page.locator("#gl-results-table button.gl-open").all()]
+    assert "x1" in ids and "x2" in ids and "x3" in ids
+    page.screenshot(path=str(SCREENSHOTS / "results.png"), full_page=True)
+    # Hostile documents render as text: the script tag is visible, and none of the payloads ran.
+    results_text = page.locator("#gl-results").inner_text()
+    assert "<script>window.__xss=1</script>" in results_text
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#gl-results img, #gl-results svg, #gl-results script").count() == 0
+    # Personal data is redacted and marked.
+    assert "jane.doe@example.com" not in page.content()
+    assert page.locator("#gl-results .gl-redacted").count() >= 1
+    # Clicking an id opens the document, fetched by id.
+    page.locator('#gl-results-table button.gl-open[data-doc-id="x2"]').click()
+    page.wait_for_selector("#gl-document", timeout=30_000)
+    doc_text = page.locator("#gl-document").inner_text()
+    assert "onerror" in doc_text and "x2" in doc_text
+    assert page.evaluate("window.__xss") is None
+    page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
+    assert (SCREENSHOTS / "document.png").stat().st_size > 10_000
+    assert not errors, errors
+    page.close()
+
+
+def test_browser_url_reopens_the_search(server, browser):
+    page = browser.new_page()
+    page.goto(server, wait_until="networkidle")
+    _search(page, '"search engine" software')
+    first = page.locator("#gl-results-table button.gl-open").first.get_attribute("data-doc-id")
+    url = page.url
+    assert "q=%22search+engine%22+software" in url or "q=%22search%20engine%22%20software" in url
+    page.close()
+    again = browser.new_page()
+    again.goto(url, wait_until="networkidle")
+    again.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+    assert again.locator("#gl-results-table button.gl-open").first.get_attribute("data-doc-id") == first
+    assert "search engine" in again.locator("#gl-query textarea, #gl-query input").first.input_value()
+    again.close()
