@@ -11,6 +11,7 @@ the same app locally.
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import re
 import shutil
@@ -44,7 +45,7 @@ app_file: app.py
 pinned: false
 ---
 
-# {title}
+# {heading}
 
 The gaia_lite corpus explorer over **{name}**: {documents:,} documents, searchable with
 {retrievers}. Type a query; quote words for an exact phrase. Personal data (emails, IP addresses, phone numbers,
@@ -111,13 +112,13 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if hub_repo:
             spec = hub_repo if hub_repo.startswith("hf://") else f"hf://{hub_repo}"
-            app_target = repr(spec)
+            app_target = json.dumps(spec)
             where = f"Artifacts are pulled from the Hub repo `{hub_repo}` at start and verified before use."
         else:
             for artifact in artifacts:
                 shutil.copytree(artifact, tmp / "indexes" / corpus.name / artifact.name,
                                 copy_function=_link_or_copy)
-            app_target = f'Path(__file__).parent / "indexes" / {corpus.name!r}'
+            app_target = f'Path(__file__).parent / "indexes" / {json.dumps(corpus.name)}'
             where = f"Artifacts are in `indexes/{corpus.name}/` (Git LFS)."
         (tmp / "app.py").write_text(APP_TEMPLATE.format(name=corpus.name, target=app_target), encoding="utf-8")
         torch = next((r for r in requirements() if r.startswith("torch==")), None)
@@ -125,7 +126,8 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         (tmp / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
         retrievers = "BM25, dense and hybrid search" if any(i.startswith("dense-") for i in indexes) else "BM25"
         (tmp / "README.md").write_text(README_TEMPLATE.format(
-            title=_front_matter_text(title or f"gaia_lite · {name}"), name=corpus.name, documents=len(corpus),
+            title=_front_matter_text(title or f"gaia_lite · {name}"), heading=title or f"gaia_lite · {name}",
+            name=corpus.name, documents=len(corpus),
             retrievers=retrievers, fingerprint=corpus.meta.fingerprint, indexes=", ".join(indexes),
             gradio=gradio.__version__, where=where), encoding="utf-8")
         (tmp / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")

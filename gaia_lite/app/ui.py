@@ -175,8 +175,11 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
         doc_id.submit(open_document, [doc_id, query, redact], document, api_visibility="private")
 
         def open_clicked(q, red, evt: gr.EventData):
-            i = (evt._data or {}).get("doc_id") if isinstance(evt._data, dict) else None
-            if not i:
+            try:
+                i = evt.doc_id
+            except (AttributeError, TypeError):  # a click without an id (the event carries no data)
+                i = None
+            if not isinstance(i, str) or not i:
                 return gr.skip(), gr.skip(), gr.skip()
             return i, open_document(i, q, red), gr.Tabs(selected="document")
 
