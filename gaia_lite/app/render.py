@@ -132,7 +132,7 @@ _ASSIGNMENT = re.compile(
         (?P<q>["'])?
         (?P<v>(?(q)[^\s"'<>\[\]{}$]{4,200}+|[^\s"'`,;()\[\]{}<>=:]{6,200}+))
         (?(q)(?P=q)|(?![(\[]|\.\w))
-    """, re.X)
+    """, re.VERBOSE)
 _SECRET_CHAR = re.compile(r"[\d!@#%^&*+=?~]")
 _MASKED = re.compile(r"(?i)\.\.\.|…|\*\*|xxx")
 
@@ -278,7 +278,7 @@ def _marked(text: str, start: int, end: int, highlight: frozenset[str]) -> str:
 
 
 def _plain(piece: str) -> str:
-    return piece.replace("\n", "<br>")
+    return escape(piece).replace("\n", "<br>")
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
