@@ -391,3 +391,15 @@ def test_five_megabytes_of_mixed_text_is_scanned():
     redacted, counts = redact_text(text)
     assert counts == {"email": text.count(para), "phone": text.count(para)}
     assert "john" not in redacted
+
+
+def test_bounded_never_cuts_inside_personal_data():
+    from gaia_lite.app.render import bounded
+
+    text = "x" * 95 + " mail jane.doe@example.com now"
+    for limit in range(90, len(text)):
+        cut = bounded(text, limit)
+        assert len(cut) >= min(limit, len(text))
+        assert "jane" not in cut or "jane.doe@example.com" in cut, limit
+        assert "jane.doe@example.com" not in snippet_text(cut, ["mail"], width=60)
+    assert bounded("short", 100) == "short"

@@ -418,7 +418,7 @@ class Explorer:
         highlight = self._highlight(text, texts)
         hidden: Counter[str] = Counter()
         for r in rows:
-            body = (docs[r.doc_id].get("text") or "")[:DOC_CHARS]
+            body = render.bounded(docs[r.doc_id].get("text") or "", DOC_CHARS)
             title = docs[r.doc_id].get("title") or ""
             r.snippet_html = render.snippet_html(body, highlight, redact=redact, width=SNIPPET_CHARS)
             r.title = title

@@ -219,6 +219,15 @@ def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, 
     return out
 
 
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, never inside personal data: a span across the cut is kept
+    whole, so that snippets of the cut text redact it like the full text would."""
+    if len(text) <= limit:
+        return text
+    crossing = [s for s in find_pii(text[:limit + _MARGIN]) if s.start < limit < s.end]
+    return text[:crossing[0].end if crossing else limit]
+
+
 def snippet_html(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
     """About ``width`` characters of ``text`` around its densest cluster of ``highlight`` words (the earliest of
     equals; the start of the text when none occurs), cut between words, with "…" where cut; as :func:`to_html`."""
