@@ -207,6 +207,11 @@ def _search_parser(sub) -> None:
     p.add_argument("--depth", type=int, default=100, help="hybrid: documents retrieved per side (default: 100)")
     p.add_argument("--explain-terms", action="store_true", help="hybrid: split each BM25 score by query term")
     p.add_argument("--json", action="store_true", help="print the hits (with hybrid explanations) as JSON")
+    p.add_argument("--export", metavar="PATH",
+                   help="also save the result set (query, settings, hits, source rows) as a Dataset: .parquet, "
+                        ".jsonl, or else a save_to_disk folder")
+    p.add_argument("--push-results", metavar="OWNER/NAME",
+                   help="also push the result set as a Dataset to this Hub repo (private)")
     _add_root(p)
     p.set_defaults(func=_cmd_search)
 
@@ -245,6 +250,18 @@ def _cmd_search(args) -> int:
         hits = searcher.search(args.query, args.k, explain_terms=args.explain_terms)
     else:
         hits = searcher.search(args.query, args.k)
+    if args.export or args.push_results:
+        from .hub import export_results, results_dataset
+
+        settings = {"retriever": args.retriever, "k": args.k, "fields": args.fields}
+        if args.retriever != "bm25":
+            settings["model"] = args.model
+        if args.retriever == "hybrid":
+            settings["fusion"] = dataclasses.asdict(searcher.fusion)
+        ds = results_dataset(corpus, {args.query: hits}, settings=settings)
+        for where in filter(None, [args.export and export_results(ds, out=args.export),
+                                   args.push_results and export_results(ds, repo_id=args.push_results)]):
+            print(f"saved the result set ({len(ds)} hits) -> {where}", file=sys.stderr)
     if args.json:
         out = []
         for h in hits:

@@ -534,3 +534,20 @@ def test_importing_the_hub_module_stays_cheap():
             "print(sorted(m for m in ('datasets', 'huggingface_hub', 'torch', 'jnius') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_search_exports_the_result_set_from_the_cli(tmp_path, tiny_jsonl, capsys):
+    import datasets
+
+    from gaia_lite.cli import main
+
+    root = str(tmp_path / "root")
+    assert main(["corpus", str(tiny_jsonl), "--name", "w", "--root", root, "--no-progress"]) == 0
+    assert main(["index", "sparse", "w", "--root", root, "--no-progress"]) == 0
+    out = tmp_path / "results.parquet"
+    assert main(["search", "w", "search engine", "-k", "3", "--root", root, "--export", str(out)]) == 0
+    assert f"-> {out}" in capsys.readouterr().err
+    ds = datasets.Dataset.from_parquet(str(out))
+    assert ds["rank"] == [1, 2, 3] and ds["query"] == ["search engine"] * 3
+    assert json.loads(ds["settings"][0])["retriever"] == "bm25"
+    assert ds["document"][0]["id"] == ds["doc_id"][0]
