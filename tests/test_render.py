@@ -7,8 +7,17 @@ from html.parser import HTMLParser
 
 import pytest
 
-from gaia_lite.app.render import (REDACTION_KINDS, Span, escape, find_pii, redact_text, snippet_html, snippet_text,
-                                  to_html, words)
+from gaia_lite.app.render import (
+    REDACTION_KINDS,
+    Span,
+    escape,
+    find_pii,
+    redact_text,
+    snippet_html,
+    snippet_text,
+    to_html,
+    words,
+)
 
 from .conftest import SCIFACT
 

@@ -103,8 +103,8 @@ def test_space_pointing_at_a_hub_repo_copies_no_artifacts(tiny_corpus, tmp_path)
 
 
 def test_bad_space_name(tiny_corpus, tmp_path):
-    from gaia_lite.errors import ConfigError
     from gaia_lite.app.space import build_space
+    from gaia_lite.errors import ConfigError
 
     with pytest.raises(ConfigError, match="Space name"):
         build_space(tiny_corpus, name="../evil", out=tmp_path / "x")

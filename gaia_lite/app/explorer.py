@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -348,7 +349,7 @@ class Explorer:
         edges = [e for e in edges if e <= max(1, int(lengths.max(initial=0)))] + [int(lengths.max(initial=0)) + 1]
         edges = sorted(set(edges))
         counts, _ = np.histogram(lengths, bins=edges)
-        bins = [f"{lo}-{hi - 1}" if hi - 1 > lo else str(lo) for lo, hi in zip(edges, edges[1:])]
+        bins = [f"{lo}-{hi - 1}" if hi - 1 > lo else str(lo) for lo, hi in itertools.pairwise(edges)]
         step = max(1, math.ceil(n / OVERVIEW_SAMPLE))
         words: Counter[str] = Counter()
         for value in text.to_pylist()[::step]:
@@ -418,7 +419,8 @@ class Explorer:
         highlight = self._highlight(text, texts)
         hidden: Counter[str] = Counter()
         for r in rows:
-            body = render.bounded(docs[r.doc_id].get("text") or "", DOC_CHARS)
+            # Whitespace folded: a snippet is one paragraph, whatever the document's line breaks.
+            body = " ".join(render.bounded(docs[r.doc_id].get("text") or "", DOC_CHARS).split())
             title = docs[r.doc_id].get("title") or ""
             r.snippet_html = render.snippet_html(body, highlight, redact=redact, width=SNIPPET_CHARS)
             r.title = title

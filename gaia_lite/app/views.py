@@ -17,7 +17,8 @@ CSS = """
   vertical-align: top; text-align: left; }
 .gl-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .gl-open { cursor: pointer; color: var(--link-text-color); text-decoration: underline; background: none;
-  border: none; padding: 0; font: inherit; text-align: left; white-space: nowrap; }
+  border: none; padding: 0; font: inherit; text-align: left; overflow-wrap: anywhere; }
+.gl-table td.gl-id { min-width: 7em; max-width: 22em; }
 .gl-snippet { color: var(--body-text-color-subdued); margin-top: 2px; }
 .gl-redacted { background: #333; color: #fff; border-radius: 3px; padding: 0 3px; font-size: 0.85em; }
 .gl-badge { border-radius: 3px; padding: 0 4px; font-size: 0.8em; margin-right: 2px; }
@@ -80,7 +81,7 @@ def results_table(results: Results) -> str:
     head = ["#", "id", "score"] + (["BM25", "BM25 #", "dense", "dense #", "found by"] if hybrid else []) + ["document"]
     rows = []
     for r in results.rows:
-        cells = [f'<td class="num">{r.rank}</td>', f"<td>{_open(r.doc_id)}</td>", f'<td class="num">{_num(r.score)}</td>']
+        cells = [f'<td class="num">{r.rank}</td>', f'<td class="gl-id">{_open(r.doc_id)}</td>', f'<td class="num">{_num(r.score)}</td>']
         if hybrid:
             cells += [f'<td class="num">{_num(r.bm25_score)}</td>', f'<td class="num">{_rank(r.bm25_rank)}</td>',
                       f'<td class="num">{_num(r.dense_score)}</td>', f'<td class="num">{_rank(r.dense_rank)}</td>',
