@@ -781,6 +781,10 @@ class _hub_errors:
                        "repo log in with `hf auth login` or set HF_TOKEN")
         elif isinstance(error, RevisionNotFoundError):
             message = f"cannot {where}: no revision {self.spec.revision!r} in that repo"
+        elif type(error).__module__.split(".")[0].rstrip("2") in ("httpx", "httpcore", "requests", "urllib3"):
+            # The HTTP client's own errors (no DNS, refused, timed out) are not OSErrors.
+            message = (f"cannot {where}: the Hub cannot be reached ({type(error).__name__}: {error}); check the "
+                       "network or proxy settings, or push with --dry-run DIR and upload that folder later")
         elif isinstance(error, (HfHubHTTPError, OSError, ValueError)):
             message = f"cannot {where} ({type(error).__name__}: {error}); check the repo id, your token's access, and the network"
         else:

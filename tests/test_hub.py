@@ -551,3 +551,21 @@ def test_search_exports_the_result_set_from_the_cli(tmp_path, tiny_jsonl, capsys
     assert ds["rank"] == [1, 2, 3] and ds["query"] == ["search engine"] * 3
     assert json.loads(ds["settings"][0])["retriever"] == "bm25"
     assert ds["document"][0]["id"] == ds["doc_id"][0]
+
+
+def test_an_unreachable_hub_is_a_clear_error_without_the_token(hub, full_corpus, monkeypatch, capsys):
+    import huggingface_hub
+
+    from gaia_lite.cli import main
+
+    error = type("ConnectError", (Exception,), {"__module__": "httpx2"}  # as httpx2.ConnectError reports itself)
+
+    class Offline(huggingface_hub.HfApi):
+        def create_repo(self, *args, **kwargs):
+            raise error(f"[Errno -2] Name or service not known (token {SECRET})")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Offline)
+    assert main(["push", str(full_corpus.folder), "alice/tiny", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the Hub cannot be reached" in err and "--dry-run" in err and "Traceback" not in err
+    assert SECRET not in err
