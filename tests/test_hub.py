@@ -558,7 +558,8 @@ def test_an_unreachable_hub_is_a_clear_error_without_the_token(hub, full_corpus,
 
     from gaia_lite.cli import main
 
-    error = type("ConnectError", (Exception,), {"__module__": "httpx2"}  # as httpx2.ConnectError reports itself)
+    # An HTTP client error as httpx2.ConnectError reports itself: module "httpx2", not an OSError.
+    error = type("ConnectError", (Exception,), {"__module__": "httpx2"})
 
     class Offline(huggingface_hub.HfApi):
         def create_repo(self, *args, **kwargs):
