@@ -32,7 +32,10 @@ def launch(corpus, *, host: str | None = None, port: int | None = None, share: b
     ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``). Returns the running ``gr.Blocks``."""
     from .views import CSS
 
-    demo = build_demo(corpus, root=root, fields=fields, model=model)
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, root=root, fields=fields, model=model)
+    # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
+    explorer.search("warm up", Settings(retriever=explorer.retrievers[-1]))
+    demo = build_demo(explorer)
     demo.launch(server_name=host or os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=port or (int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT")
                                      else None),
