@@ -172,3 +172,36 @@ def test_browser_url_reopens_the_search(server, browser):
     assert again.locator("#gl-results-table button.gl-open").first.get_attribute("data-doc-id") == first
     assert "search engine" in again.locator("#gl-query textarea, #gl-query input").first.input_value()
     again.close()
+
+
+def test_browser_compare_filters_and_export(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "?q=search+engine&k=5", wait_until="networkidle")
+    page.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+    assert page.locator("#gl-results-table tbody tr").count() == 5
+    # Compare: three lists of 5; an id there opens its document too.
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_selector("#gl-compare", timeout=60_000)
+    assert page.locator("#gl-compare ol").count() == 3
+    assert page.locator("#gl-compare ol li").count() == 15
+    first = page.locator("#gl-compare button.gl-open").first
+    doc_id = first.get_attribute("data-doc-id")
+    first.click()
+    page.wait_for_selector("#gl-document", timeout=30_000)
+    assert doc_id in page.locator("#gl-document").inner_text()
+    # A filter from the URL restricts the results to forum posts.
+    page.goto(server + '?q=search+engine&k=10&filters={"source":["forum"]}', wait_until="networkidle")
+    page.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+    ids = {b.get_attribute("data-doc-id") for b in page.locator("#gl-results-table button.gl-open").all()}
+    assert ids == {"x1", "x2"}
+    # Export: the file offered for download holds the same ids as the page.
+    page.get_by_role("tab", name="Export").click()
+    page.get_by_role("button", name="Export the current results").click()
+    link = page.locator("a[download]").first
+    link.wait_for(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("rank,doc_id,score")
+    assert {line.split(",")[1] for line in text.splitlines()[1:]} == {"x1", "x2"}
+    page.close()
