@@ -527,9 +527,17 @@ def _cmd_space_build(args) -> int:
 def _serve(corpus, args) -> int:
     from .app import launch
 
+    from .errors import ConfigError
+
     print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
-    launch(corpus, host=args.host, port=args.port, share=args.share, fields=getattr(args, "fields", "flat"),
-           model=getattr(args, "model", None))
+    try:
+        launch(corpus, host=args.host, port=args.port, share=args.share, fields=getattr(args, "fields", "flat"),
+               model=getattr(args, "model", None))
+    except OSError as e:
+        if "port" not in str(e):
+            raise
+        raise ConfigError(f"port {args.port or 7860} is taken (another explorer running?): pass --port with a "
+                          "free one, or stop the other server") from None
     return 0
 
 

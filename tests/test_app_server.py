@@ -205,3 +205,12 @@ def test_browser_compare_filters_and_export(server, browser):
     assert text.splitlines()[0].startswith("rank,doc_id,score")
     assert {line.split(",")[1] for line in text.splitlines()[1:]} == {"x1", "x2"}
     page.close()
+
+
+def test_a_taken_port_is_a_one_line_error(server, hostile_corpus, capsys):  # noqa: F811
+    from gaia_lite.cli import main
+
+    port = server.rstrip("/").rsplit(":", 1)[1]
+    assert main(["app", str(hostile_corpus.folder), "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert f"port {port} is taken" in err and "Traceback" not in err
