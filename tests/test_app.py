@@ -277,3 +277,19 @@ def test_exports(explorer, tmp_path):
 def test_parse_query():
     assert parse_query('heart "attack risk" and "stroke"') == ('heart  attack risk  and  stroke ', ["attack risk", "stroke"])
     assert parse_query('"unclosed') == (" unclosed", [])
+
+
+def test_a_dense_index_of_another_model_is_found(tiny_corpus, tiny_dense, tmp_path, encoder):
+    import shutil
+
+    from gaia_lite.corpus import Corpus
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_corpus.folder, copy)
+    (copy / "dense-all-minilm-l6-v2").rename(copy / "dense-some-other-model")
+    for extra in copy.glob("dense-*hnsw*"):
+        shutil.rmtree(extra)
+    e = Explorer(Corpus.load(copy), encoder=encoder)
+    assert e.retrievers == ("bm25", "dense", "hybrid") and e.dense.index_dir.name == "dense-some-other-model"
+    with pytest.raises(MissingArtifactError, match="--model nope/model"):
+        Explorer(Corpus.load(copy), model="nope/model")

@@ -198,13 +198,19 @@ class Explorer:
                                        f"`gaia-lite index sparse {self.corpus.folder} --fields {fields}`")
         self.bm25 = BM25Searcher(sparse, self.corpus)
         self.dense = self.hybrid = None
-        model = model or DEFAULT_MODEL
-        if dense_dir(self.corpus.folder, model).is_dir():
-            self.dense = DenseSearcher.from_corpus(self.corpus, model, encoder=encoder)
+        if model is not None:
+            index = dense_dir(self.corpus.folder, model)
+            if not index.is_dir():
+                raise MissingArtifactError(f"no dense index for {model} in {self.corpus.folder}: build it with "
+                                           f"`gaia-lite index dense {self.corpus.folder} --model {model}`")
+        else:
+            # The default model's index, else whichever dense index was built (any model works).
+            built = sorted(p for p in self.corpus.folder.glob("dense-*") if (p / "gaia_lite.json").is_file())
+            default = dense_dir(self.corpus.folder, DEFAULT_MODEL)
+            index = default if default in built else (built[0] if built else None)
+        if index is not None:
+            self.dense = DenseSearcher(index, self.corpus, encoder=encoder)
             self.hybrid = HybridSearcher(self.bm25, self.dense)
-        elif model != DEFAULT_MODEL:
-            raise MissingArtifactError(f"no dense index for {model} in {self.corpus.folder}: build it with "
-                                       f"`gaia-lite index dense {self.corpus.folder} --model {model}`")
         self.retrievers = ("bm25", "dense", "hybrid") if self.dense else ("bm25",)
         self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
         self._analyzed: dict[str, frozenset[str]] = {}
