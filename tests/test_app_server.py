@@ -60,7 +60,9 @@ def test_api_search_equals_the_python_hybrid_searcher(client, hostile_corpus, en
     assert answer["fusion_config"]["weights"] == pytest.approx(weights)
     expected = HybridSearcher.from_corpus(hostile_corpus, encoder=encoder).search(query, 5, config)
     assert [h["doc_id"] for h in answer["hits"]] == [h.doc_id for h in expected]
-    assert [h["score"] for h in answer["hits"]] == pytest.approx([h.score for h in expected], abs=1e-9)
+    # The server encodes in a worker thread and the reference in this one; torch's float32 sums may then be
+    # split across another number of threads (earlier tests change this thread's), which moves scores by ~1e-7.
+    assert [h["score"] for h in answer["hits"]] == pytest.approx([h.score for h in expected], rel=1e-5, abs=1e-6)
     assert [(h["bm25_rank"], h["dense_rank"]) for h in answer["hits"]] == [(h.bm25_rank, h.dense_rank) for h in expected]
 
 
@@ -153,6 +155,13 @@ def test_browser_search_open_document_and_screenshot(server, browser):
     assert "onerror" in doc_text and "x2" in doc_text
     assert page.evaluate("window.__xss") is None
     page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
+    # The URL now names the document too, and reopens it.
+    page.wait_for_function("window.location.search.includes('doc=x2')", timeout=10_000)
+    again = browser.new_page()
+    again.goto(page.url, wait_until="networkidle")
+    again.wait_for_selector("#gl-document", timeout=60_000)
+    assert "onerror" in again.locator("#gl-document").inner_text()
+    again.close()
     assert (SCREENSHOTS / "document.png").stat().st_size > 10_000
     assert not errors, errors
     page.close()
