@@ -47,6 +47,18 @@ _URL_JS = """
 }
 """
 
+# After a document opens: its id joins the search in the URL, so the link reopens both.
+_DOC_URL_JS = """
+(docId) => {
+  const u = new URLSearchParams(window.location.search);
+  if (docId) u.set("doc", docId); else u.delete("doc");
+  const qs = "?" + u.toString();
+  try { window.history.replaceState(null, "", qs); } catch (e) {}
+  try { if (window.parent !== window) window.parent.postMessage({queryString: qs}, "https://huggingface.co"); } catch (e) {}
+  return [docId];
+}
+"""
+
 # Clicking an id in a results or comparison table opens that document.
 _OPEN_JS = """
 element.addEventListener('click', (event) => {
@@ -171,8 +183,9 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
         def open_document(i, q, red):
             return views.document(explorer.document(i, query=q or "", redact=bool(red)))
 
-        open_btn.click(open_document, [doc_id, query, redact], document, api_visibility="private")
-        doc_id.submit(open_document, [doc_id, query, redact], document, api_visibility="private")
+        for opened in (open_btn.click(open_document, [doc_id, query, redact], document, api_visibility="private"),
+                       doc_id.submit(open_document, [doc_id, query, redact], document, api_visibility="private")):
+            opened.success(None, [doc_id], None, js=_DOC_URL_JS, api_visibility="private")
 
         def open_clicked(q, red, evt: gr.EventData):
             try:
@@ -184,7 +197,8 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
             return i, open_document(i, q, red), gr.Tabs(selected="document")
 
         for panel in (results, compared):
-            panel.click(open_clicked, [query, redact], [doc_id, document, tabs], api_visibility="private")
+            panel.click(open_clicked, [query, redact], [doc_id, document, tabs], api_visibility="private") \
+                .success(None, [doc_id], None, js=_DOC_URL_JS, api_visibility="private")
 
         @_safe
         def show_overview():
