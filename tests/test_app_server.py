@@ -223,3 +223,23 @@ def test_a_taken_port_is_a_one_line_error(server, hostile_corpus, capsys):  # no
     assert main(["app", str(hostile_corpus.folder), "--port", port]) == 2
     err = capsys.readouterr().err
     assert f"port {port} is taken" in err and "Traceback" not in err
+
+
+def test_browser_hostile_url_parameters(server, browser):
+    from urllib.parse import urlencode
+
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    query = "<img src=x onerror='window.__xss=9'> search engine"  # no double quotes: those make a phrase
+    page.goto(server + "?" + urlencode({"q": query, "doc": "../../etc/passwd", "k": "abc", "retriever": "sql",
+                                        "filters": "{not json"}), wait_until="networkidle")
+    page.wait_for_selector("#gl-document-error", timeout=60_000)
+    assert "no document with id" in page.locator("#gl-document-error").inner_text()
+    assert "root:x:" not in page.content()
+    assert page.locator("#gl-query textarea, #gl-query input").first.input_value() == query
+    page.get_by_role("tab", name="Results").click()
+    page.wait_for_selector("#gl-results-table tbody tr", timeout=30_000)
+    assert page.locator("#gl-results-table tbody tr").count() == 10  # bad k and retriever fell back to defaults
+    assert page.evaluate("window.__xss") is None and not errors
+    page.close()

@@ -251,7 +251,10 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
             out_doc, out_doc_id, out_tab = gr.skip(), gr.skip(), gr.skip()
             if params.get("doc"):
                 out_doc_id = params["doc"][:1000]
-                out_doc = views.document(explorer.document(out_doc_id, query=values["q"], redact=s.redact))
+                try:
+                    out_doc = views.document(explorer.document(out_doc_id, query=values["q"], redact=s.redact))
+                except GaiaLiteError as e:  # a stale or edited link still reopens its search
+                    out_doc = f'<p class="gl-note" id="gl-document-error">{escape(str(e))}</p>'
                 out_tab = gr.Tabs(selected="document")
             return (values["q"][:MAX_QUERY_CHARS], s.retriever, s.fusion, s.bm25_weight, s.normalization, s.k,
                     s.page, s.redact, *fv, out_results, out_doc_id, out_doc, out_tab)
