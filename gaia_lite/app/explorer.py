@@ -427,16 +427,13 @@ class Explorer:
         for r in rows:
             # Whitespace folded: a snippet is one paragraph, whatever the document's line breaks.
             body = " ".join(render.bounded(docs[r.doc_id].get("text") or "", DOC_CHARS).split())
-            title = docs[r.doc_id].get("title") or ""
-            r.snippet_html = render.snippet_html(body, highlight, redact=redact, width=SNIPPET_CHARS)
-            r.title = title
-            # Redacted before the cut (so a cut never leaves part of an address); counted on the same window.
-            r.snippet = render.snippet_text(body, highlight, redact=redact, width=SNIPPET_CHARS)
+            snippet = render.snippet(body, highlight, redact=redact, width=SNIPPET_CHARS)
+            r.snippet_html, r.snippet = snippet.html, snippet.text
+            r.title = docs[r.doc_id].get("title") or ""
             if redact:
-                r.title, found = render.redact_text(title)
+                r.title, found = render.redact_text(r.title)
                 hidden.update(found)
-                hidden.update(render.redact_text(render.snippet_text(body, highlight, redact=False,
-                                                                     width=SNIPPET_CHARS))[1])
+                hidden.update(snippet.hidden)
         return hidden
 
     def _highlight(self, query: str, texts: list[str]) -> frozenset[str]:

@@ -228,24 +228,42 @@ def bounded(text: str, limit: int) -> str:
     return text[:crossing[0].end if crossing else limit]
 
 
-def snippet_html(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
+@dataclass(frozen=True)
+class Snippet:
+    """A snippet as HTML and as plain text (same window, same redactions), and how many items of each kind of
+    personal data it hides."""
+
+    html: str
+    text: str
+    hidden: dict[str, int]
+
+
+def snippet(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> Snippet:
     """About ``width`` characters of ``text`` around its densest cluster of ``highlight`` words (the earliest of
-    equals; the start of the text when none occurs), cut between words, with "…" where cut; as :func:`to_html`."""
+    equals; the start of the text when none occurs), cut between words, with "…" where cut. The HTML is as
+    :func:`to_html`; the plain text is redacted (with ``redact``) before it is cut, so a cut can never leave part
+    of an address or key behind. The window and the redactions are found once for both."""
     start, end, spans, lowered = _snippet(text, highlight, redact, width)
-    return ("… " if start > 0 else "") + _render(text, start, end, spans, lowered) + \
-        (" …" if end < len(text) else "")
-
-
-def snippet_text(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
-    """The window of :func:`snippet_html` as plain text, redacted (with ``redact``) before it is cut, so a cut
-    can never leave part of an address or key behind; for exports and the API."""
-    start, end, spans, _ = _snippet(text, highlight, redact, width)
+    shown = _overlapping(spans, start, end)
+    before, after = ("… " if start > 0 else ""), (" …" if end < len(text) else "")
     pieces, pos = [], start
-    for s in _overlapping(spans, start, end):
+    for s in shown:
         pieces += [text[pos:s.start], _PLACEHOLDER[s.kind]]
         pos = s.end
     pieces.append(text[pos:end])
-    return ("… " if start > 0 else "") + "".join(pieces) + (" …" if end < len(text) else "")
+    counts = Counter(s.kind for s in shown)
+    return Snippet(before + _render(text, start, end, spans, lowered) + after, before + "".join(pieces) + after,
+                   {kind: counts[kind] for kind in REDACTION_KINDS if counts[kind]})
+
+
+def snippet_html(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
+    """The HTML of :func:`snippet`."""
+    return snippet(text, highlight, redact=redact, width=width).html
+
+
+def snippet_text(text: str, highlight: Collection[str] = (), *, redact: bool = True, width: int = 300) -> str:
+    """The plain text of :func:`snippet`, for exports and the API."""
+    return snippet(text, highlight, redact=redact, width=width).text
 
 
 def _lowered(highlight: Collection[str]) -> frozenset[str]:
