@@ -293,3 +293,13 @@ def test_a_dense_index_of_another_model_is_found(tiny_corpus, tiny_dense, tmp_pa
     assert e.retrievers == ("bm25", "dense", "hybrid") and e.dense.index_dir.name == "dense-some-other-model"
     with pytest.raises(MissingArtifactError, match="--model nope/model"):
         Explorer(Corpus.load(copy), model="nope/model")
+
+
+def test_plain_document_text_is_bounded_outside_personal_data(explorer, monkeypatch):
+    import gaia_lite.app.explorer as module
+
+    monkeypatch.setattr(module, "DOC_CHARS", 15)  # "Write to jane.d|oe@example.com": the cut falls in the address
+    view = explorer.document("x3", html=False)
+    assert view.html == "" and view.text.startswith("Write to [EMAIL]")
+    assert "jane" not in view.text and "example" not in view.text
+    assert "jane.doe@example.com" in explorer.document("x3", html=False, redact=False).text

@@ -175,7 +175,8 @@ class DocumentView:
 
     doc_id: str
     title: str
-    html: str
+    html: str  # the text as safe HTML, or "" where plain text was asked for
+    text: str  # the text as plain text (bounded, redacted unless asked not to), or "" where HTML was asked for
     metadata: dict[str, str]
     characters: int
     words: int
@@ -270,8 +271,9 @@ class Explorer:
                 "dense": [r.doc_id for r in lists["dense"] if r.doc_id not in bm25]}
         return Comparison(query, lists, overlap, only)
 
-    def document(self, doc_id: str, *, query: str = "", redact: bool = True) -> DocumentView:
-        """The document with id ``doc_id``, from the Dataset (an id is looked up, never opened as a path)."""
+    def document(self, doc_id: str, *, query: str = "", redact: bool = True, html: bool = True) -> DocumentView:
+        """The document with id ``doc_id``, from the Dataset (an id is looked up, never opened as a path); its
+        text as HTML with the query's words highlighted, or with ``html=False`` as plain text (the API's)."""
         doc_id = str(doc_id).strip()
         if doc_id not in self.corpus:
             shown = doc_id if len(doc_id) <= 80 else doc_id[:77] + "..."
@@ -280,14 +282,18 @@ class Explorer:
         row = self.corpus.get(doc_id)
         text = row.get("text") or ""
         title = row.get("title") or ""
-        highlight = self._highlight(query, [title, text[:DOC_CHARS]]) if query.strip() else frozenset()
         metadata = {}
         for column in self.columns:
             value = row.get(column)
             value = "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
             metadata[column] = render.redact_text(value)[0] if redact else value
-        return DocumentView(doc_id, render.redact_text(title)[0] if redact else title,
-                            render.to_html(text, highlight=highlight, redact=redact, limit=DOC_CHARS),
+        if html:
+            highlight = self._highlight(query, [title, text[:DOC_CHARS]]) if query.strip() else frozenset()
+            shown_html, shown_text = render.to_html(text, highlight=highlight, redact=redact, limit=DOC_CHARS), ""
+        else:
+            shown = render.bounded(text, DOC_CHARS)  # never cut inside personal data
+            shown_html, shown_text = "", render.redact_text(shown)[0] if redact else shown
+        return DocumentView(doc_id, render.redact_text(title)[0] if redact else title, shown_html, shown_text,
                             metadata, len(text), len(text.split()))
 
     # --- corpus overview, filters -----------------------------------------------------------------------------

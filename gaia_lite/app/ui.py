@@ -21,8 +21,8 @@ import pandas as pd
 
 from ..errors import GaiaLiteError
 from . import views
-from .explorer import DOC_CHARS, EXPORT_FORMATS, FUSIONS, MAX_K, MAX_QUERY_CHARS, NORMALIZATIONS, Explorer, Settings
-from .render import escape, redact_text
+from .explorer import EXPORT_FORMATS, FUSIONS, MAX_K, MAX_QUERY_CHARS, NORMALIZATIONS, Explorer, Settings
+from .render import escape
 
 log = logging.getLogger("gaia_lite.app")
 
@@ -280,11 +280,9 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
 
         def document(doc_id: str, redact: bool = True) -> dict:
             """A document by id: title, text (bounded, redacted unless asked not to) and metadata."""
-            view = explorer.document(doc_id, redact=redact)
-            row = explorer.corpus.get(view.doc_id)
-            text = (row.get("text") or "")[:DOC_CHARS]
-            return {"id": view.doc_id, "title": view.title, "text": redact_text(text)[0] if redact else text,
-                    "characters": view.characters, "words": view.words, "metadata": view.metadata}
+            view = explorer.document(doc_id, redact=redact, html=False)
+            return {"id": view.doc_id, "title": view.title, "text": view.text, "characters": view.characters,
+                    "words": view.words, "metadata": view.metadata}
 
         def overview() -> dict:
             """Document count, length distribution and most frequent words."""
