@@ -107,9 +107,10 @@ class BM25Searcher:
             n *= 2
 
     def _query(self, query: str, only=None, phrases=()):
-        """The bag-of-words query, restricted by non-scoring filters (so scores stay exactly BM25's) to the
-        documents ``only`` names and to those holding every one of ``phrases``."""
-        q = self._generator.buildQuery(self._field_arg, self._analyzer, query)
+        """The bag-of-words query (every document where ``query`` is empty), restricted by non-scoring filters (so
+        scores stay exactly BM25's) to the documents ``only`` names and to those holding every one of ``phrases``."""
+        q = (self._generator.buildQuery(self._field_arg, self._analyzer, query) if query.strip()
+             else jclass("org.apache.lucene.search.MatchAllDocsQuery")())
         filters = [self.phrase_query(p) for p in phrases]
         if only is not None:
             filters.append(self._id_filter(only))
@@ -135,24 +136,18 @@ class BM25Searcher:
         within ``only`` and holding each of ``phrases``."""
         if only is not None and not only:
             return 0
-        if query.strip():
-            q = self._query(query, only, phrases)
-        else:
-            filters = [self.phrase_query(p) for p in phrases] + ([self._id_filter(only)] if only is not None else [])
-            q = self._filtered(jclass("org.apache.lucene.search.MatchAllDocsQuery")(), filters)
-        return int(self._searcher.count(q))
+        return int(self._searcher.count(self._query(query, only, phrases)))
 
     def matching(self, phrases, *, only=None) -> list[str]:
         """The ids of all documents holding every one of ``phrases`` (within ``only``), in corpus order."""
         if only is not None and not only:
             return []
-        filters = [self.phrase_query(p) for p in phrases] + ([self._id_filter(only)] if only is not None else [])
-        q = self._filtered(jclass("org.apache.lucene.search.MatchAllDocsQuery")(), filters)
+        q = self._query("", only, phrases)
         n = int(self._searcher.count(q))
         if n == 0:
             return []
-        docs = _loads(self._mapper.writeValueAsString(self._searcher.search(q, n)))["scoreDocs"]
-        return [self._ids[r] for r in sorted(self._rows[d["doc"]] for d in docs)]
+        docs = _loads(self._mapper.writeValueAsString(self._searcher.search(q, n)))
+        return [self._ids[r] for r in sorted(self._rows[d["doc"]] for d in docs["scoreDocs"])]
 
     def phrase_query(self, phrase: str):
         """The Lucene query for documents holding ``phrase`` exactly, in the fields BM25 searches.
