@@ -315,7 +315,7 @@ class Explorer:
             if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
                     or pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)):
                 continue
-            distinct = pc.unique(values.drop_null() if hasattr(values, "drop_null") else values)
+            distinct = pc.unique(values.drop_null())
             if 1 < len(distinct) <= FILTER_MAX_VALUES:
                 out.append((column, sorted(str(v) for v in distinct.to_pylist())))
         return tuple(out)
@@ -388,13 +388,14 @@ class Explorer:
         """The results as CSV, JSON Lines (one hit per line, with the query and settings) or TREC run lines."""
         if fmt not in EXPORT_FORMATS:
             raise ConfigError(f"unknown export format {fmt!r}; valid: {', '.join(EXPORT_FORMATS)}")
-        records = results.to_dict()["hits"]
+        answer = results.to_dict()
+        records = answer["hits"]
         if fmt == "trec":
             tag = f"gaia_lite-{results.settings.retriever}"
             return "".join(f"query Q0 {r['doc_id']} {r['rank']} {r['score']:.6f} {tag}\n" for r in records)
         if fmt == "jsonl":
-            settings = results.to_dict()["settings"]
-            return "".join(json.dumps({"query": results.query, "settings": settings, **r}, ensure_ascii=False) + "\n"
+            return "".join(json.dumps({"query": results.query, "settings": answer["settings"], **r},
+                                      ensure_ascii=False) + "\n"
                            for r in records)
         out = io.StringIO()
         columns = ["rank", "doc_id", "score", "bm25_score", "bm25_rank", "dense_score", "dense_rank", "found_by",
