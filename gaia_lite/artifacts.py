@@ -26,7 +26,8 @@ META_FILE = "gaia_lite.json"
 FORMAT_VERSION = 1
 
 
-def _package_version() -> str:
+def package_version() -> str:
+    """The installed gaia_lite's version, as artifacts and Hub manifests record it."""
     from . import __version__
 
     return __version__
@@ -43,7 +44,7 @@ class ArtifactMeta:
     params: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     format_version: int = FORMAT_VERSION
-    gaia_lite_version: str = field(default_factory=_package_version)
+    gaia_lite_version: str = field(default_factory=package_version)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def write(self, folder: str | os.PathLike) -> None:
@@ -135,6 +136,16 @@ def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def link_or_copy(src, dst):
+    """Hard-link ``src`` to ``dst`` where the file system allows (indexes can be large), else copy it; returns
+    ``dst`` (so it also serves as ``shutil.copytree``'s ``copy_function``)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
 
 
 @contextlib.contextmanager

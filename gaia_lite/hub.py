@@ -58,6 +58,8 @@ from .artifacts import (
     atomic_build,
     check_same_documents,
     datasets_progress,
+    link_or_copy,
+    package_version,
 )
 from .config import corpus_dir, indexes_root
 from .errors import (
@@ -241,7 +243,7 @@ def _stage(corpus, out: Path, spec: RepoSpec, private: bool, results, progress: 
                 continue  # Lucene's writer lock: empty, and no reader needs it
             dest = out / INDEXES_DIR / name / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            (_link_or_copy if link else shutil.copy2)(path, dest)
+            (link_or_copy if link else shutil.copy2)(path, dest)
     tables = []
     for path in results:
         path = Path(path)
@@ -261,7 +263,7 @@ def _stage(corpus, out: Path, spec: RepoSpec, private: bool, results, progress: 
     manifest = {
         "kind": MANIFEST_KIND,
         "format_version": FORMAT_VERSION,
-        "gaia_lite_version": _version(),
+        "gaia_lite_version": package_version(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "name": corpus.name,
         "num_rows": len(corpus),
@@ -596,7 +598,7 @@ def _materialize(repo: Path, manifest: dict, out: Path, final: Path, where: str,
             if rel.parts[0] == ".cache":
                 continue
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            (_link_or_copy if link else shutil.copy2)(path, dest / rel)
+            (link_or_copy if link else shutil.copy2)(path, dest / rel)
         meta = ArtifactMeta.read(dest, m["kind"], f"gaia-lite pull {where}")
         if (meta.num_rows, meta.fingerprint) != (corpus.meta.num_rows, corpus.meta.fingerprint):
             raise ArtifactMismatchError(
@@ -808,17 +810,3 @@ def _is_lfs_pointer(path: Path) -> bool:
             return f.read(40).startswith(b"version https://git-lfs")
     except OSError:
         return False
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link where the file system allows (indexes can be large), else copy."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

@@ -18,6 +18,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from ..artifacts import link_or_copy
 from ..corpus import Corpus
 from ..errors import ConfigError, MissingArtifactError
 
@@ -117,7 +118,7 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         else:
             for artifact in artifacts:
                 shutil.copytree(artifact, tmp / "indexes" / corpus.name / artifact.name,
-                                copy_function=_link_or_copy)
+                                copy_function=link_or_copy)
             app_target = f'Path(__file__).parent / "indexes" / {json.dumps(corpus.name)}'
             where = f"Artifacts are in `indexes/{corpus.name}/` (Git LFS)."
         (tmp / "app.py").write_text(APP_TEMPLATE.format(name=corpus.name, target=app_target), encoding="utf-8")
@@ -142,15 +143,6 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _link_or_copy(src, dst):
-    """Hard-link an artifact file where the file system allows (indexes can be large), else copy it."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
 
 
 def _front_matter_text(text: str) -> str:
