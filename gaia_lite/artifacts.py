@@ -131,10 +131,16 @@ def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
             except OSError:
                 break
         raise
+    swap_in(tmp, final)
+
+
+def swap_in(new: Path, final: Path) -> None:
+    """Put the complete folder ``new`` at ``final`` by two renames, then remove the folder it replaced: ``final``
+    is never half-written, and is missing only between the two renames."""
     old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
     if final.exists():
         final.rename(old)
-    tmp.rename(final)
+    new.rename(final)
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -45,7 +45,6 @@ import re
 import shlex
 import shutil
 import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +59,7 @@ from .artifacts import (
     datasets_progress,
     link_or_copy,
     package_version,
+    swap_in,
 )
 from .config import corpus_dir, indexes_root
 from .errors import (
@@ -647,12 +647,7 @@ def _install(out: Path, final: Path) -> None:
     """Move each staged artifact into ``final``, replacing the one there by two renames."""
     final.mkdir(parents=True, exist_ok=True)
     for artifact in sorted(out.iterdir()):
-        target = final / artifact.name
-        old = final / f".{artifact.name}.old-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            target.rename(old)
-        artifact.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(artifact, final / artifact.name)
 
 
 def _read_record(folder: Path) -> dict | None:

@@ -15,10 +15,9 @@ import json
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 
-from ..artifacts import link_or_copy
+from ..artifacts import atomic_build, link_or_copy
 from ..corpus import Corpus
 from ..errors import ConfigError, MissingArtifactError
 
@@ -89,8 +88,8 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
     """Write the Space folder for ``corpus`` and return it (default ``spaces/<name>``).
 
     Without ``hub_repo`` the corpus's artifacts (Dataset, Lucene and dense indexes) are copied in; with it, the
-    Space pulls them from that Hub repo at start. The folder is written beside its final place and moved in
-    at the end, so a failed build leaves any previous Space folder as it was.
+    Space pulls them from that Hub repo at start. The folder is built like every artifact
+    (:func:`~gaia_lite.artifacts.atomic_build`), so a failed build leaves any previous Space folder as it was.
     """
     import gradio
 
@@ -106,9 +105,7 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         raise MissingArtifactError(f"{corpus.folder} has no sparse index, which the explorer needs: build it with "
                                    f"`gaia-lite index sparse {corpus.folder}`")
     target = Path(out) if out else Path("spaces") / name
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_build(target) as tmp:
         shutil.copytree(Path(gaia_lite.__file__).parent, tmp / "gaia_lite",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if hub_repo:
@@ -122,8 +119,8 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
             app_target = f'Path(__file__).parent / "indexes" / {json.dumps(corpus.name)}'
             where = f"Artifacts are in `indexes/{corpus.name}/` (Git LFS)."
         (tmp / "app.py").write_text(APP_TEMPLATE.format(name=corpus.name, target=app_target), encoding="utf-8")
-        torch = next((r for r in requirements() if r.startswith("torch==")), None)
-        reqs = ([f"--extra-index-url {TORCH_INDEX}"] if torch else []) + requirements()
+        pinned = requirements()
+        reqs = ([f"--extra-index-url {TORCH_INDEX}"] if any(r.startswith("torch==") for r in pinned) else []) + pinned
         (tmp / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
         retrievers = "BM25, dense and hybrid search" if any(i.startswith("dense-") for i in indexes) else "BM25"
         (tmp / "README.md").write_text(README_TEMPLATE.format(
@@ -132,16 +129,6 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
             retrievers=retrievers, fingerprint=corpus.meta.fingerprint, indexes=", ".join(indexes),
             gradio=gradio.__version__, where=where), encoding="utf-8")
         (tmp / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
