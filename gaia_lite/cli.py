@@ -526,7 +526,6 @@ def _cmd_space_build(args) -> int:
 
 def _serve(corpus, args) -> int:
     from .app import launch
-
     from .errors import ConfigError
 
     print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
