@@ -52,11 +52,13 @@ class ArtifactMeta:
         Path(folder, META_FILE).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
-    def read(cls, folder: str | os.PathLike, kind: str, build_hint: str) -> ArtifactMeta:
-        """Read and check the metadata of ``folder``; ``build_hint`` is the command that builds it."""
+    def read(cls, folder: str | os.PathLike, kind: str | None = None, build_hint: str = "gaia-lite corpus|index ..."
+             ) -> ArtifactMeta:
+        """Read and check the metadata of ``folder``, an artifact of ``kind`` (any kind where None);
+        ``build_hint`` is the command that builds it."""
         path = Path(folder, META_FILE)
         if not Path(folder).is_dir():
-            raise MissingArtifactError(f"no {kind} at {folder}: build it with `{build_hint}`")
+            raise MissingArtifactError(f"no {kind or 'artifact'} at {folder}: build it with `{build_hint}`")
         if not path.is_file():
             raise MissingArtifactError(
                 f"{folder} has no {META_FILE}, so it was not built by gaia_lite (or the build did not finish): "
@@ -67,7 +69,7 @@ class ArtifactMeta:
             meta = cls(**data)
         except (ValueError, TypeError) as e:
             raise ArtifactError(f"{path} is unreadable ({e}): rebuild with `{build_hint}`") from None
-        if meta.kind != kind:
+        if kind is not None and meta.kind != kind:
             raise ArtifactError(f"{folder} holds a {meta.kind!r} artifact, not a {kind!r} one")
         if meta.format_version > FORMAT_VERSION:
             raise ArtifactError(

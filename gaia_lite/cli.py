@@ -1,22 +1,47 @@
-"""The ``gaia-lite`` command: ``corpus``, ``index``, ``search``, ``eval`` and ``demo``.
+"""The ``gaia-lite`` command: ``corpus``, ``index``, ``search``, ``eval``, ``tune``, ``demo``, ``app``, ``space``,
+``push`` and ``pull``.
 
-``main(argv) -> int`` holds the whole CLI so tests can call it in-process. Errors from gaia_lite print as one
-line (``error: …``, saying what to do) with exit status 2.
+``main(argv) -> int`` holds the whole CLI so tests can call it in-process. Every error a user can cause prints
+as one line (``error: …``, saying what to do) with exit status 2, argparse's own included; a closed stdout
+(``gaia-lite search ... | head -1``) ends quietly with status 141, as a program killed by SIGPIPE does.
+
+The retriever flags (``--retriever``, ``--fields``, ``--model``, ``--fusion``, ``--bm25-weight``...) set the
+fields of :class:`~gaia_lite.config.RetrieverConfig` of the same names, with its defaults; ``search``, ``eval``,
+``tune`` and ``app`` share them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from dataclasses import replace
 
 from . import __version__
-from .errors import GaiaLiteError
+from .config import (DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS, DenseConfig, FusionConfig,
+                     RetrieverConfig, SparseConfig, check_k)
+from .errors import ConfigError, GaiaLiteError, InputError
 
 DEMO_QUERY = "read a parquet file into a table"
+#: Exit status of a program whose output pipe was closed: 128 + SIGPIPE, as the shell reports it.
+BROKEN_PIPE_STATUS = 141
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors read like every other gaia-lite error: one line, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return check_k(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
 
 
 def _add_root(p: argparse.ArgumentParser) -> None:
@@ -27,12 +52,94 @@ def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
 
 
-def _add_analyzer(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fields", choices=["flat", "multifield"], default="flat",
-                   help="flat: title + text in one field (default); multifield: title and text as separate fields")
-    p.add_argument("--stemmer", choices=["porter", "krovetz", "none"], default="porter", help="default: porter")
-    p.add_argument("--keep-stopwords", action="store_true", help="index stopwords (default: drop English stopwords)")
-    p.add_argument("--language", default="en", help="Lucene analyzer language (default: en, Anserini's default)")
+# --- the retriever flags: one per RetrieverConfig field, dest "<section>.<field>", default None (= not given) ---
+
+def _add_sparse(p: argparse.ArgumentParser, *, search: bool = True) -> None:
+    d = SparseConfig()
+    g = p.add_argument_group("BM25 side (retriever.sparse)")
+    g.add_argument("--fields", dest="sparse.fields", choices=SPARSE_FIELDS,
+                   help=f"flat: title + text in one field; multifield: title and text as fields (default: {d.fields})")
+    g.add_argument("--stemmer", dest="sparse.stemmer", choices=STEMMERS, help=f"default: {d.stemmer}")
+    g.add_argument("--keep-stopwords", dest="sparse.keep_stopwords", action="store_const", const=True,
+                   help="index stopwords (default: drop English stopwords)")
+    g.add_argument("--language", dest="sparse.language",
+                   help=f"Lucene analyzer language (default: {d.language}, Anserini's default)")
+    if search:
+        g.add_argument("--k1", dest="sparse.k1", type=float, help=f"BM25 k1 (default: {d.k1})")
+        g.add_argument("--b", dest="sparse.b", type=float, help=f"BM25 b (default: {d.b})")
+
+
+def _add_dense(p: argparse.ArgumentParser, *, build: bool = False) -> None:
+    d = DenseConfig()
+    g = p.add_argument_group("dense side (retriever.dense)")
+    g.add_argument("--model", dest="dense.model",
+                   help="HF model id or local folder (default: all-MiniLM-L6-v2 to build; to search, the model of "
+                        "the dense index built)")
+    g.add_argument("--index-type", dest="dense.index_type", choices=INDEX_TYPES,
+                   help="flat: exact inner product; hnsw: approximate, for large corpora (default: flat to build; "
+                        "to search, the one built)")
+    g.add_argument("--dtype", dest="dense.dtype", choices=DTYPES,
+                   help="auto: bfloat16 where the CPU/GPU computes it natively, else float32 (default: auto to "
+                        "build; to search, the index's)")
+    g.add_argument("--batch-size", dest="dense.batch_size", type=_positive_int,
+                   help=f"texts per forward pass (default: {d.batch_size})")
+    g.add_argument("--query-prefix", dest="dense.query_prefix",
+                   help="text put before each query, for e5/bge-style models (default: none to build; to search, "
+                        "the index's)")
+    g.add_argument("--document-prefix", dest="dense.document_prefix",
+                   help="text put before each document (default: none to build; to search, the index's)")
+    if build:
+        g.add_argument("--hnsw-m", dest="dense.hnsw_m", type=_positive_int, help=f"HNSW links per node (default: {d.hnsw_m})")
+        g.add_argument("--hnsw-ef-construction", dest="dense.hnsw_ef_construction", type=_positive_int,
+                       help=f"HNSW build-time beam (default: {d.hnsw_ef_construction})")
+    else:
+        g.add_argument("--ef-search", dest="dense.ef_search", type=_positive_int,
+                       help=f"HNSW search-time beam (default: {d.ef_search})")
+
+
+def _add_fusion(p: argparse.ArgumentParser) -> None:
+    d = FusionConfig()
+    g = p.add_argument_group("hybrid fusion (retriever.fusion)")
+    g.add_argument("--fusion", dest="fusion.method", choices=["rrf", "weighted", "pyserini"],
+                   help=f"rrf: reciprocal rank fusion; weighted: sum of normalized scores; pyserini: Pyserini's "
+                        f"HybridSearcher (default: {d.method})")
+    g.add_argument("--bm25-weight", dest="fusion.bm25_weight", type=float,
+                   help=f"BM25's share w in [0, 1], dense gets the rest: weights w and 1-w (weighted), 2w and 2(1-w) "
+                        f"(rrf, so 0.5 is RRF's usual 1 and 1) (default: {d.bm25_weight})")
+    g.add_argument("--normalization", dest="fusion.normalization", choices=["minmax", "zscore", "none"],
+                   help=f"weighted fusion's score normalization (default: {d.normalization})")
+    g.add_argument("--depth", dest="fusion.depth", type=_positive_int,
+                   help=f"documents retrieved per side (default: {d.depth})")
+    g.add_argument("--rrf-k", dest="fusion.rrf_k", type=int, help=f"RRF's k (default: {d.rrf_k})")
+    g.add_argument("--alpha", dest="fusion.alpha", type=float,
+                   help=f"pyserini fusion: alpha x BM25 + dense (default: {d.alpha})")
+
+
+def _add_retriever(p: argparse.ArgumentParser, *, choose: bool = True) -> None:
+    """Every retriever flag; ``choose`` adds ``--retriever`` itself."""
+    if choose:
+        p.add_argument("--retriever", dest="kind", choices=RETRIEVERS,
+                       help=f"default: {RetrieverConfig().kind}")
+    _add_sparse(p)
+    _add_dense(p)
+    _add_fusion(p)
+
+
+def retriever_config(args: argparse.Namespace, base: RetrieverConfig | None = None) -> RetrieverConfig:
+    """``base`` (default :class:`RetrieverConfig`'s defaults) with the retriever flags that were given."""
+    config = base or RetrieverConfig()
+    given: dict[str, dict] = {}
+    for key, value in vars(args).items():
+        if value is not None and "." in key:
+            section, name = key.split(".", 1)
+            given.setdefault(section, {})[name] = value
+    updates = {section: replace(getattr(config, section), **values) for section, values in given.items()}
+    if getattr(args, "kind", None):
+        updates["kind"] = args.kind
+    config = replace(config, **updates)
+    if "bm25_weight" in given.get("fusion", {}) and config.fusion.method == "pyserini":
+        raise ConfigError("--bm25-weight does not apply to pyserini fusion, which weighs BM25 with --alpha")
+    return config
 
 
 # --- corpus -----------------------------------------------------------------------------------------------
@@ -53,7 +160,7 @@ def _corpus_parser(sub) -> None:
     p.add_argument("--revision", help="Hub dataset revision (branch, tag or commit)")
     p.add_argument("--empty", choices=["keep", "skip"], default="keep",
                    help="documents with blank title and text: keep (default) or skip; counted either way")
-    p.add_argument("--limit", type=int, help="keep only the first N documents")
+    p.add_argument("--limit", type=_positive_int, help="keep only the first N documents")
     _add_root(p)
     _add_progress(p)
     p.set_defaults(func=_cmd_corpus)
@@ -85,59 +192,54 @@ def _cmd_corpus(args) -> int:
     return 0
 
 
-# --- index ------------------------------------------------------------------------------------------------
+# --- index ----------------------------------------------------------------------------------------------
 
 def _index_parser(sub) -> None:
     p = sub.add_parser("index", help="build an index over a corpus")
-    kinds = p.add_subparsers(dest="kind", required=True, metavar="{sparse,dense}")
+    kinds = p.add_subparsers(dest="index_kind", required=True, metavar="{sparse,dense}")
     s = kinds.add_parser("sparse", help="Lucene BM25 index (Pyserini/Anserini), docid = corpus id",
                          description="Build a Lucene index with positions, document vectors and raw documents.")
     s.add_argument("corpus", help="corpus name or folder")
-    _add_analyzer(s)
-    s.add_argument("--threads", type=int, default=2, help="indexing threads (default: 2)")
+    _add_sparse(s, search=False)
+    s.add_argument("--threads", type=_positive_int, default=2, help="indexing threads (default: 2)")
     s.add_argument("--out", help="index folder (default: indexes/<name>/sparse-<fields>)")
     _add_root(s)
     _add_progress(s)
     s.set_defaults(func=_cmd_index_sparse)
-    _dense_parser(kinds)
-
-
-def _add_encoder(p: argparse.ArgumentParser) -> None:
-    from .dense.encoder import DEFAULT_MODEL
-
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"HF model id or local folder (default: {DEFAULT_MODEL})")
-
-
-def _dense_parser(kinds) -> None:
     d = kinds.add_parser("dense", help="FAISS index of transformers embeddings, keyed by the corpus ids",
                          description="Encode the corpus (title + text) and build a FAISS index with a docid sidecar "
                                      "(Pyserini's layout); the embeddings are kept as a Dataset aligned to the ids.")
     d.add_argument("corpus", help="corpus name or folder")
-    _add_encoder(d)
-    d.add_argument("--query-prefix", default="", help="text put before each query (e5/bge-style models)")
-    d.add_argument("--document-prefix", default="", help="text put before each document")
-    d.add_argument("--index-type", choices=["flat", "hnsw"], default="flat",
-                   help="flat: exact inner product (default); hnsw: approximate, for large corpora")
-    d.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="auto: bfloat16 where the CPU/GPU computes it natively, else float32")
-    d.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
+    _add_dense(d, build=True)
     d.add_argument("--out", help="index folder (default: indexes/<name>/dense-<model>)")
     _add_root(d)
     _add_progress(d)
     d.set_defaults(func=_cmd_index_dense)
 
 
-def _cmd_index_dense(args) -> int:
-    from .corpus import Corpus
-    from .dense import Encoder, EncoderConfig, build_dense_index
+def _cmd_index_sparse(args) -> int:
+    from .retriever import open_corpus
+    from .sparse import build_sparse_index
 
-    corpus = Corpus.load(args.corpus, root=args.root)
-    encoder = Encoder(EncoderConfig(model=args.model, query_prefix=args.query_prefix,
-                                    document_prefix=args.document_prefix, dtype=args.dtype, batch_size=args.batch_size))
+    corpus = open_corpus(args.corpus, root=args.root, verify=True)
+    config = retriever_config(args).sparse
     start = time.perf_counter()
-    path = build_dense_index(corpus, encoder, index_type=args.index_type, out=args.out, progress=args.progress)
-    _report_build(f"dense index ({args.index_type}, {encoder.dim} dims, {encoder.dtype})", corpus, start, path,
-                  f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
+    path = build_sparse_index(corpus, config, threads=args.threads, out=args.out, progress=args.progress)
+    _report_build(f"sparse index ({config.fields})", corpus, start, path, f"gaia-lite search {corpus.folder} \"your query\"")
+    return 0
+
+
+def _cmd_index_dense(args) -> int:
+    from .dense import Encoder, build_dense_index
+    from .retriever import open_corpus
+
+    corpus = open_corpus(args.corpus, root=args.root, verify=True)
+    config = retriever_config(args).dense
+    encoder = Encoder(config.encoder_config())
+    start = time.perf_counter()
+    path = build_dense_index(corpus, config, encoder=encoder, out=args.out, progress=args.progress)
+    _report_build(f"dense index ({config.index_type or 'flat'}, {encoder.dim} dims, {encoder.dtype})", corpus, start,
+                  path, f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
     return 0
 
 
@@ -148,20 +250,6 @@ def _report_build(what: str, corpus, start: float, path, next_command: str) -> N
     print(f"next: {next_command}")
 
 
-def _cmd_index_sparse(args) -> int:
-    from .corpus import Corpus
-    from .sparse import build_sparse_index
-
-    corpus = Corpus.load(args.corpus, root=args.root)
-    start = time.perf_counter()
-    path = build_sparse_index(
-        corpus, fields=args.fields, stemmer=args.stemmer, keep_stopwords=args.keep_stopwords,
-        language=args.language, threads=args.threads, out=args.out, progress=args.progress,
-    )
-    _report_build(f"sparse index ({args.fields})", corpus, start, path, f"gaia-lite search {corpus.folder} \"your query\"")
-    return 0
-
-
 # --- passages ---------------------------------------------------------------------------------------------
 
 def _passages_parser(sub) -> None:
@@ -170,19 +258,19 @@ def _passages_parser(sub) -> None:
                                    "id <doc_id>#p<n>, with doc_id and character offsets kept. Index it like any "
                                    "corpus; results aggregate back to documents by their best passage.")
     p.add_argument("corpus", help="corpus name or folder")
-    p.add_argument("--window", type=int, default=256, help="words per passage (default: 256)")
-    p.add_argument("--stride", type=int, default=240, help="words between passage starts (default: 240, "
-                                                           "i.e. 16 words of overlap)")
+    p.add_argument("--window", type=_positive_int, default=256, help="words per passage (default: 256)")
+    p.add_argument("--stride", type=_positive_int, default=240, help="words between passage starts (default: 240, "
+                                                                     "i.e. 16 words of overlap)")
     _add_root(p)
     _add_progress(p)
     p.set_defaults(func=_cmd_passages)
 
 
 def _cmd_passages(args) -> int:
-    from .corpus import Corpus
     from .passages import build_passage_corpus
+    from .retriever import open_corpus
 
-    corpus = Corpus.load(args.corpus, root=args.root)
+    corpus = open_corpus(args.corpus, root=args.root)
     passages, report = build_passage_corpus(corpus, args.window, args.stride, progress=args.progress)
     print(f"built {report.rows:,} passages of {len(corpus):,} documents (window {args.window}, stride "
           f"{args.stride} words) -> {passages.folder}")
@@ -193,18 +281,13 @@ def _cmd_passages(args) -> int:
 # --- search -----------------------------------------------------------------------------------------------
 
 def _search_parser(sub) -> None:
-    p = sub.add_parser("search", help="search a built corpus (BM25, dense or hybrid) and print the hits")
-    p.add_argument("corpus", help="corpus name or folder")
+    p = sub.add_parser("search", help="search a built corpus (BM25, dense or hybrid) and print the hits",
+                       description="Search a built corpus. A missing index is an error that says how to build it.")
+    p.add_argument("corpus", help="corpus name, folder, or hf://owner/repo[@revision]")
     p.add_argument("query", help="query text (Lucene syntax has no special meaning)")
-    p.add_argument("-k", type=int, default=10, help="number of hits (default: 10)")
-    p.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="bm25", help="default: bm25")
-    _add_analyzer(p)
-    _add_encoder(p)
-    p.add_argument("--fusion", choices=["rrf", "weighted", "pyserini"], default="rrf",
-                   help="hybrid fusion method (default: rrf)")
-    p.add_argument("--bm25-weight", type=float,
-                   help="hybrid: weight of BM25 (dense gets 1 - it) for weighted; alpha for pyserini")
-    p.add_argument("--depth", type=int, default=100, help="hybrid: documents retrieved per side (default: 100)")
+    p.add_argument("-k", type=_positive_int, default=DEFAULT_K, help=f"number of hits (default: {DEFAULT_K})")
+    _add_retriever(p)
+    p.add_argument("--config", help="a YAML config whose retriever section gives the settings (flags override it)")
     p.add_argument("--explain-terms", action="store_true", help="hybrid: split each BM25 score by query term")
     p.add_argument("--json", action="store_true", help="print the hits (with hybrid explanations) as JSON")
     p.add_argument("--export", metavar="PATH",
@@ -221,83 +304,58 @@ def _snippet(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _open_searcher(args, corpus):
-    from .experiments import RetrieverConfig, open_searcher
-    from .hybrid import FusionConfig
+def _config_file_retriever(path: str | None) -> RetrieverConfig | None:
+    """The retriever section of an experiment config file (``search``/``app`` take only that part)."""
+    if path is None:
+        return None
+    from .config import ExperimentConfig
 
-    fusion = {"method": args.fusion, "depth": args.depth}
-    if args.bm25_weight is not None:
-        if args.fusion == "pyserini":
-            fusion["alpha"] = args.bm25_weight
-        else:
-            fusion["weights"] = {"bm25": args.bm25_weight, "dense": 1 - args.bm25_weight}
-    config = RetrieverConfig(kind=args.retriever, fields=args.fields, stemmer=args.stemmer,
-                             keep_stopwords=args.keep_stopwords, language=args.language, model=args.model,
-                             dtype="auto", fusion=FusionConfig(**fusion))
-    return open_searcher(corpus, config, progress=False, log=lambda line: print(line, file=sys.stderr))
+    return ExperimentConfig.from_yaml(path).retriever
 
 
 def _cmd_search(args) -> int:
-    import dataclasses
+    from .retriever import open_corpus, open_searcher
+    from .types import hit_record
 
-    from .corpus import Corpus
-
-    corpus = Corpus.load(args.corpus, root=args.root, verify=False)
-    # A missing index is an error here (building one is `gaia-lite index ...`), not something to build silently.
-    _require_indexes(args, corpus)
-    searcher = _open_searcher(args, corpus)
-    if args.retriever == "hybrid":
+    if not args.query.strip():
+        raise InputError("the query is empty: give words to search for")
+    config = retriever_config(args, _config_file_retriever(args.config))
+    corpus = open_corpus(args.corpus, root=args.root)
+    searcher = open_searcher(corpus, config, log=lambda line: print(line, file=sys.stderr))
+    if config.kind == "hybrid":
         hits = searcher.search(args.query, args.k, explain_terms=args.explain_terms)
     else:
         hits = searcher.search(args.query, args.k)
     if args.export or args.push_results:
-        from .hub import export_results, results_dataset
-
-        settings = {"retriever": args.retriever, "k": args.k, "fields": args.fields}
-        if args.retriever != "bm25":
-            settings["model"] = args.model
-        if args.retriever == "hybrid":
-            settings["fusion"] = dataclasses.asdict(searcher.fusion)
-        ds = results_dataset(corpus, {args.query: hits}, settings=settings)
-        for where in filter(None, [args.export and export_results(ds, out=args.export),
-                                   args.push_results and export_results(ds, repo_id=args.push_results)]):
-            print(f"saved the result set ({len(ds)} hits) -> {where}", file=sys.stderr)
+        _export(corpus, args, hits, {"retriever": config.kind, "k": args.k, **searcher.config.to_dict()})
     if args.json:
-        out = []
+        records = []
         for h in hits:
             doc = corpus.get(h.doc_id)
-            record = h._asdict() if hasattr(h, "_asdict") else dataclasses.asdict(h)
-            record.update(title=doc.get("title", ""), text=doc["text"])
-            out.append(record)
-        print(json.dumps(out, ensure_ascii=False, indent=1))
-        return 0
-    _print_hits(corpus, hits)
+            records.append(hit_record(h) | {"title": doc.get("title", ""), "text": doc["text"]})
+        print(json.dumps(records, ensure_ascii=False, indent=1))
+    else:
+        _print_hits(corpus, hits)
     return 0
 
 
-def _require_indexes(args, corpus) -> None:
-    from .dense import dense_dir
-    from .errors import MissingArtifactError
-    from .sparse import sparse_dir
+def _export(corpus, args, hits, settings: dict) -> None:
+    from .hub import export_results, results_dataset
 
-    if args.retriever in ("bm25", "hybrid"):
-        index = sparse_dir(corpus.folder, args.fields, args.stemmer, args.keep_stopwords, args.language)
-        if not index.is_dir():
-            raise MissingArtifactError(f"no sparse index at {index}: build it with "
-                                       f"`gaia-lite index sparse {corpus.folder} --fields {args.fields}`")
-    if args.retriever in ("dense", "hybrid"):
-        index = dense_dir(corpus.folder, args.model)
-        if not index.is_dir():
-            raise MissingArtifactError(f"no dense index at {index}: build it with "
-                                       f"`gaia-lite index dense {corpus.folder} --model {args.model}`")
+    ds = results_dataset(corpus, {args.query: hits}, settings=settings)
+    for where in filter(None, [args.export and export_results(ds, out=args.export),
+                               args.push_results and export_results(ds, repo_id=args.push_results)]):
+        print(f"saved the result set ({len(ds)} hits) -> {where}", file=sys.stderr)
 
 
 def _print_hits(corpus, hits) -> None:
+    from .types import HybridHit
+
     if not hits:
         print("no hits")
     for h in hits:
         doc = corpus.get(h.doc_id)
-        found = f"  found by {'+'.join(h.found_by)}" if hasattr(h, "found_by") else ""
+        found = f"  found by {'+'.join(h.found_by)}" if isinstance(h, HybridHit) else ""
         print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}{found}")
         if doc.get("title"):
             print(f"     {_snippet(doc['title'])}")
@@ -307,50 +365,62 @@ def _print_hits(corpus, hits) -> None:
 # --- eval -------------------------------------------------------------------------------------------------
 
 def _eval_parser(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate BM25 on a BEIR-format folder (builds what is missing)",
-                       description="Build the corpus and index where missing, search the split's queries, write a "
-                                   "TREC run, and report metrics (trec_eval -c semantics). With --config, check "
-                                   "the config's expected scores: exit status 1 on FAIL.")
+    p = sub.add_parser("eval", help="evaluate a retriever on a BEIR-format folder (builds what is missing)",
+                       description="Build the corpus and indexes where missing, search the split's queries, write a "
+                                   "TREC run, and report metrics (trec_eval -c semantics). The retriever comes from "
+                                   "the flags (as for search) or from --config files, flags overriding them. With "
+                                   "expected scores (a config's), print OK or FAIL: exit status 1 on FAIL.")
     p.add_argument("collection", nargs="?", help="BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/)")
     p.add_argument("--config", action="append", default=[],
                    help="experiment config (configs/*.yaml) with parameters and expected scores; repeatable")
+    p.add_argument("--dump-config", metavar="PATH",
+                   help="after the run, write the config that reproduces it, with its scores as expected scores "
+                        "(`gaia-lite eval FOLDER --config PATH` then checks them)")
+    p.add_argument("--name", help="experiment name, for the run file and tables (default: <folder>-<retriever>)")
+    _add_retriever(p)
     p.add_argument("--table", help="also write a results table to TABLE.md and TABLE.json")
     p.add_argument("--split", help="qrels split (default: test)")
     p.add_argument("--corpus-name", help="corpus name under the indexes root (default: the folder's name)")
-    p.add_argument("--fields", choices=["flat", "multifield"], help="default: flat")
-    p.add_argument("-k", type=int, help="hits per query (default: 1000)")
+    p.add_argument("-k", type=_positive_int, help="hits per query (default: 1000)")
     p.add_argument("--remove-query", action=argparse.BooleanOptionalAction, default=None,
                    help="drop hits whose doc id equals the query id (BEIR's rule; default: off unless the config says)")
     p.add_argument("--runs-dir", default="runs", help="where TREC run files go (default: runs/)")
-    p.add_argument("--threads", type=int, default=1, help="search threads (default: 1)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="BM25 search threads (default: 1)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_root(p)
     _add_progress(p)
     p.set_defaults(func=_cmd_eval)
 
 
+def _experiments(args) -> list:
+    """The experiments an ``eval`` command line describes: each ``--config``, or one from the flags, with the
+    flags applied."""
+    from .config import ExperimentConfig
+    from .experiments import default_config
+
+    if args.collection is None and not args.config:
+        raise ConfigError("give a BEIR-format folder, or a --config that names its collection")
+    overrides = {key: value for key, value in (("split", args.split), ("corpus", args.corpus_name), ("k", args.k),
+                                               ("remove_query", args.remove_query), ("name", args.name))
+                 if value is not None}
+    if not args.config:
+        return [default_config(args.collection, retriever_config(args), **overrides)]
+    if args.name and len(args.config) > 1:
+        raise ConfigError("--name names one experiment: give one --config with it")
+    configs = [ExperimentConfig.from_yaml(path) for path in args.config]
+    return [replace(c, retriever=retriever_config(args, c.retriever), **overrides) for c in configs]
+
+
 def _cmd_eval(args) -> int:
-    import dataclasses
+    from .experiments import run_experiment, write_results_table
 
-    from .experiments import ExperimentConfig, default_config, run_experiment, write_results_table
-
-    configs = [ExperimentConfig.from_yaml(c) for c in args.config] or [default_config(args.collection)]
-    overrides = {}
-    if args.split:
-        overrides["split"] = args.split
-    if args.corpus_name:
-        overrides["corpus"] = args.corpus_name
-    if args.k:
-        overrides["k"] = args.k
-    if args.remove_query is not None:
-        overrides["remove_query"] = args.remove_query
+    configs = _experiments(args)
+    if args.dump_config and len(configs) > 1:
+        raise ConfigError("--dump-config writes one experiment's config: give at most one --config with it")
     # With --json, stdout carries only the JSON; what was built is said on stderr.
     log = (lambda line: print(line, file=sys.stderr)) if args.json else print
     results = []
     for config in configs:
-        if args.fields:
-            overrides["retriever"] = dataclasses.replace(config.retriever, fields=args.fields)
-        config = dataclasses.replace(config, **overrides)
         result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
                                 threads=args.threads, progress=args.progress, log=log)
         results.append(result)
@@ -365,7 +435,22 @@ def _cmd_eval(args) -> int:
     if args.table:
         md, js = write_results_table(results, args.table)
         log(f"results table: {md} and {js}")
+    if args.dump_config:
+        _dump_config(results[0], args.dump_config, log)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _dump_config(result, path: str, log: Callable[[str], None]) -> None:
+    """Write the config of ``result``'s run, resolved as it ran, with its figures as the expected scores."""
+    from pathlib import Path
+
+    config = replace(result.config, expected={m: round(v, 4) for m, v in result.metrics.items()},
+                     collection=result.config.collection)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"# Written by `gaia-lite eval --dump-config` ({time.strftime('%Y-%m-%d %H:%M')}): this run's "
+                      "settings and scores.\n" + config.to_yaml(), encoding="utf-8")
+    log(f"config of this run: {target} (rerun it: gaia-lite eval <folder> --config {target})")
 
 
 # --- tune -------------------------------------------------------------------------------------------------
@@ -373,29 +458,30 @@ def _cmd_eval(args) -> int:
 def _tune_parser(sub) -> None:
     p = sub.add_parser("tune", help="try fusion settings of a hybrid config on a training split",
                        description="Search the split's queries once with both sides, then evaluate each fusion "
-                                   "setting of a grid (weights and normalization, or RRF's k). Tune on train, "
+                                   "setting of a grid (BM25 weight and normalization, or RRF's k). Tune on train, "
                                    "report on test.")
     p.add_argument("collection", help="BEIR-format folder")
     p.add_argument("--config", required=True, help="a hybrid experiment config")
     p.add_argument("--split", default="train", help="qrels split to tune on (default: train)")
     p.add_argument("--table", help="also write the table to TABLE.md and TABLE.json")
+    _add_retriever(p, choose=False)
     _add_root(p)
     _add_progress(p)
     p.set_defaults(func=_cmd_tune)
 
 
 def _cmd_tune(args) -> int:
-    from .experiments import ExperimentConfig, tune_fusion
+    from .config import ExperimentConfig
+    from .experiments import tune_fusion
+    from .report import markdown_table, write_table
 
     config = ExperimentConfig.from_yaml(args.config)
-    table = tune_fusion(config, args.collection, split=args.split, root=args.root, progress=args.progress)
+    config = replace(config, retriever=retriever_config(args, config.retriever))
+    rows = tune_fusion(config, args.collection, split=args.split, root=args.root, progress=args.progress)
     print(f"{config.name}: fusion settings on split {args.split!r}, best first")
-    print(table.to_markdown(index=False))
+    print(markdown_table(rows))
     if args.table:
-        base = Path(args.table)
-        base.parent.mkdir(parents=True, exist_ok=True)
-        base.with_name(base.name + ".md").write_text(table.to_markdown(index=False) + "\n")
-        table.to_json(base.with_name(base.name + ".json"), orient="records", indent=1)
+        write_table(rows, args.table)
     return 0
 
 
@@ -407,13 +493,13 @@ def _demo_parser(sub) -> None:
                                    "Python packages. Builds the corpus, its Lucene index and its dense index where "
                                    "missing, prints the BM25 hits of a sample query, then opens the explorer app.")
     p.add_argument("query", nargs="?", default=DEMO_QUERY, help=f"query (default: {DEMO_QUERY!r})")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--limit", type=int, help="index only the first N docstrings")
+    p.add_argument("-k", type=_positive_int, default=DEFAULT_K, help=f"number of hits (default: {DEFAULT_K})")
+    p.add_argument("--limit", type=_positive_int, help="index only the first N docstrings")
     p.add_argument("--name", default="docstrings", help="corpus name (default: docstrings)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus and indexes even if present")
     p.add_argument("--no-dense", dest="dense", action="store_false",
-                   help="skip the dense index (its encoding takes about 12 min for 120,000 docstrings on 2 cores); "
-                        "the app then offers BM25 only")
+                   help="skip the dense index (encoding every docstring is the longest step); the app then offers "
+                        "BM25 only")
     p.add_argument("--no-app", dest="app", action="store_false", help="print the hits and stop; do not open the app")
     _add_server(p)
     _add_root(p)
@@ -423,32 +509,31 @@ def _demo_parser(sub) -> None:
 
 def _add_server(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to serve on (default: 127.0.0.1; 0.0.0.0 for every interface)")
-    p.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")
+    p.add_argument("--port", type=_port, help="port (default: 7860, or the next free one)")
     p.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
 
 
-def _cmd_demo(args) -> int:
-    from .corpus import Corpus, Source, build_corpus
-    from .errors import MissingArtifactError
-    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
-
+def _port(text: str) -> int:
     try:
-        if args.rebuild:
-            raise MissingArtifactError("rebuild requested")
-        corpus = Corpus.load(args.name, root=args.root)
-        print(f"using corpus {corpus.name!r}: {len(corpus):,} documents in {corpus.folder}")
-    except MissingArtifactError:
-        start = time.perf_counter()
-        corpus, report = build_corpus(Source("builtin:docstrings"), args.name, root=args.root, limit=args.limit,
-                                      progress=args.progress)
-        print(f"built corpus {corpus.name!r}: {report.rows:,} docstrings of installed packages in "
-              f"{time.perf_counter() - start:.1f} s -> {corpus.folder / 'dataset'}")
-    index = sparse_dir(corpus.folder)
-    if args.rebuild or not index.is_dir():
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {text!r}")
+    return port
+
+
+def _cmd_demo(args) -> int:
+    from .dense import build_dense_index, dense_dir
+    from .retriever import open_searcher
+    from .sparse import build_sparse_index, sparse_dir
+
+    corpus = _demo_corpus(args)
+    if args.rebuild or not sparse_dir(corpus.folder).is_dir():
         start = time.perf_counter()
         build_sparse_index(corpus, progress=args.progress)
-        print(f"built sparse index in {time.perf_counter() - start:.1f} s -> {index}")
-    with BM25Searcher(index, corpus) as searcher:
+        print(f"built sparse index in {time.perf_counter() - start:.1f} s -> {sparse_dir(corpus.folder)}")
+    with open_searcher(corpus) as searcher:
         start = time.perf_counter()
         hits = searcher.search(args.query, args.k)
         ms = (time.perf_counter() - start) * 1000
@@ -457,20 +542,36 @@ def _cmd_demo(args) -> int:
         doc = corpus.get(h.doc_id)
         print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}  [{doc.get('package', '')}]")
         print(f"     {_snippet(doc['text'])}")
-    if args.dense:
-        from .dense import DEFAULT_MODEL, build_dense_index, dense_dir
-
-        index = dense_dir(corpus.folder, DEFAULT_MODEL)
-        if args.rebuild or not index.is_dir():
-            print(f"\nbuilding the dense index ({DEFAULT_MODEL}) for {len(corpus):,} documents; about 6 ms a "
-                  "document on 2 CPU cores (--no-dense skips it)")
-            start = time.perf_counter()
-            build_dense_index(corpus, progress=args.progress)
-            print(f"built dense index in {time.perf_counter() - start:.1f} s -> {index}")
+    if args.dense and (args.rebuild or not dense_dir(corpus.folder).is_dir()):
+        print(f"\nbuilding the dense index for {len(corpus):,} documents (--no-dense skips it)")
+        start = time.perf_counter()
+        path = build_dense_index(corpus, progress=args.progress)
+        print(f"built dense index in {time.perf_counter() - start:.1f} s -> {path}")
     if not args.app:
         print(f"\nsearch it yourself: gaia-lite search {corpus.folder} \"your query\"  (or: gaia-lite app {corpus.folder})")
         return 0
-    return _serve(corpus, args)
+    return _serve(corpus, args, RetrieverConfig())
+
+
+def _demo_corpus(args):
+    """The demo's corpus: the one built earlier, unless missing or ``--rebuild`` asks for a new one."""
+    from .corpus import Corpus, Source, build_corpus
+    from .errors import MissingArtifactError
+
+    if not args.rebuild:
+        try:
+            corpus = Corpus.load(args.name, root=args.root)
+        except MissingArtifactError:
+            pass
+        else:
+            print(f"using corpus {corpus.name!r}: {len(corpus):,} documents in {corpus.folder}")
+            return corpus
+    start = time.perf_counter()
+    corpus, report = build_corpus(Source("builtin:docstrings"), args.name, root=args.root, limit=args.limit,
+                                  progress=args.progress)
+    print(f"built corpus {corpus.name!r}: {report.rows:,} docstrings of installed packages in "
+          f"{time.perf_counter() - start:.1f} s -> {corpus.folder / 'dataset'}")
+    return corpus
 
 
 # --- app --------------------------------------------------------------------------------------------------
@@ -479,19 +580,22 @@ def _app_parser(sub) -> None:
     p = sub.add_parser("app", help="open the explorer (a Gradio app) over a built corpus",
                        description="Serve the corpus explorer: BM25, dense and hybrid search side by side, documents "
                                    "by id, exact phrases, filters, an overview and exports. Needs the corpus's "
-                                   "sparse index; the dense side appears where a dense index is built.")
-    p.add_argument("corpus", nargs="?", default="docstrings", help="corpus name or folder (default: docstrings)")
-    p.add_argument("--fields", choices=["flat", "multifield"], default="flat", help="which Lucene index (default: flat)")
-    p.add_argument("--model", help="dense model whose index to use (default: all-MiniLM-L6-v2)")
+                                   "sparse index; the dense side appears where a dense index is built. The "
+                                   "retriever flags choose the indexes and the page's initial fusion settings.")
+    p.add_argument("corpus", nargs="?", default="docstrings",
+                   help="corpus name, folder, or hf://owner/repo[@revision] (default: docstrings)")
+    _add_retriever(p, choose=False)
+    p.add_argument("--config", help="a YAML config whose retriever section gives the settings (flags override it)")
     _add_server(p)
     _add_root(p)
     p.set_defaults(func=_cmd_app)
 
 
 def _cmd_app(args) -> int:
-    from .corpus import Corpus
+    from .retriever import open_corpus
 
-    return _serve(Corpus.load(args.corpus, root=args.root, verify=False), args)
+    config = retriever_config(args, _config_file_retriever(args.config))
+    return _serve(open_corpus(args.corpus, root=args.root), args, config)
 
 
 def _space_parser(sub) -> None:
@@ -524,14 +628,12 @@ def _cmd_space_build(args) -> int:
     return 0
 
 
-def _serve(corpus, args) -> int:
+def _serve(corpus, args, config: RetrieverConfig) -> int:
     from .app import launch
-    from .errors import ConfigError
 
     print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
     try:
-        launch(corpus, host=args.host, port=args.port, share=args.share, fields=getattr(args, "fields", "flat"),
-               model=getattr(args, "model", None))
+        launch(corpus, config, host=args.host, port=args.port, share=args.share)
     except OSError as e:
         if "port" not in str(e):
             raise
@@ -605,7 +707,7 @@ def _cmd_pull(args) -> int:
     start = time.perf_counter()
     corpus = pull_corpus(args.repo, revision=args.revision, name=args.name, root=args.root, force=args.force,
                          progress=args.progress)
-    artifacts = sorted(p.name for p in corpus.folder.iterdir() if (p / "gaia_lite.json").is_file())
+    artifacts = list(corpus.artifacts())
     print(f"pulled {args.repo}{f'@{args.revision}' if args.revision else ''} in "
           f"{time.perf_counter() - start:.1f} s -> {corpus.folder}: {len(corpus):,} documents, fingerprint "
           f"{corpus.meta.fingerprint[:19]}, verified; artifacts: {', '.join(artifacts)}")
@@ -632,8 +734,7 @@ COMMANDS: dict[str, Callable] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="gaia-lite", description="BM25 + dense hybrid retrieval over Hugging Face datasets.")
+    parser = _Parser(prog="gaia-lite", description="BM25 + dense hybrid retrieval over Hugging Face datasets.")
     parser.add_argument("--version", action="version", version=f"gaia-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for add in COMMANDS.values():
@@ -642,16 +743,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    Usage errors exit through argparse (``SystemExit(2)``, one line); every other error a user can cause
+    returns 2 after one line on stderr.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
     except GaiaLiteError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the file system refused: a path that cannot be written, a full disk
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}; check the path, its permissions and the free space", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-built was kept", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more is written to the closed pipe (not even at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,17 @@
-"""The one place for configuration: where artifacts live, JVM options, and YAML configs as frozen dataclasses.
+"""The one place for configuration: where artifacts live, JVM options, and every setting as a frozen dataclass.
+
+The vocabulary, from the index up:
+
+- :class:`SparseConfig`: the BM25 side (Lucene fields, analyzer, k1 and b);
+- :class:`EncoderConfig`: how text becomes vectors; :class:`DenseConfig` adds the FAISS index settings;
+- :class:`FusionConfig`: how the two sides' lists are fused;
+- :class:`RetrieverConfig`: which retriever (``bm25``, ``dense``, ``hybrid``) with the three above;
+- :class:`ExperimentConfig`: a retriever on a BEIR collection, with metrics and expected scores.
+
+Each default is written once, here. The CLI flags (``--fields``, ``--model``, ``--fusion``,
+``--bm25-weight``...), the YAML keys (``retriever: {sparse: {fields}, dense: {model}, fusion: {method,
+bm25_weight}}``), the explorer's controls and the Python API all name these fields and mean the same thing.
+YAML is read with :func:`from_dict`, which rejects unknown keys; :func:`to_dict` writes a config back.
 
 Environment variables are read when a function is called, never at import time.
 """
@@ -6,18 +19,33 @@ Environment variables are read when a function is called, never at import time.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .fusion import FUSIONS, NORMALIZATIONS
 
 #: Environment variable naming the folder that holds built corpora (default: ``./indexes``).
 HOME_ENV = "GAIA_LITE_HOME"
 #: Extra JVM options, split on whitespace, added to the ones gaia_lite needs.
 JAVA_OPTS_ENV = "GAIA_LITE_JAVA_OPTS"
 
+RETRIEVERS = ("bm25", "dense", "hybrid")
+SPARSE_FIELDS = ("flat", "multifield")
+STEMMERS = ("porter", "krovetz", "none")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+POOLINGS = ("mean", "cls", "max")
+DTYPES = ("auto", "float32", "bfloat16")
+INDEX_TYPES = ("flat", "hnsw")
+#: Hits a search returns unless told otherwise (CLI ``-k``, the explorer's page size, ``search(query, k)``).
+DEFAULT_K = 10
+
+
+# --- where things live ------------------------------------------------------------------------------------
 
 def indexes_root(root: str | os.PathLike | None = None) -> Path:
     """The folder that holds one sub-folder per corpus: ``root``, else ``$GAIA_LITE_HOME``, else ``./indexes``."""
@@ -30,9 +58,13 @@ def corpus_dir(name_or_path: str | os.PathLike, root: str | os.PathLike | None =
     """Resolve a corpus given by name (``scifact`` → ``<root>/scifact``) or by path (``indexes/scifact``, ``./x``).
 
     A bare name always means a folder under the indexes root, even where the current folder holds a folder
-    of that name (a BEIR download called ``scifact``, say).
+    of that name (a BEIR download called ``scifact``, say). A URL (``hf://owner/repo``) is not a local corpus:
+    :func:`gaia_lite.retriever.open_corpus` opens those.
     """
     text = str(name_or_path)
+    if "://" in text:
+        raise ConfigError(f"{text!r} is not a local corpus name or folder: open it with "
+                          "gaia_lite.open_corpus() (the CLI and the app do so for hf://owner/repo)")
     if os.sep in text or (os.altsep and os.altsep in text) or text.startswith(".") or Path(text).is_absolute():
         return Path(text)
     return indexes_root(root) / text
@@ -43,13 +75,287 @@ def java_options() -> list[str]:
     return os.environ.get(JAVA_OPTS_ENV, "").split()
 
 
+# --- the settings -----------------------------------------------------------------------------------------
+
+def _choice(name: str, value, valid) -> None:
+    if value not in valid:
+        raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
+
+
+def _at_least(name: str, value, low) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+        bound = "positive" if low == 1 else f">= {low}"
+        raise ConfigError(f"{name} must be {bound} (a whole number), got {value!r}")
+
+
+def check_k(k) -> int:
+    """``k`` as every search takes it: a whole number >= 1 (raises :class:`ConfigError` otherwise)."""
+    _at_least("k", k, 1)
+    return k
+
+
+@dataclass(frozen=True)
+class SparseConfig:
+    """The BM25 side. ``fields``: ``flat`` (title + text in one field, as Anserini's BEIR flat regressions) or
+    ``multifield`` (title and text as fields of weight 1). The analyzer (``language``, ``stemmer``,
+    ``keep_stopwords``) defaults to Anserini's default English one and is fixed when the index is built; ``k1``
+    and ``b`` are BM25's parameters at search time (Anserini's defaults)."""
+
+    fields: str = "flat"
+    stemmer: str = "porter"
+    keep_stopwords: bool = False
+    language: str = "en"
+    k1: float = 0.9
+    b: float = 0.4
+
+    def __post_init__(self):
+        _choice("fields", self.fields, SPARSE_FIELDS)
+        _choice("stemmer", self.stemmer, STEMMERS)
+        if not isinstance(self.language, str) or not self.language.isalpha():
+            raise ConfigError(f"language must be a language code such as 'en', got {self.language!r}")
+        if not self.k1 >= 0:
+            raise ConfigError(f"k1 must be >= 0, got {self.k1}")
+        if not 0 <= self.b <= 1:
+            raise ConfigError(f"b must be between 0 and 1, got {self.b}")
+
+    def analyzer(self) -> dict:
+        """The analyzer settings, as stored with an index and reapplied to queries."""
+        return {"language": self.language, "stemmer": self.stemmer, "keep_stopwords": self.keep_stopwords}
+
+    def index_name(self) -> str:
+        """The index folder's name: ``sparse-<fields>``, plus each non-default analyzer setting
+        (``sparse-flat-krovetz-stopwords``), so that indexes with different analyzers sit side by side."""
+        name = f"sparse-{self.fields}"
+        if self.language != "en":
+            name += f"-{self.language}"
+        if self.stemmer != "porter":
+            name += f"-{self.stemmer}"
+        if self.keep_stopwords:
+            name += "-stopwords"
+        return name
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How text becomes vectors: model, pooling, normalisation, prefixes, length, batching, device, precision.
+
+    ``model``: a Hugging Face model id or local folder; None means all-MiniLM-L6-v2 when building and, when
+    searching, the model of the dense index that is built (see :func:`gaia_lite.retriever.find_dense_index`).
+    ``pooling``, ``normalize`` and ``max_length`` left as None are read from the model's sentence-transformers
+    files. ``query_prefix``/``document_prefix`` (e5/bge-style models) and ``dtype`` left as None are, when
+    building, empty and ``auto``, and when searching, the index's own. ``dtype="auto"`` uses bfloat16 where the
+    hardware computes it natively (a CUDA GPU, or a CPU with AVX512-BF16 or AMX) and float32 elsewhere.
+    """
+
+    model: str | None = None
+    pooling: str | None = None
+    normalize: bool | None = None
+    max_length: int | None = None
+    query_prefix: str | None = None
+    document_prefix: str | None = None
+    batch_size: int = 64
+    device: str | None = None
+    dtype: str | None = None
+
+    def __post_init__(self):
+        if self.pooling is not None:
+            _choice("pooling", self.pooling, POOLINGS)
+        if self.dtype is not None:
+            _choice("dtype", self.dtype, DTYPES)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("max_length", self.max_length, 1)
+
+
+@dataclass(frozen=True)
+class DenseConfig(EncoderConfig):
+    """The dense side: an :class:`EncoderConfig` and the FAISS index over its vectors.
+
+    ``index_type``: ``flat`` (exact inner product) or ``hnsw`` (approximate); None means flat when building
+    and, when searching, whichever is built (flat where both are). ``hnsw_m`` and ``hnsw_ef_construction``
+    shape an HNSW graph when it is built, ``ef_search`` its search.
+    """
+
+    index_type: str | None = None
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 200
+    ef_search: int = 128
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.index_type is not None:
+            _choice("index_type", self.index_type, INDEX_TYPES)
+        for name in ("hnsw_m", "hnsw_ef_construction", "ef_search"):
+            _at_least(name, getattr(self, name), 1)
+
+    def encoder_config(self) -> EncoderConfig:
+        """The encoder part of these settings."""
+        return EncoderConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EncoderConfig)})
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How to fuse the two sides' lists, chosen per query.
+
+    ``method``: ``rrf`` (reciprocal rank fusion, Cormack et al. 2009; ``rrf_k``), ``weighted`` (weighted sum of
+    normalised scores; ``normalization``) or ``pyserini`` (Pyserini's HybridSearcher: ``alpha``·BM25 + dense,
+    or BM25 + ``alpha``·dense with ``weight_on_dense``; ``pyserini_normalization``).
+
+    ``bm25_weight`` w is BM25's share and the dense side gets the rest: weights w and 1 - w for ``weighted``,
+    2w and 2(1 - w) for ``rrf``, so that 0.5 (the default, equal weights: a choice of principle rather than of
+    tuning) is RRF's standard 1 and 1. ``pyserini`` weighs with ``alpha`` instead.
+
+    ``depth`` is how many documents each side retrieves (``bm25_depth``/``dense_depth`` override it per side).
+    ``fill_missing`` (default: on for ``weighted``, off for ``pyserini``, ignored by ``rrf``) gives a document
+    that one side did not retrieve its real score on that side.
+    """
+
+    method: str = "rrf"
+    bm25_weight: float = 0.5
+    normalization: str = "minmax"
+    depth: int = 100
+    bm25_depth: int | None = None
+    dense_depth: int | None = None
+    rrf_k: int = 60
+    alpha: float = 0.1
+    weight_on_dense: bool = False
+    pyserini_normalization: bool = False
+    fill_missing: bool | None = None
+
+    def __post_init__(self):
+        _choice("fusion method", self.method, FUSIONS)
+        _choice("normalization", self.normalization, NORMALIZATIONS)
+        if isinstance(self.bm25_weight, bool) or not isinstance(self.bm25_weight, (int, float)) \
+                or math.isnan(self.bm25_weight) or not 0 <= self.bm25_weight <= 1:
+            raise ConfigError(f"bm25_weight must be between 0 and 1, got {self.bm25_weight!r}")
+        for name in ("depth", "bm25_depth", "dense_depth"):
+            _at_least(name, getattr(self, name), 1)
+        _at_least("rrf_k", self.rrf_k, 0)
+        if not self.alpha >= 0:
+            raise ConfigError(f"alpha must be >= 0, got {self.alpha}")
+
+    def side_depth(self, side: str) -> int:
+        """How many documents ``side`` retrieves."""
+        return getattr(self, f"{side}_depth") or self.depth
+
+    @property
+    def fills(self) -> bool:
+        """Whether one-sided documents get their real score on the other side."""
+        if self.method == "rrf":
+            return False
+        return self.fill_missing if self.fill_missing is not None else self.method == "weighted"
+
+    def side_weights(self) -> dict[str, float]:
+        """The factor each side's normalised value (or reciprocal rank) is multiplied by."""
+        w = self.bm25_weight
+        if self.method == "pyserini":
+            return {"bm25": 1.0, "dense": self.alpha} if self.weight_on_dense else {"bm25": self.alpha, "dense": 1.0}
+        if self.method == "rrf":
+            return {"bm25": 2 * w, "dense": 2 * (1 - w)}
+        return {"bm25": w, "dense": 1 - w}
+
+    def params(self) -> dict:
+        """Keyword arguments for :func:`gaia_lite.fusion.contributions`."""
+        if self.method == "rrf":
+            return {"k": self.rrf_k, "weights": self.side_weights()}
+        if self.method == "weighted":
+            return {"weights": self.side_weights(), "normalization": self.normalization, "missing": "error"}
+        return {"alpha": self.alpha, "normalization": self.pyserini_normalization,
+                "weight_on_dense": self.weight_on_dense}
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """Which retriever, with the settings of each side it uses: ``kind`` is ``bm25`` (uses ``sparse``),
+    ``dense`` (uses ``dense``) or ``hybrid`` (all three). :func:`gaia_lite.retriever.open_searcher` opens it."""
+
+    kind: str = "bm25"
+    sparse: SparseConfig = field(default_factory=SparseConfig)
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+    def __post_init__(self):
+        if self.kind not in RETRIEVERS:
+            raise ConfigError(f"unknown retriever {self.kind!r}: not available; valid: {', '.join(RETRIEVERS)}")
+
+    @property
+    def uses_sparse(self) -> bool:
+        """Whether this retriever searches the Lucene index."""
+        return self.kind in ("bm25", "hybrid")
+
+    @property
+    def uses_dense(self) -> bool:
+        """Whether this retriever searches a dense index."""
+        return self.kind in ("dense", "hybrid")
+
+    def to_dict(self) -> dict:
+        """The settings this retriever uses, for YAML (the sections it does not use are left out)."""
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.uses_sparse:
+            out["sparse"] = to_dict(self.sparse)
+        if self.uses_dense:
+            out["dense"] = to_dict(self.dense)
+        if self.kind == "hybrid":
+            out["fusion"] = to_dict(self.fusion)
+        return out
+
+
+DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment: collection, retriever, evaluation settings, expected scores.
+
+    ``expected`` scores are compared at 4 decimals within ``tolerance``, as Anserini's regressions do.
+    ``passages`` searches passages instead of whole documents: ``{window: 256, stride: 240, depth: 3000}``
+    (words; depth = passages retrieved per query, default 3 x k); documents are then scored by their best
+    passage.
+    """
+
+    name: str
+    collection: str | None = None  # a BEIR-format folder; the CLI's argument takes precedence
+    corpus: str | None = None  # corpus name under the indexes root (default: the collection folder's name)
+    split: str = "test"
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
+    k: int = 1000
+    remove_query: bool = False
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    expected: dict[str, float] = field(default_factory=dict)
+    tolerance: float = 0.0
+    description: str = ""
+    passages: dict | None = None
+
+    def __post_init__(self):
+        _at_least("k", self.k, 1)
+        if self.passages is not None:
+            unknown = set(self.passages) - {"window", "stride", "depth"}
+            if unknown:
+                raise ConfigError(f"passages: unknown key(s) {sorted(unknown)}; valid: depth, stride, window")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> ExperimentConfig:
+        """Load a config file, rejecting unknown keys."""
+        return from_dict(cls, load_yaml(path), str(path))
+
+    def to_yaml(self) -> str:
+        """This config as YAML that :meth:`from_yaml` reads back to an equal config."""
+        import yaml
+
+        data = to_dict(self)
+        data["retriever"] = self.retriever.to_dict()
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+# --- YAML -------------------------------------------------------------------------------------------------
+
 T = TypeVar("T")
 
 
 def from_dict(cls: type[T], data: Any, where: str) -> T:
     """Build the frozen dataclass ``cls`` from a mapping, rejecting unknown keys and missing required ones.
 
-    Nested dataclass fields are built recursively; ``where`` names the file or key for error messages.
+    Nested dataclass fields are built recursively, lists become tuples where the field is a tuple; ``where``
+    names the file or key for error messages.
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
@@ -63,6 +369,8 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             value = from_dict(hint, value, f"{where}.{name}")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
         values[name] = value
     missing = [
         n for n, f in fields.items()
@@ -72,8 +380,39 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
         raise ConfigError(f"{where}: missing required key(s) {missing}")
     try:
         return cls(**values)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: {e}") from None
+
+
+def to_dict(config) -> dict:
+    """A config dataclass as plain YAML-ready values (tuples as lists), every field included."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return {f.name: plain(getattr(config, f.name)) if not dataclasses.is_dataclass(getattr(config, f.name))
+            else to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def configure(cls: type[T], config: T | None, overrides: dict[str, Any]) -> T:
+    """``config`` (default ``cls()``) with ``overrides`` applied: the keyword-argument form of a settings
+    dataclass that functions such as ``build_sparse_index(corpus, fields="multifield")`` accept."""
+    config = config if config is not None else cls()
+    if not isinstance(config, cls):
+        raise ConfigError(f"expected a {cls.__name__} (or its fields as keyword arguments), got a "
+                          f"{type(config).__name__}")
+    if not overrides:
+        return config
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(config)})
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} setting(s) {unknown}; valid: "
+                          f"{', '.join(f.name for f in dataclasses.fields(config))}")
+    return dataclasses.replace(config, **overrides)
 
 
 def load_yaml(path: str | os.PathLike) -> Any:
@@ -85,5 +424,7 @@ def load_yaml(path: str | os.PathLike) -> Any:
             return yaml.safe_load(f)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None

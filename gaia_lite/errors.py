@@ -1,4 +1,9 @@
-"""One error tree for gaia_lite. Every message says what went wrong and what to do next."""
+"""One error tree for gaia_lite. Every message says what went wrong and what to do next.
+
+Every error a user can cause (a bad argument, a malformed file, a missing index, an unreachable Hub) is a
+:class:`GaiaLiteError`; the CLI prints it as one line and exits 2. Errors about values (:class:`ConfigError`,
+:class:`InputError`) are also ``ValueError``s, so code written against plain Python conventions catches them.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,13 @@ class GaiaLiteError(Exception):
     """Root of all gaia_lite errors; the CLI prints these as one line and exits 2."""
 
 
-class ConfigError(GaiaLiteError):
-    """A configuration file or option is invalid."""
+class ConfigError(GaiaLiteError, ValueError):
+    """A configuration file, option or argument is invalid."""
 
 
-class InputError(GaiaLiteError):
+class InputError(GaiaLiteError, ValueError):
     """Input data is malformed: a corpus source (bad JSON or UTF-8, missing or duplicate ids, no documents), a
-    qrels or run file, or scores handed to fusion."""
+    qrels or run file, a query, or scores handed to fusion."""
 
 
 class DuplicateIdError(InputError):
@@ -41,6 +46,10 @@ class ArtifactMismatchError(ArtifactError):
     """Two artifacts that must describe the same documents disagree (count, fingerprint, ids)."""
 
 
+class ModelError(GaiaLiteError):
+    """A model cannot be found or loaded."""
+
+
 class HubError(GaiaLiteError):
     """The Hugging Face Hub refused or could not be reached (no token, no such repo or revision, offline)."""
 
@@ -50,7 +59,25 @@ class JavaError(GaiaLiteError):
 
 
 class MissingDependencyError(GaiaLiteError):
-    """An optional package is not installed."""
+    """A package that this feature needs is not installed; the message names the ``pip install`` line."""
 
-    def __init__(self, package: str, purpose: str):
-        super().__init__(f"{purpose} needs the package {package!r}: pip install {package}")
+    def __init__(self, package: str, purpose: str, install: str | None = None):
+        self.package = package
+        super().__init__(f"{purpose} needs the package {package!r}, which is not installed: "
+                         f"pip install {install or package}")
+
+
+def require(module: str, purpose: str, install: str | None = None):
+    """Import and return ``module``, or raise :class:`MissingDependencyError` naming what to install.
+
+    ``install`` is the ``pip install`` argument where it differs from the module's name (``faiss-cpu`` for
+    ``faiss``, ``gaia-lite[ray]`` for an extra).
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if e.name is not None and e.name.split(".")[0] != module.split(".")[0]:
+            raise  # the package is there but broken inside: its own error says more than ours would
+        raise MissingDependencyError(module.split(".")[0], purpose, install) from None

@@ -12,15 +12,19 @@ tie-adjusted scores (its ``ScoreTiesAdjusterReranker``), and so do :func:`write_
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from .config import DEFAULT_METRICS
 from .corpus.sources import iter_jsonl
 from .errors import InputError
-from .types import Qrels, Run
+from .types import Hit, Qrels, Run, ranked
 
-DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
+__all__ = ["DEFAULT_METRICS", "anserini_scores", "evaluate_run", "load_qrels", "load_queries", "query_id", "ranked",
+           "read_trec_run", "remove_query_ids", "trec_lines", "write_trec_run"]
 
 
 def load_queries(path: str | os.PathLike) -> dict[str, str]:
@@ -76,11 +80,6 @@ def remove_query_ids(run: Run) -> Run:
     return {qid: {d: s for d, s in hits.items() if d != qid} for qid, hits in run.items()}
 
 
-def ranked(hits: dict[str, float]) -> list[tuple[str, float]]:
-    """Hits in rank order: score descending, then doc id ascending."""
-    return sorted(hits.items(), key=lambda item: (-item[1], item[0]))
-
-
 def anserini_scores(scores: Iterable[float]) -> list[float]:
     """Scores in rank order as Anserini reports them (its ``ScoreTiesAdjusterReranker``, in float32):
     each rounded to 1e-4, and each score within 1e-4 of the one before lowered by 1e-6 per tie, so that the
@@ -103,22 +102,37 @@ def anserini_scores(scores: Iterable[float]) -> list[float]:
     return [float(s) for s in out]
 
 
-def write_trec_run(run: Run, path: str | os.PathLike, tag: str = "gaia_lite") -> Path:
-    """Write ``run`` as a TREC run file (``qid Q0 docid rank score tag``), atomically.
+def trec_lines(results: Mapping[str, Sequence[Hit]], tag: str = "gaia_lite") -> str:
+    """Ranked hits per query, ``{query_id: [hit, ...]}``, as TREC run lines (``qid Q0 docid rank score tag``).
 
-    Scores are written as Anserini writes them (:func:`anserini_scores`, 6 decimals), so ``trec_eval`` on the
-    file gives the same figures as :func:`evaluate_run` and the file can be compared with Anserini's runs.
+    Each hit keeps its own rank; scores are written as Anserini writes them (:func:`anserini_scores`, 6
+    decimals), so ``trec_eval`` on the lines gives the same figures as :func:`evaluate_run` and they compare
+    with Anserini's runs. Queries come in sorted order.
     """
+    lines = []
+    for qid in sorted(results):
+        hits = results[qid]
+        for hit, score in zip(hits, anserini_scores(h.score for h in hits)):
+            lines.append(f"{qid} Q0 {hit.doc_id} {hit.rank} {score:.6f} {tag}\n")
+    return "".join(lines)
+
+
+def write_trec_run(run: Run, path: str | os.PathLike, tag: str = "gaia_lite") -> Path:
+    """Write ``run`` as a TREC run file (:func:`trec_lines`, ranks in :func:`ranked` order), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for qid in sorted(run):
-            hits = ranked(run[qid])
-            for rank, ((doc_id, _), score) in enumerate(zip(hits, anserini_scores(s for _, s in hits)), 1):
-                f.write(f"{qid} Q0 {doc_id} {rank} {score:.6f} {tag}\n")
+    results = {qid: [Hit(d, s, rank) for rank, (d, s) in enumerate(ranked(hits), 1)] for qid, hits in run.items()}
+    tmp.write_text(trec_lines(results, tag), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def query_id(query: str) -> str:
+    """An id for a query typed by hand (the explorer's, the CLI's), for a TREC run: its first words joined by
+    ``_`` and a hash of the whole text, so that it holds no whitespace and two queries never share it."""
+    words = "_".join(re.findall(r"\w+", query.lower()))[:40].strip("_") or "query"
+    return f"{words}-{hashlib.sha1(query.encode('utf-8')).hexdigest()[:8]}"
 
 
 def read_trec_run(path: str | os.PathLike) -> Run:

@@ -3,7 +3,7 @@
 Vocabulary. A *side* is one retriever's scores for one query, ``{doc_id: score}``; ``sides`` maps side names
 to them, e.g. ``{"bm25": {...}, "dense": {...}}``. Every function here takes plain dicts, returns a new dict
 and changes none of its inputs. Fused results come back in rank order — score descending, then doc id
-ascending (:func:`gaia_lite.evaluate.ranked`) — and that same order gives the 1-based ranks RRF uses.
+ascending (:func:`gaia_lite.types.ranked`) — and that same order gives the 1-based ranks RRF uses.
 
 Registries. :data:`NORMALIZATIONS` (``minmax``, ``zscore``, ``none``) and :data:`FUSIONS` (``rrf``,
 ``weighted``, ``pyserini``). :func:`normalize`, :func:`fuse`, :func:`contributions` and :func:`fuse_runs`
@@ -39,8 +39,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from .errors import ConfigError, InputError
-from .evaluate import ranked
-from .types import Run
+from .types import Run, ranked
 
 Scores = dict[str, float]
 #: ``{side: {doc_id: score}}`` for one query.

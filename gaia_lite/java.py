@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .config import java_options
-from .errors import JavaError
+from .config import JAVA_OPTS_ENV, java_options
+from .errors import JavaError, MissingDependencyError
 
 MIN_JAVA_VERSION = 21
 
@@ -95,7 +95,7 @@ def anserini_jar() -> str:
 
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise JavaError("pyserini is not installed: pip install pyserini==1.6.0")
+        raise MissingDependencyError("pyserini", "Lucene indexing and BM25 search", "pyserini==1.6.0")
     jars = glob.glob(os.path.join(spec.submodule_search_locations[0], "resources", "jars", "anserini-*-fatjar.jar"))
     if not jars:
         raise JavaError("pyserini is installed but its Anserini jar is missing: pip install --force-reinstall pyserini")
@@ -103,15 +103,20 @@ def anserini_jar() -> str:
 
 
 _started: JavaRuntime | None = None
+_started_options: list[str] = []
 
 
 def start_jvm() -> JavaRuntime:
     """Start the JVM with Anserini on the classpath, once per process; later calls return the same runtime.
 
-    Raises :class:`JavaError` where no Java >= 21 is found, or where something else already started a JVM
-    without Anserini's classes.
+    Raises :class:`JavaError` where no Java >= 21 is found, where something else already started a JVM
+    without Anserini's classes, or where ``$GAIA_LITE_JAVA_OPTS`` now asks for options the running JVM was not
+    started with (a JVM's options are fixed once it runs: they would be silently ignored).
     """
-    global _started
+    global _started, _started_options
+    if _started is not None:
+        _check_options()
+        return _started
     with _lock:
         if _started is not None:
             return _started
@@ -128,17 +133,28 @@ def start_jvm() -> JavaRuntime:
                     "a JVM was already started without Anserini's jar; use gaia_lite before other JVM users"
                 ) from None
             _started = JavaRuntime(Path(os.environ.get("JAVA_HOME", "")), 0, "already running")
+            _check_options()  # the other starter did not apply ours
             return _started
         runtime = find_java()
         # pyjnius locates libjvm through JAVA_HOME when it is first imported.
         os.environ["JAVA_HOME"] = str(runtime.home)
-        jnius_config.add_options(*_QUIET_OPTIONS, *java_options())
+        _started_options = java_options()
+        jnius_config.add_options(*_QUIET_OPTIONS, *_started_options)
         jnius_config.add_classpath(anserini_jar())
         import jnius  # noqa: F401  (starts the JVM)
 
         _quiet_java_logging()
         _started = runtime
         return runtime
+
+
+def _check_options() -> None:
+    wanted = java_options()
+    if wanted != _started_options:
+        raise JavaError(
+            f"the JVM is already running with options {_started_options or 'none'} and cannot take "
+            f"{wanted or 'none'} from ${JAVA_OPTS_ENV}: JVM options are fixed once it starts, so set "
+            f"{JAVA_OPTS_ENV} before the first index or search in this process (or restore it)")
 
 
 def _quiet_java_logging() -> None:
@@ -161,7 +177,8 @@ _lucene_logger = None
 
 def jclass(name: str):
     """A Java class by its fully qualified name, starting the JVM first if needed."""
-    start_jvm()
+    if _started is None:
+        start_jvm()
     from jnius import autoclass
 
     return autoclass(name)

@@ -1,14 +1,27 @@
-"""Shared vocabulary: a search hit and a run, spelled as ir_measures / ranx / pytrec_eval spell them."""
+"""Shared vocabulary: hits, runs, rank order and the searcher contract, spelled as ir_measures / ranx /
+pytrec_eval spell them.
+
+- :class:`Hit` is what a BM25 or dense search returns; :class:`HybridHit` extends its fields, in the same
+  order, with how each side scored and ranked the document.
+- :func:`hit_record` is the one way a hit becomes a JSON-ready record: CLI ``--json``, exports, the app's API
+  and Hub result sets all use it.
+- :func:`ranked` is the one rank order: score descending, then doc id ascending.
+- :class:`Searcher` is the protocol BM25, dense and hybrid searchers all satisfy.
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 #: ``{query_id: {doc_id: score}}``, the run format that ranx, ir_measures and pytrec_eval all accept.
 Run = dict[str, dict[str, float]]
 
 #: ``{query_id: {doc_id: relevance}}``.
 Qrels = dict[str, dict[str, int]]
+
+#: The two sides of a hybrid search, in the order every explanation lists them.
+SIDES = ("bm25", "dense")
 
 
 class Hit(NamedTuple):
@@ -22,6 +35,65 @@ class Hit(NamedTuple):
     rank: int
 
 
-def hits_to_run(results: dict[str, list[Hit]]) -> Run:
+class HybridHit(NamedTuple):
+    """A :class:`Hit` (same first fields, same order) and how both sides saw the document.
+
+    ``score`` is the fused score; ``contributions[side]`` is ``weights[side] * normalized[side]`` and the
+    contributions sum to ``score``. ``bm25_rank``/``dense_rank`` are ranks in each side's retrieved list (None
+    where that side did not retrieve it); ``bm25_score``/``dense_score`` are real scores, computed for the
+    other side where ``filled`` names it, else None. ``found_by`` lists the sides that retrieved it.
+    ``term_scores`` (with ``explain_terms``) splits the BM25 score by query term.
+    """
+
+    doc_id: str
+    score: float
+    rank: int
+    bm25_score: float | None = None
+    bm25_rank: int | None = None
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    found_by: tuple[str, ...] = ()
+    filled: tuple[str, ...] = ()
+    normalized: dict[str, float] | None = None
+    weights: dict[str, float] | None = None
+    contributions: dict[str, float] | None = None
+    term_scores: dict[str, float] | None = None
+
+    @classmethod
+    def from_side(cls, hit: Hit, side: str) -> HybridHit:
+        """A one-sided hit (from the BM25 or the dense searcher alone) in this shape, so that pages showing
+        results of any retriever have one row type."""
+        return cls(hit.doc_id, hit.score, hit.rank, found_by=(side,),
+                   **{f"{side}_score": hit.score, f"{side}_rank": hit.rank})
+
+
+def hit_record(hit: Hit | HybridHit) -> dict[str, Any]:
+    """A hit as a JSON-ready dict of its fields, in their order (tuples become lists)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in hit._asdict().items()}
+
+
+def ranked(hits: Mapping[str, float]) -> list[tuple[str, float]]:
+    """``{doc_id: score}`` in rank order: score descending, then doc id ascending."""
+    return sorted(hits.items(), key=lambda item: (-item[1], item[0]))
+
+
+def hits_to_run(results: Mapping[str, Sequence[Hit]]) -> Run:
     """Turn ``{query_id: [Hit, ...]}`` into a :data:`Run`."""
     return {qid: {h.doc_id: h.score for h in hits} for qid, hits in results.items()}
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """What every gaia_lite searcher offers (BM25, dense, hybrid); see ``tests/test_searchers.py``.
+
+    - ``search(query, k, only=None)``: the top ``k`` hits, best first, ranks 1..n, ties broken by doc id; an
+      empty query gives no hits; ``only`` (doc ids) restricts the search without changing any score.
+    - ``search_batch(queries, k)``: ``{query_id: {doc_id: score}}``, equal to ``search`` query by query.
+    - ``corpus``: the :class:`~gaia_lite.corpus.Corpus` whose ids the hits carry.
+    """
+
+    corpus: Any
+
+    def search(self, query: str, k: int = 10, *, only=None) -> list: ...
+
+    def search_batch(self, queries: Mapping[str, str], k: int = 10) -> Run: ...

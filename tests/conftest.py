@@ -87,9 +87,9 @@ def tiny_corpus(tiny_jsonl, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_searcher(tiny_corpus):
     """A BM25 searcher over the tiny corpus's flat index."""
-    from gaia_lite.sparse import BM25Searcher
+    from gaia_lite.retriever import open_searcher
 
-    with BM25Searcher.from_corpus(tiny_corpus) as s:
+    with open_searcher(tiny_corpus) as s:
         yield s
 
 
@@ -112,4 +112,4 @@ def tiny_dense(tiny_corpus, encoder):
     """The tiny corpus's flat FAISS index folder."""
     from gaia_lite.dense import build_dense_index
 
-    return build_dense_index(tiny_corpus, encoder, progress=False)
+    return build_dense_index(tiny_corpus, encoder=encoder, progress=False)

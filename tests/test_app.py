@@ -13,7 +13,8 @@ import pytest
 from gaia_lite.app import views
 from gaia_lite.app.explorer import MAX_QUERY_CHARS, Explorer, Settings, parse_query
 from gaia_lite.errors import ConfigError, InputError, MissingArtifactError
-from gaia_lite.hybrid import FusionConfig, HybridSearcher
+from gaia_lite.config import DenseConfig, FusionConfig, RetrieverConfig
+from gaia_lite.retriever import open_searcher
 
 from .conftest import TINY_DOCS, write_jsonl
 
@@ -46,7 +47,7 @@ def hostile_corpus(tmp_path_factory, encoder):
     src = write_jsonl(tmp_path_factory.mktemp("hostile_src") / "hostile.jsonl", HOSTILE)
     corpus, _ = build_corpus(str(src), "hostile", root=tmp_path_factory.mktemp("hostile_root"), progress=False)
     build_sparse_index(corpus, progress=False)
-    build_dense_index(corpus, encoder, progress=False)
+    build_dense_index(corpus, encoder=encoder, progress=False)
     return corpus
 
 
@@ -89,29 +90,28 @@ def _assert_safe(html: str):
 # --- search ----------------------------------------------------------------------------------------------------
 
 def test_hybrid_results_equal_the_hybrid_searcher(explorer, hostile_corpus, encoder):
-    reference = HybridSearcher.from_corpus(hostile_corpus, encoder=encoder)
+    reference = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder)
     for fusion, w, norm in [("rrf", 0.5, "minmax"), ("weighted", 0.3, "zscore"), ("weighted", 0.8, "minmax")]:
         settings = Settings(retriever="hybrid", fusion=fusion, bm25_weight=w, normalization=norm, k=5)
-        weights = {"bm25": 2 * w, "dense": 2 * (1 - w)} if fusion == "rrf" else {"bm25": w, "dense": 1 - w}
         expected = reference.search("open source search library", 5,
-                                    FusionConfig(method=fusion, weights=weights, normalization=norm, depth=100))
+                                    FusionConfig(method=fusion, bm25_weight=w, normalization=norm, depth=100))
         got = explorer.search("open source search library", settings).rows
-        assert [(r.doc_id, r.score, r.bm25_rank, r.dense_rank, r.found_by) for r in got] == \
+        assert [(r.hit.doc_id, r.hit.score, r.hit.bm25_rank, r.hit.dense_rank, r.hit.found_by) for r in got] == \
             [(h.doc_id, h.score, h.bm25_rank, h.dense_rank, h.found_by) for h in expected]
 
 
 def test_bm25_and_dense_modes_equal_their_searchers(explorer):
     rows = explorer.search("search engine", Settings(retriever="bm25", k=4)).rows
-    assert [(r.doc_id, r.score) for r in rows] == [(h.doc_id, h.score) for h in explorer.bm25.search("search engine", 4)]
+    assert [(r.hit.doc_id, r.hit.score) for r in rows] == [(h.doc_id, h.score) for h in explorer.bm25.search("search engine", 4)]
     rows = explorer.search("search engine", Settings(retriever="dense", k=4)).rows
-    assert [r.doc_id for r in rows] == [h.doc_id for h in explorer.dense.search("search engine", 4)]
+    assert [r.hit.doc_id for r in rows] == [h.doc_id for h in explorer.dense.search("search engine", 4)]
 
 
 def test_paging_continues_the_ranking(explorer):
     full = explorer.search("search engine software", Settings(retriever="bm25", k=6)).rows
     page2 = explorer.search("search engine software", Settings(retriever="bm25", k=3, page=2))
-    assert [r.doc_id for r in page2.rows] == [r.doc_id for r in full[3:6]]
-    assert [r.rank for r in page2.rows] == [4, 5, 6]
+    assert [r.hit.doc_id for r in page2.rows] == [r.hit.doc_id for r in full[3:6]]
+    assert [r.hit.rank for r in page2.rows] == [4, 5, 6]
     assert page2.pages == -(-page2.matches // 3)
 
 
@@ -119,9 +119,9 @@ def test_exact_phrase_counts_and_restricts(explorer):
     res = explorer.search('"search engine" software', Settings(retriever="bm25", k=10))
     holding = explorer.bm25.matching(["search engine"])
     assert res.phrases == ["search engine"] and res.pool == len(holding) >= 5
-    assert {r.doc_id for r in res.rows} <= set(holding)
+    assert {r.hit.doc_id for r in res.rows} <= set(holding)
     hybrid = explorer.search('"search engine"', Settings(retriever="hybrid", k=20))
-    assert {r.doc_id for r in hybrid.rows} == set(holding)  # dense ranks every holder; nothing else
+    assert {r.hit.doc_id for r in hybrid.rows} == set(holding)  # dense ranks every holder; nothing else
 
 
 def test_phrase_with_only_stop_words_is_a_clear_error(explorer):
@@ -133,17 +133,17 @@ def test_metadata_filters(explorer):
     assert explorer.filter_choices() == {"source": ["forum", "mail", "wiki"],
                                          "year": ["2019", "2020", "2021", "2022"]}
     res = explorer.search("search engine", Settings.make(retriever="hybrid", k=20, filters={"source": ["forum"]}))
-    assert {r.doc_id for r in res.rows} == {"x1", "x2"} and res.pool == 2
+    assert {r.hit.doc_id for r in res.rows} == {"x1", "x2"} and res.pool == 2
     res = explorer.search("search engine", Settings.make(retriever="bm25", k=20,
                                                          filters={"source": ["forum", "mail"], "year": ["2021"]}))
-    assert {r.doc_id for r in res.rows} == {"x1", "x3"}
+    assert {r.hit.doc_id for r in res.rows} == {"x1", "x3"}
     with pytest.raises(ConfigError, match="cannot filter on 'text'"):
         explorer.search("x", Settings.make(filters={"text": ["a"]}))
 
 
 def test_compare_lists_overlap_and_one_sided(explorer):
     c = explorer.compare("open source search library", Settings(k=5))
-    bm25, dense = ({r.doc_id for r in c.lists[s]} for s in ("bm25", "dense"))
+    bm25, dense = ({r.hit.doc_id for r in c.lists[s]} for s in ("bm25", "dense"))
     assert c.overlap["bm25_dense"] == len(bm25 & dense)
     assert set(c.only["bm25"]) == bm25 - dense and set(c.only["dense"]) == dense - bm25
     html = views.comparison(c)
@@ -203,7 +203,7 @@ def test_hostile_html_is_shown_as_text(explorer):
 
 def test_personal_data_is_redacted_by_default_and_marked(explorer):
     res = explorer.search("contact server key", Settings(retriever="bm25"))
-    assert res.rows and res.rows[0].doc_id == "x3"
+    assert res.rows and res.rows[0].hit.doc_id == "x3"
     page = views.results_table(res) + views.document(explorer.document("x3"))
     for secret in SECRETS:
         assert secret not in page
@@ -222,7 +222,7 @@ def test_huge_documents_are_bounded(explorer):
     assert view.characters > 2_000_000
     assert len(view.html) < 200_000 and "showing" in view.html
     res = explorer.search("lorem ipsum", Settings(retriever="bm25"))
-    assert res.rows[0].doc_id == "x4" and len(res.rows[0].snippet_html) < 5_000
+    assert res.rows[0].hit.doc_id == "x4" and len(res.rows[0].snippet_html) < 5_000
 
 
 def test_document_ids_are_looked_up_never_opened(explorer):
@@ -237,7 +237,7 @@ def test_document_ids_are_looked_up_never_opened(explorer):
 
 def test_highlight_marks_stemmed_query_words(explorer):
     res = explorer.search("running", Settings(retriever="bm25", k=1))
-    assert res.rows[0].doc_id == "d6"
+    assert res.rows[0].hit.doc_id == "d6"
     assert "<mark>Running</mark>" in res.rows[0].snippet_html or "<mark>running</mark>" in res.rows[0].snippet_html
     assert "<mark>run</mark>" in res.rows[0].snippet_html  # "Runners run races": the stem "run" matches
 
@@ -257,19 +257,21 @@ def test_overview_counts(explorer, hostile_corpus):
 def test_exports(explorer, tmp_path):
     res = explorer.search("search engine", Settings(retriever="hybrid", k=5))
     rows = list(csv.DictReader(io.StringIO(explorer.export(res, "csv"))))
-    assert [r["doc_id"] for r in rows] == [r.doc_id for r in res.rows]
-    assert [float(r["score"]) for r in rows] == pytest.approx([r.score for r in res.rows])
+    assert [r["doc_id"] for r in rows] == [r.hit.doc_id for r in res.rows]
+    assert [float(r["score"]) for r in rows] == pytest.approx([r.hit.score for r in res.rows])
     lines = [json.loads(line) for line in explorer.export(res, "jsonl").splitlines()]
-    assert [x["doc_id"] for x in lines] == [r.doc_id for r in res.rows]
+    assert [x["doc_id"] for x in lines] == [r.hit.doc_id for r in res.rows]
     assert lines[0]["query"] == "search engine" and lines[0]["settings"]["retriever"] == "hybrid"
     trec = [line.split() for line in explorer.export(res, "trec").splitlines()]
-    assert [(t[2], int(t[3])) for t in trec] == [(r.doc_id, r.rank) for r in res.rows]
+    assert [(t[2], int(t[3])) for t in trec] == [(r.hit.doc_id, r.hit.rank) for r in res.rows]
     assert all(len(t) == 6 and t[1] == "Q0" for t in trec)
-    from gaia_lite.evaluate import read_trec_run
+    from gaia_lite.evaluate import anserini_scores, query_id, read_trec_run
 
+    # The one TREC writer: the query's own id, and scores as Anserini writes them (rounded, ties nudged apart).
     (tmp_path / "run.trec").write_text(explorer.export(res, "trec"), encoding="utf-8")
-    assert read_trec_run(tmp_path / "run.trec") == {"query": {r.doc_id: pytest.approx(r.score, abs=1e-6)
-                                                               for r in res.rows}}
+    written = anserini_scores(r.hit.score for r in res.rows)
+    assert read_trec_run(tmp_path / "run.trec") == {
+        query_id("search engine"): {r.hit.doc_id: pytest.approx(s, abs=1e-6) for r, s in zip(res.rows, written)}}
     with pytest.raises(ConfigError, match="unknown export format"):
         explorer.export(res, "xml")
 
@@ -292,7 +294,7 @@ def test_a_dense_index_of_another_model_is_found(tiny_corpus, tiny_dense, tmp_pa
     e = Explorer(Corpus.load(copy), encoder=encoder)
     assert e.retrievers == ("bm25", "dense", "hybrid") and e.dense.index_dir.name == "dense-some-other-model"
     with pytest.raises(MissingArtifactError, match="--model nope/model"):
-        Explorer(Corpus.load(copy), model="nope/model")
+        Explorer(Corpus.load(copy), RetrieverConfig(dense=DenseConfig(model="nope/model")))
 
 
 def test_plain_document_text_is_bounded_outside_personal_data(explorer, monkeypatch):

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from gaia_lite.hybrid import FusionConfig, HybridSearcher
+from gaia_lite.config import FusionConfig
+from gaia_lite.retriever import open_searcher
 
 from .test_app import SECRETS, explorer, hostile_corpus  # noqa: F401 - shared fixtures
 
@@ -56,9 +57,9 @@ def test_api_search_equals_the_python_hybrid_searcher(client, hostile_corpus, en
     query = "open source search library"
     answer = client.predict(query, "hybrid", fusion, weight, 5, 1, True, None, normalization, api_name="/search")
     weights = {"bm25": 2 * weight, "dense": 2 * (1 - weight)} if fusion == "rrf" else {"bm25": weight, "dense": 1 - weight}
-    config = FusionConfig(method=fusion, weights=weights, normalization=normalization, depth=100)
+    config = FusionConfig(method=fusion, bm25_weight=weight, normalization=normalization, depth=100)
     assert answer["fusion_config"]["weights"] == pytest.approx(weights)
-    expected = HybridSearcher.from_corpus(hostile_corpus, encoder=encoder).search(query, 5, config)
+    expected = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder).search(query, 5, config)
     assert [h["doc_id"] for h in answer["hits"]] == [h.doc_id for h in expected]
     # The server encodes in a worker thread and the reference in this one; torch's float32 sums may then be
     # split across another number of threads (earlier tests change this thread's), which moves scores by ~1e-7.

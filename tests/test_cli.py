@@ -101,7 +101,7 @@ def test_tune_reports_every_setting_on_the_training_split(tmp_path, capsys):
     folder = _beir_folder(tmp_path)
     (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td4\t1\nq3\td5\t1\n")
     config = tmp_path / "h.yaml"
-    config.write_text("name: h\nk: 10\nretriever:\n  kind: hybrid\n  dtype: float32\n  fusion:\n    method: rrf\n"
+    config.write_text("name: h\nk: 10\nretriever:\n  kind: hybrid\n  dense:\n    dtype: float32\n  fusion:\n    method: rrf\n"
                       "    depth: 5\n")
     table = tmp_path / "out" / "tune"
     assert main(["tune", str(folder), "--config", str(config), "--root", str(tmp_path / "idx"), "--no-progress",

@@ -12,7 +12,9 @@ from gaia_lite.artifacts import META_FILE
 from gaia_lite.corpus import build_corpus
 from gaia_lite.dense import DEFAULT_MODEL, DenseSearcher, Encoder, build_dense_index, dense_dir, resolve_model
 from gaia_lite.dense.encoder import ModelError
+from gaia_lite.config import DenseConfig
 from gaia_lite.errors import ArtifactMismatchError, ConfigError
+from gaia_lite.retriever import open_searcher
 
 from .conftest import TINY_DOCS, write_jsonl
 
@@ -111,10 +113,11 @@ def test_pyserini_faiss_searcher_reads_our_index_and_agrees(tiny_corpus, tiny_de
 
 
 def test_hnsw_index_finds_what_flat_finds(tiny_corpus, encoder):
-    path = build_dense_index(tiny_corpus, encoder, index_type="hnsw", progress=False)
+    path = build_dense_index(tiny_corpus, encoder=encoder, index_type="hnsw", progress=False)
     assert path == dense_dir(tiny_corpus.folder, DEFAULT_MODEL, "hnsw")
     hnsw = DenseSearcher(path, tiny_corpus, encoder=encoder).search("transformers for language", k=3)
-    flat = DenseSearcher.from_corpus(tiny_corpus, encoder=encoder).search("transformers for language", k=3)
+    flat = open_searcher(tiny_corpus, kind="dense", dense=DenseConfig(index_type="flat"), encoder=encoder).search(
+        "transformers for language", k=3)
     assert [h.doc_id for h in hnsw] == [h.doc_id for h in flat]
 
 
@@ -131,11 +134,11 @@ def test_a_reordered_docid_sidecar_is_refused(tmp_path, tiny_corpus, tiny_dense,
 def test_an_index_of_an_older_corpus_is_refused(tmp_path, encoder):
     src = write_jsonl(tmp_path / "s.jsonl", TINY_DOCS)
     corpus, _ = build_corpus(str(src), "c", root=tmp_path, progress=False)
-    build_dense_index(corpus, encoder, progress=False)
+    build_dense_index(corpus, encoder=encoder, progress=False)
     write_jsonl(src, [dict(d, text=d["text"] + " Edited.") if d["_id"] == "d2" else d for d in TINY_DOCS])
     corpus, _ = build_corpus(str(src), "c", root=tmp_path, progress=False)
     with pytest.raises(ArtifactMismatchError, match="fingerprint"):
-        DenseSearcher.from_corpus(corpus, encoder=encoder)
+        open_searcher(corpus, kind="dense", encoder=encoder)
 
 
 def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, encoder, monkeypatch):
@@ -146,7 +149,7 @@ def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, en
 
     monkeypatch.setattr(encoder, "encode_documents", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
-        build_dense_index(tiny_corpus, encoder, progress=False)
+        build_dense_index(tiny_corpus, encoder=encoder, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()} == before
     assert not [p for p in tiny_dense.parent.iterdir() if p.name.startswith(".")]
 

@@ -132,7 +132,7 @@ def test_collection_that_is_not_beir_is_a_clear_error(tmp_path, capsys):
 def test_dense_and_hybrid_experiments_run_on_a_beir_folder(tmp_path, kind):
     folder = _beir_folder(tmp_path)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"name: t-{kind}\nk: 10\nretriever:\n  kind: {kind}\n  dtype: float32\n  fusion:\n"
+    cfg.write_text(f"name: t-{kind}\nk: 10\nretriever:\n  kind: {kind}\n  dense:\n    dtype: float32\n  fusion:\n"
                    "    method: weighted\n    depth: 8\nexpected:\n  R@100: 1.0\n")
     result = run_experiment(ExperimentConfig.from_yaml(cfg), folder, root=tmp_path / "idx", runs_dir=tmp_path / "runs",
                             progress=False, log=lambda line: None)

@@ -294,9 +294,10 @@ def _results(searcher, queries=QUERIES, k=5):
 
 
 def test_pull_from_the_hub_gives_searchers_equal_to_the_original(hub, full_corpus, encoder, tmp_path):
+    from gaia_lite.config import SparseConfig
     from gaia_lite.corpus import Corpus
     from gaia_lite.hub import pull_corpus, push_corpus
-    from gaia_lite.hybrid import HybridSearcher
+    from gaia_lite.retriever import open_searcher
     from gaia_lite.sparse import BM25Searcher
 
     push_corpus(full_corpus, "alice/tiny", progress=False)
@@ -306,10 +307,11 @@ def test_pull_from_the_hub_gives_searchers_equal_to_the_original(hub, full_corpu
     assert Corpus.load(pulled.folder, verify=True).meta.fingerprint == full_corpus.meta.fingerprint
     assert pulled.dataset.to_list() == full_corpus.dataset.to_list()
     for fields in ("flat", "multifield"):
-        with BM25Searcher.from_corpus(full_corpus, fields) as a, BM25Searcher.from_corpus(pulled, fields) as b:
+        sparse = SparseConfig(fields=fields)
+        with open_searcher(full_corpus, sparse=sparse) as a, open_searcher(pulled, sparse=sparse) as b:
             assert _results(a) == _results(b)
-    original = HybridSearcher.from_corpus(full_corpus, encoder=encoder)
-    copy = HybridSearcher.from_corpus(pulled, encoder=encoder)
+    original = open_searcher(full_corpus, kind="hybrid", encoder=encoder)
+    copy = open_searcher(pulled, kind="hybrid", encoder=encoder)
     assert [[(h.doc_id, h.score, h.found_by) for h in original.search(q, 5)] for q in QUERIES] == \
         [[(h.doc_id, h.score, h.found_by) for h in copy.search(q, 5)] for q in QUERIES]
     # The pulled indexes point at the pulled corpus, and a searcher opened from the index folder alone finds it.
@@ -321,23 +323,23 @@ def test_pull_from_the_hub_gives_searchers_equal_to_the_original(hub, full_corpu
 
 def test_a_local_folder_in_place_of_a_repo_id(staged, full_corpus, tmp_path):
     from gaia_lite.hub import pull_corpus
-    from gaia_lite.sparse import BM25Searcher
+    from gaia_lite.retriever import open_searcher
 
     pulled = pull_corpus(staged, root=tmp_path, progress=False)
     assert pulled.folder == tmp_path / "tiny"  # a folder's corpus keeps its own name
     assert json.loads((pulled.folder / "hub.json").read_text())["path"] == str(staged.resolve())
-    with BM25Searcher.from_corpus(full_corpus) as a, BM25Searcher.from_corpus(pulled) as b:
+    with open_searcher(full_corpus) as a, open_searcher(pulled) as b:
         assert _results(a) == _results(b)
 
 
 def test_revision_is_passed_through_on_pull(hub, full_corpus, tmp_path):
-    from gaia_lite.corpus import Corpus
     from gaia_lite.hub import pull_corpus, push_corpus
+    from gaia_lite.retriever import open_corpus
 
     push_corpus(full_corpus, "alice/tiny", revision="v1", progress=False)
     pull_corpus("hf://alice/tiny@v1", root=tmp_path, progress=False)
     pull_corpus("alice/tiny", revision="v1", root=tmp_path, name="again", progress=False)
-    corpus = Corpus.load("hf://alice/tiny@v1", root=tmp_path)  # already pulled: reused
+    corpus = open_corpus("hf://alice/tiny@v1", root=tmp_path)  # already pulled: reused
     assert corpus.folder == tmp_path / "tiny"
     assert [c["revision"] for c in hub.named("snapshot_download")] == ["v1", "v1"]
     with pytest.raises(HubError, match="no revision 'v2'"):
@@ -491,10 +493,9 @@ def test_results_dataset_holds_hits_scores_source_rows_and_settings(full_corpus,
     import datasets
 
     from gaia_lite.hub import export_results, results_dataset
-    from gaia_lite.hybrid import HybridSearcher
-    from gaia_lite.sparse import BM25Searcher
+    from gaia_lite.retriever import open_searcher
 
-    with BM25Searcher.from_corpus(full_corpus) as searcher:
+    with open_searcher(full_corpus) as searcher:
         hits = {q: searcher.search(q, 3) for q in QUERIES[:2]}
     ds = results_dataset(full_corpus, hits, settings={"retriever": "bm25", "k": 3})
     assert ds["query"] == [q for q in QUERIES[:2] for _ in hits[q]]
@@ -511,7 +512,7 @@ def test_results_dataset_holds_hits_scores_source_rows_and_settings(full_corpus,
     parquet = export_results(ds, out=tmp_path / "bm25.parquet")
     assert datasets.Dataset.from_parquet(parquet, cache_dir=str(tmp_path / "c")).to_list() == ds.to_list()
 
-    hybrid = HybridSearcher.from_corpus(full_corpus, encoder=encoder).search("search engine library", 4)
+    hybrid = open_searcher(full_corpus, kind="hybrid", encoder=encoder).search("search engine library", 4)
     hds = results_dataset(full_corpus, {"search engine library": hybrid})
     assert hds["found_by"] == [list(h.found_by) for h in hybrid]
     assert hds["bm25_rank"] == [h.bm25_rank for h in hybrid] and hds["dense_score"] == [h.dense_score for h in hybrid]

@@ -7,8 +7,9 @@ import pytest
 from gaia_lite import fusion
 from gaia_lite.dense import DenseSearcher
 from gaia_lite.errors import ConfigError, InputError
-from gaia_lite.hybrid import FusionConfig, HybridSearcher
-from gaia_lite.sparse import BM25Searcher
+from gaia_lite.config import FusionConfig
+from gaia_lite.hybrid import HybridSearcher
+from gaia_lite.sparse import BM25Searcher, sparse_dir
 
 QUERIES = ["open source search library in java", "ranking documents for a query", "language for machine learning",
            "rock band from london", "running fast"]
@@ -16,7 +17,8 @@ QUERIES = ["open source search library in java", "ranking documents for a query"
 
 @pytest.fixture(scope="module")
 def hybrid(tiny_corpus, tiny_dense, encoder):
-    return HybridSearcher(BM25Searcher.from_corpus(tiny_corpus), DenseSearcher(tiny_dense, tiny_corpus, encoder=encoder))
+    return HybridSearcher(BM25Searcher(sparse_dir(tiny_corpus.folder), tiny_corpus),
+                          DenseSearcher(tiny_dense, tiny_corpus, encoder=encoder))
 
 
 def _all_scores(hybrid, query):
@@ -40,8 +42,8 @@ def test_rrf_scores_recomputed_from_the_explanation(hybrid, query):
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("normalization", ["minmax", "zscore"])
 def test_weighted_scores_recomputed_from_real_scores_on_both_sides(hybrid, query, normalization):
-    depth, weights = 3, {"bm25": 0.3, "dense": 0.7}
-    hits = hybrid.search(query, k=8, method="weighted", depth=depth, weights=weights, normalization=normalization)
+    depth = 3
+    hits = hybrid.search(query, k=8, method="weighted", depth=depth, bm25_weight=0.3, normalization=normalization)
     bm25_all, dense_all = _all_scores(hybrid, query)
     candidates = {h.doc_id for h in hybrid.bm25.search(query, depth)} | {
         h.doc_id for h in hybrid.dense.search(query, depth)}
@@ -81,8 +83,6 @@ def test_pyserini_mode_equals_pyserini_hybrid_searcher(hybrid, tiny_corpus, tiny
     from pyserini.search.faiss import FaissSearcher
     from pyserini.search.hybrid import HybridSearcher as PyseriniHybrid
     from pyserini.search.lucene import LuceneSearcher
-
-    from gaia_lite.sparse import sparse_dir
 
     class QueryEncoder:  # Pyserini's query-encoder interface, backed by the same model
         def encode(self, text):
@@ -126,7 +126,8 @@ def test_odd_queries(hybrid):
 @pytest.mark.parametrize("kwargs, message", [
     ({"method": "combsum"}, "valid: rrf, weighted, pyserini"),
     ({"normalization": "l2"}, "valid: minmax, zscore, none"),
-    ({"weights": {"bm25": 1.0}}, "weights must name exactly"),
+    ({"bm25_weight": 1.5}, "bm25_weight must be between 0 and 1"),
+    ({"bm25_weight": float("nan")}, "bm25_weight must be between 0 and 1"),
     ({"depth": 0}, "depth must be positive"),
 ])
 def test_bad_fusion_settings_are_config_errors(kwargs, message):

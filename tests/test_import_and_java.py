@@ -59,12 +59,13 @@ def test_jvm_starts_once_and_prints_no_warnings(tmp_path, tiny_jsonl):
     """A fresh process builds and searches an index: nothing from the JVM on stdout or stderr."""
     code = f"""
 from gaia_lite.corpus import build_corpus
-from gaia_lite.sparse import build_sparse_index, BM25Searcher
+from gaia_lite.sparse import build_sparse_index
+from gaia_lite.retriever import open_searcher
 from gaia_lite.java import start_jvm
 c, _ = build_corpus({str(tiny_jsonl)!r}, "t", root={str(tmp_path)!r}, progress=False)
 build_sparse_index(c, progress=False)
 assert start_jvm() is start_jvm()
-with BM25Searcher.from_corpus(c) as s:
+with open_searcher(c) as s:
     print(s.search("search engine", 2)[0].doc_id)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from gaia_lite.config import SparseConfig
 from gaia_lite.errors import InputError
+from gaia_lite.retriever import open_searcher
 
 
 def test_only_keeps_bm25_scores_and_order(tiny_searcher):
@@ -59,7 +61,7 @@ def test_phrase_without_indexed_words_is_a_clear_error(tiny_searcher, phrase):
 def test_multifield_phrase_matches_title_too(tiny_corpus):
     from gaia_lite.sparse import BM25Searcher
 
-    with BM25Searcher.from_corpus(tiny_corpus, "multifield") as s:
+    with open_searcher(tiny_corpus, sparse=SparseConfig(fields="multifield")) as s:
         # "Okapi BM25" is d4's title and also in its text; "Hugging Face" likewise for d5.
         assert s.matching(["okapi bm25"]) == ["d4"]
         assert s.matching(["hugging face"]) == ["d5"]

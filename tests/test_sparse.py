@@ -8,9 +8,11 @@ import shutil
 import pytest
 
 from gaia_lite.artifacts import META_FILE
+from gaia_lite.config import SparseConfig
 from gaia_lite.corpus import build_corpus
 from gaia_lite.evaluate import anserini_scores
 from gaia_lite.errors import ArtifactMismatchError, MissingArtifactError
+from gaia_lite.retriever import open_searcher
 from gaia_lite.sparse import BM25Searcher, build_sparse_index, sparse_dir
 from gaia_lite.types import Hit
 
@@ -58,9 +60,9 @@ def test_hits_equal_pyserini_lucene_searcher(tiny_searcher, tiny_corpus, query):
 
 
 def test_multifield_hits_equal_pyserini_search_fields(tiny_corpus):
-    with BM25Searcher.from_corpus(tiny_corpus, "multifield") as s:
+    with open_searcher(tiny_corpus, sparse=SparseConfig(fields="multifield")) as s:
         ours = s.search("apache java library", k=5)
-    theirs = _pyserini(sparse_dir(tiny_corpus.folder, "multifield")).search(
+    theirs = _pyserini(sparse_dir(tiny_corpus.folder, SparseConfig(fields="multifield"))).search(
         "apache java library", k=5, fields={"contents": 1.0, "title": 1.0})
     assert [h.doc_id for h in ours] == [h.docid for h in theirs]
     assert anserini_scores(h.score for h in ours) == [h.score for h in theirs]
@@ -77,7 +79,7 @@ def test_ties_break_by_doc_id_as_anserini_does(tmp_path):
         {"_id": "x", "text": "other text entirely"}]
     corpus, _ = build_corpus(str(write_jsonl(tmp_path / "t.jsonl", docs)), "ties", root=tmp_path, progress=False)
     build_sparse_index(corpus, progress=False)
-    with BM25Searcher.from_corpus(corpus) as s:
+    with open_searcher(corpus) as s:
         hits = s.search("same words", k=3)
     assert [h.doc_id for h in hits] == ["a1", "b2", "m5"]
     assert len({h.score for h in hits}) == 1
@@ -124,12 +126,12 @@ def test_k_must_be_positive(tiny_searcher):
 
 def test_analyzer_options_are_applied_to_index_and_queries(tiny_corpus):
     build_sparse_index(tiny_corpus, stemmer="none", keep_stopwords=True, progress=False)
-    with BM25Searcher.from_corpus(tiny_corpus, stemmer="none", keep_stopwords=True) as s:
+    with open_searcher(tiny_corpus, sparse=SparseConfig(stemmer="none", keep_stopwords=True)) as s:
         assert s.search("run", 5)[0].doc_id == "d6"  # exact token "run" ("Runners run races")
         assert s.search("running", 5)[0].doc_id == "d6"
         assert "d8" in [h.doc_id for h in s.search("the", 5)]  # a stopword, kept ("The Who")
         assert s.search("runs", 5) == []  # no stemming: "runs" matches nothing
-    with BM25Searcher.from_corpus(tiny_corpus) as porter:
+    with open_searcher(tiny_corpus) as porter:
         assert porter.search("runs", 5)[0].doc_id == "d6"  # porter: runs -> run
         assert porter.search("the", 5) == []
 
@@ -141,14 +143,14 @@ def test_stale_index_is_refused_with_the_rebuild_command(tmp_path):
     write_jsonl(src, TINY_DOCS[:-1])  # the corpus is rebuilt with one document fewer
     corpus, _ = build_corpus(str(src), "stale", root=tmp_path, progress=False)
     with pytest.raises(ArtifactMismatchError) as e:
-        BM25Searcher.from_corpus(corpus)
+        open_searcher(corpus)
     assert "8 documents" in str(e.value) and "7 documents" in str(e.value)
     assert "gaia-lite index sparse" in str(e.value)
 
 
 def test_missing_index_says_how_to_build_it(tiny_corpus):
     with pytest.raises(MissingArtifactError) as e:
-        BM25Searcher.from_corpus(tiny_corpus, stemmer="krovetz")
+        open_searcher(tiny_corpus, sparse=SparseConfig(stemmer="krovetz"))
     assert "gaia-lite index sparse" in str(e.value)
 
 

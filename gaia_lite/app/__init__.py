@@ -16,25 +16,26 @@ __all__ = ["Explorer", "Settings", "build_demo", "launch"]
 CONCURRENCY = 4
 
 
-def build_demo(corpus, *, root=None, fields: str = "flat", model: str | None = None, title: str | None = None):
-    """The explorer over ``corpus`` (a name, folder or :class:`~gaia_lite.corpus.Corpus`) as a ``gr.Blocks``."""
+def build_demo(corpus, config=None, *, root=None, title: str | None = None):
+    """The explorer over ``corpus`` (a name, folder, ``hf://`` spec, :class:`~gaia_lite.corpus.Corpus` or
+    :class:`Explorer`) as a ``gr.Blocks``; ``config`` is a :class:`~gaia_lite.config.RetrieverConfig`."""
     from .ui import build_demo as _build
 
-    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, root=root, fields=fields, model=model)
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root)
     demo = _build(explorer, title=title)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
 
 
-def launch(corpus, *, host: str | None = None, port: int | None = None, share: bool = False, root=None,
-           fields: str = "flat", model: str | None = None, block: bool = True, **launch_kwargs):
-    """Build the explorer over ``corpus`` and serve it (``host``/``port`` default to Gradio's, or
-    ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``). Returns the running ``gr.Blocks``."""
+def launch(corpus, config=None, *, host: str | None = None, port: int | None = None, share: bool = False, root=None,
+           block: bool = True, **launch_kwargs):
+    """Build the explorer over ``corpus`` (as for :func:`build_demo`) and serve it (``host``/``port`` default to
+    Gradio's, or ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``). Returns the running ``gr.Blocks``."""
     from .views import CSS
 
-    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, root=root, fields=fields, model=model)
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root)
     # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
-    explorer.search("warm up", Settings(retriever=explorer.retrievers[-1]))
+    explorer.search("warm up")
     demo = build_demo(explorer)
     demo.launch(server_name=host or os.environ.get("GRADIO_SERVER_NAME"),
                 server_port=port or (int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT")

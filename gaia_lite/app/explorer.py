@@ -20,19 +20,20 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
+from ..config import DEFAULT_K, RETRIEVERS, FusionConfig, RetrieverConfig, to_dict
 from ..corpus import Corpus
-from ..errors import ConfigError, InputError, MissingArtifactError
-from ..hybrid import FusionConfig
+from ..errors import ConfigError, InputError
+from ..evaluate import query_id, trec_lines
+from ..types import HybridHit, hit_record
 from . import render
 
-RETRIEVERS = ("bm25", "dense", "hybrid")
+#: The fusion methods and normalizations the explorer offers (pyserini's reproduction mode is for experiments).
 FUSIONS = ("rrf", "weighted")
 NORMALIZATIONS = ("minmax", "zscore")
 EXPORT_FORMATS = ("csv", "jsonl", "trec")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_DEPTH = 1000  # page * k never goes deeper than this
-HYBRID_DEPTH = 100  # documents each side retrieves at least
 DOC_CHARS = 100_000  # characters of a document shown at most
 SNIPPET_CHARS = 300
 FILTER_MAX_VALUES = 500  # a metadata column with more distinct values gets no filter
@@ -52,29 +53,30 @@ one two three however thus therefore whether within without via per e g eg ie et
 class Settings:
     """One search's settings, as the UI and the API take them.
 
-    ``bm25_weight`` is BM25's share (dense gets ``1 - bm25_weight``): the weighted sum's weights, and for RRF
-    twice the weights (0.5 gives RRF's standard 1 and 1). ``filters`` maps a metadata column to the values
-    a document may have (any of them); ``page`` counts from 1.
+    ``retriever``, ``fusion`` (the fusion method), ``bm25_weight`` and ``normalization`` mean what the
+    :class:`~gaia_lite.config.RetrieverConfig` and :class:`~gaia_lite.config.FusionConfig` fields of those names
+    mean; None takes the explorer's own setting (see :meth:`Explorer.settings`). ``filters`` maps a metadata
+    column to the values a document may have (any of them); ``page`` counts from 1.
     """
 
-    retriever: str = "hybrid"
-    fusion: str = "rrf"
-    bm25_weight: float = 0.5
-    normalization: str = "minmax"
-    k: int = 10
+    retriever: str | None = None
+    fusion: str | None = None
+    bm25_weight: float | None = None
+    normalization: str | None = None
+    k: int = DEFAULT_K
     page: int = 1
     redact: bool = True
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self):
-        if self.retriever not in RETRIEVERS:
+        if self.retriever is not None and self.retriever not in RETRIEVERS:
             raise ConfigError(f"unknown retriever {self.retriever!r}; valid: {', '.join(RETRIEVERS)}")
-        if self.fusion not in FUSIONS:
+        if self.fusion is not None and self.fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {self.fusion!r}; valid: {', '.join(FUSIONS)}")
-        if self.normalization not in NORMALIZATIONS:
+        if self.normalization is not None and self.normalization not in NORMALIZATIONS:
             raise ConfigError(f"unknown normalization {self.normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
-        if not 0.0 <= self.bm25_weight <= 1.0 or math.isnan(self.bm25_weight):
-            raise ConfigError(f"bm25_weight must be between 0 and 1, got {self.bm25_weight}")
+        if self.bm25_weight is not None:
+            FusionConfig(bm25_weight=self.bm25_weight)  # its bounds, checked where they are defined
         if not 1 <= self.k <= MAX_K:
             raise ConfigError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if not 1 <= self.page or self.page * self.k > MAX_DEPTH:
@@ -98,13 +100,6 @@ class Settings:
         chosen = tuple(sorted((str(c), tuple(sorted(map(str, v)))) for c, v in (filters or {}).items() if v))
         return cls(filters=chosen, **kwargs)
 
-    def fusion_config(self) -> FusionConfig:
-        """The hybrid fusion these settings ask for, deep enough for the page shown."""
-        w = self.bm25_weight
-        weights = {"bm25": 2 * w, "dense": 2 * (1 - w)} if self.fusion == "rrf" else {"bm25": w, "dense": 1 - w}
-        return FusionConfig(method=self.fusion, depth=max(HYBRID_DEPTH, self.page * self.k), weights=weights,
-                            normalization=self.normalization)
-
 
 def parse_query(query: str) -> tuple[str, list[str]]:
     """Split a query into its words (quotes removed) and its exact phrases (the "quoted" parts)."""
@@ -114,20 +109,17 @@ def parse_query(query: str) -> tuple[str, list[str]]:
 
 @dataclass
 class Row:
-    """One displayed hit. Scores and ranks of a side are None where that side did not retrieve the document."""
+    """One displayed hit: the hit, in the hybrid hit's shape whatever the retriever (a side that did not
+    retrieve the document has None for its score and rank), and what the page shows of the document."""
 
-    rank: int
-    doc_id: str
-    title: str
-    score: float
-    bm25_score: float | None
-    bm25_rank: int | None
-    dense_score: float | None
-    dense_rank: int | None
-    found_by: tuple[str, ...]
-    snippet: str  # plain text, redacted where asked
-    snippet_html: str
-    contributions: dict[str, float] | None = None
+    hit: HybridHit
+    title: str = ""
+    snippet: str = ""  # plain text, redacted where asked
+    snippet_html: str = ""
+
+    def record(self) -> dict:
+        """The row as the API and the exports give it: the hit's record, then title and snippet."""
+        return hit_record(self.hit) | {"title": self.title, "snippet": self.snippet}
 
 
 @dataclass
@@ -144,6 +136,7 @@ class Results:
     notes: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     redactions: dict[str, int] = field(default_factory=dict)
+    fusion: FusionConfig | None = None  # the exact fusion of a hybrid search
 
     def to_dict(self) -> dict:
         """JSON-ready results: the API's answer."""
@@ -151,11 +144,9 @@ class Results:
         settings["filters"] = {c: list(v) for c, v in self.settings.filters}
         out = {"query": self.query, "settings": settings, "phrases": self.phrases, "matches": self.matches,
                "pool": self.pool, "pages": self.pages, "notes": self.notes,
-               "hits": [{k: v for k, v in asdict(r).items() if k != "snippet_html"} for r in self.rows]}
-        if self.settings.retriever == "hybrid":
-            f = self.settings.fusion_config()
-            out["fusion_config"] = {"method": f.method, "depth": f.depth, "weights": dict(f.weights or {}),
-                                    "normalization": f.normalization, "rrf_k": f.rrf_k}
+               "hits": [r.record() for r in self.rows]}
+        if self.fusion is not None:
+            out["fusion_config"] = to_dict(self.fusion) | {"weights": self.fusion.side_weights()}
         return out
 
 
@@ -184,45 +175,54 @@ class DocumentView:
 
 class Explorer:
     """Search, compare, read and summarise one built corpus (Dataset + Lucene index, and a dense index where
-    built). The dense side is optional: without it only BM25 is offered."""
+    built). The dense side is optional: without it only BM25 is offered.
 
-    def __init__(self, corpus: Corpus | str, *, fields: str = "flat", model: str | None = None, root=None,
-                 encoder=None):
-        from ..dense import DEFAULT_MODEL, DenseSearcher, dense_dir
-        from ..hybrid import HybridSearcher
-        from ..sparse import BM25Searcher, sparse_dir
+    ``config`` chooses the indexes (as for :func:`~gaia_lite.retriever.open_searcher`) and gives the page's
+    initial settings (its fusion); ``encoder`` is an already loaded query encoder.
+    """
 
-        self.corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, root=root, verify=False)
-        sparse = sparse_dir(self.corpus.folder, fields)
-        if not sparse.is_dir():
-            raise MissingArtifactError(f"no sparse index at {sparse}: build it with "
-                                       f"`gaia-lite index sparse {self.corpus.folder} --fields {fields}`")
-        self.bm25 = BM25Searcher(sparse, self.corpus)
-        self.dense = self.hybrid = None
-        if model is not None:
-            index = dense_dir(self.corpus.folder, model)
-            if not index.is_dir():
-                raise MissingArtifactError(f"no dense index for {model} in {self.corpus.folder}: build it with "
-                                           f"`gaia-lite index dense {self.corpus.folder} --model {model}`")
+    def __init__(self, corpus: Corpus | str, config: RetrieverConfig | None = None, *, root=None, encoder=None):
+        from ..retriever import open_corpus, open_searcher
+
+        self.corpus = open_corpus(corpus, root=root)
+        config = config or RetrieverConfig()
+        # Dense and hybrid where a dense index is built (or one is asked for: then its absence is an error).
+        with_dense = config.dense.model is not None or bool(self.corpus.artifacts("dense"))
+        searcher = open_searcher(self.corpus, replace(config, kind="hybrid" if with_dense else "bm25"),
+                                 encoder=encoder)
+        if with_dense:
+            self.hybrid, self.bm25, self.dense = searcher, searcher.bm25, searcher.dense
         else:
-            # The default model's index, else whichever dense index was built (any model works).
-            built = sorted(p for p in self.corpus.folder.glob("dense-*") if (p / "gaia_lite.json").is_file())
-            default = dense_dir(self.corpus.folder, DEFAULT_MODEL)
-            index = default if default in built else (built[0] if built else None)
-        if index is not None:
-            self.dense = DenseSearcher(index, self.corpus, encoder=encoder)
-            self.hybrid = HybridSearcher(self.bm25, self.dense)
+            self.hybrid, self.bm25, self.dense = None, searcher, None
+        self.config = searcher.config
         self.retrievers = ("bm25", "dense", "hybrid") if self.dense else ("bm25",)
         self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
         self._analyzed: dict[str, frozenset[str]] = {}
         self._overview = None
         self._overview_lock = threading.Lock()
 
+    def settings(self, settings: Settings | None = None) -> Settings:
+        """``settings`` with every open choice made: the richest retriever built, and the fusion settings of the
+        explorer's config."""
+        s = settings or Settings()
+        f = self.config.fusion
+        return replace(s, retriever=s.retriever or self.retrievers[-1], fusion=s.fusion or f.method,
+                       bm25_weight=f.bm25_weight if s.bm25_weight is None else s.bm25_weight,
+                       normalization=s.normalization or f.normalization)
+
+    def fusion_config(self, settings: Settings) -> FusionConfig:
+        """The hybrid fusion ``settings`` ask for: the explorer's, with the page's choices, deep enough for the
+        page shown."""
+        s = self.settings(settings)
+        f = self.config.fusion
+        return replace(f, method=s.fusion, bm25_weight=s.bm25_weight, normalization=s.normalization,
+                       depth=max(f.depth, s.page * s.k))
+
     # --- searching -------------------------------------------------------------------------------------------
 
     def search(self, query: str, settings: Settings | None = None) -> Results:
         """One page of results for ``query``; quoted parts of the query are exact phrases."""
-        settings = settings or Settings(retriever=self.retrievers[-1])
+        settings = self.settings(settings)
         start = time.perf_counter()
         query, notes = self._bounded(query)
         if settings.retriever not in self.retrievers:
@@ -232,31 +232,26 @@ class Explorer:
         only = self._only(settings.filters, tuple(phrases))
         pool = len(self.corpus) if only is None else len(only)
         depth = settings.page * settings.k
-        rows: list[Row] = []
+        hits: list[HybridHit] = []
         matches: int | None = None
+        fusion = self.fusion_config(settings) if settings.retriever == "hybrid" else None
         if text.strip():
             if settings.retriever == "bm25":
                 matches = self.bm25.count(text, only=only)
-                hits = self.bm25.search(text, depth, only=only)
-                rows = [self._row(h.rank, h.doc_id, h.score, h.score, h.rank, None, None, ("bm25",))
-                        for h in hits]
+                hits = [HybridHit.from_side(h, "bm25") for h in self.bm25.search(text, depth, only=only)]
             elif settings.retriever == "dense":
                 matches = pool
-                hits = self.dense.search(text, depth, only=only)
-                rows = [self._row(h.rank, h.doc_id, h.score, None, None, h.score, h.rank, ("dense",))
-                        for h in hits]
+                hits = [HybridHit.from_side(h, "dense") for h in self.dense.search(text, depth, only=only)]
             else:
                 matches = pool
-                hits = self.hybrid.search(text, depth, settings.fusion_config(), only=only)
-                rows = [self._row(h.rank, h.doc_id, h.score, h.bm25_score, h.bm25_rank, h.dense_score,
-                                  h.dense_rank, h.found_by, h.contributions) for h in hits]
+                hits = self.hybrid.search(text, depth, fusion, only=only)
         elif not phrases and not settings.filters:
             notes.append("type a query to search")
-        rows = rows[depth - settings.k:]
+        rows = [Row(h) for h in hits[depth - settings.k:]]
         pages = max(1, min(math.ceil((matches or 0) / settings.k), MAX_DEPTH // settings.k))
         counts = self._render_rows(rows, text, settings.redact)
         return Results(query, settings, rows, matches, pool, phrases, pages, notes,
-                       (time.perf_counter() - start) * 1000, dict(counts))
+                       (time.perf_counter() - start) * 1000, dict(counts), fusion)
 
     def compare(self, query: str, settings: Settings | None = None) -> Comparison:
         """BM25, dense and hybrid (with ``settings``' fusion) side by side at ``settings.k``, page 1."""
@@ -265,10 +260,10 @@ class Explorer:
                               f"`gaia-lite index dense {self.corpus.folder}`")
         settings = settings or Settings()
         lists = {r: self.search(query, replace(settings, retriever=r, page=1)).rows for r in RETRIEVERS}
-        bm25, dense = ({r.doc_id for r in lists[s]} for s in ("bm25", "dense"))
+        bm25, dense = ({r.hit.doc_id for r in lists[s]} for s in ("bm25", "dense"))
         overlap = {"bm25_dense": len(bm25 & dense), "bm25": len(bm25), "dense": len(dense)}
-        only = {"bm25": [r.doc_id for r in lists["bm25"] if r.doc_id not in dense],
-                "dense": [r.doc_id for r in lists["dense"] if r.doc_id not in bm25]}
+        only = {"bm25": [r.hit.doc_id for r in lists["bm25"] if r.hit.doc_id not in dense],
+                "dense": [r.hit.doc_id for r in lists["dense"] if r.hit.doc_id not in bm25]}
         return Comparison(query, lists, overlap, only)
 
     def document(self, doc_id: str, *, query: str = "", redact: bool = True, html: bool = True) -> DocumentView:
@@ -378,21 +373,21 @@ class Explorer:
             "sampled": n if step == 1 else len(range(0, n, step)),
             "columns": self.columns,
             "filters": {c: len(v) for c, v in self._filter_choices()},
-            "indexes": [p.name for p in sorted(self.corpus.folder.iterdir()) if (p / "gaia_lite.json").is_file()
-                        and p.name != "dataset"],
+            "indexes": [name for name, meta in self.corpus.artifacts().items() if meta.kind != "corpus"],
         }
 
     # --- exports ----------------------------------------------------------------------------------------------
 
     def export(self, results: Results, fmt: str) -> str:
-        """The results as CSV, JSON Lines (one hit per line, with the query and settings) or TREC run lines."""
+        """The results as CSV, JSON Lines (one hit per line, with the query and settings) or TREC run lines (the
+        query's id from :func:`~gaia_lite.evaluate.query_id`)."""
         if fmt not in EXPORT_FORMATS:
             raise ConfigError(f"unknown export format {fmt!r}; valid: {', '.join(EXPORT_FORMATS)}")
+        if fmt == "trec":
+            return trec_lines({query_id(results.query): [r.hit for r in results.rows]},
+                              tag=f"gaia_lite-{results.settings.retriever}")
         answer = results.to_dict()
         records = answer["hits"]
-        if fmt == "trec":
-            tag = f"gaia_lite-{results.settings.retriever}"
-            return "".join(f"query Q0 {r['doc_id']} {r['rank']} {r['score']:.6f} {tag}\n" for r in records)
         if fmt == "jsonl":
             return "".join(json.dumps({"query": results.query, "settings": answer["settings"], **r},
                                       ensure_ascii=False) + "\n"
@@ -419,24 +414,20 @@ class Explorer:
             query = query[:MAX_QUERY_CHARS]
         return query, notes
 
-    def _row(self, rank, doc_id, score, bm25_score, bm25_rank, dense_score, dense_rank, found_by,
-             contributions=None) -> Row:
-        return Row(rank, doc_id, "", float(score), bm25_score, bm25_rank, dense_score, dense_rank, tuple(found_by),
-                   "", "", dict(contributions) if contributions else None)
-
     def _render_rows(self, rows: list[Row], text: str, redact: bool) -> Counter[str]:
         """Fill each row's title and snippets; return how many items of each kind of personal data were hidden."""
-        docs = {r.doc_id: self.corpus.get(r.doc_id) for r in rows}
-        texts = [(docs[r.doc_id].get("title") or "") + "\n" + (docs[r.doc_id].get("text") or "")[:DOC_CHARS]
+        docs = {r.hit.doc_id: self.corpus.get(r.hit.doc_id) for r in rows}
+        texts = [(docs[r.hit.doc_id].get("title") or "") + "\n" + (docs[r.hit.doc_id].get("text") or "")[:DOC_CHARS]
                  for r in rows]
         highlight = self._highlight(text, texts)
         hidden: Counter[str] = Counter()
         for r in rows:
+            doc = docs[r.hit.doc_id]
             # Whitespace folded: a snippet is one paragraph, whatever the document's line breaks.
-            body = " ".join(render.bounded(docs[r.doc_id].get("text") or "", DOC_CHARS).split())
+            body = " ".join(render.bounded(doc.get("text") or "", DOC_CHARS).split())
             snippet = render.snippet(body, highlight, redact=redact, width=SNIPPET_CHARS)
             r.snippet_html, r.snippet = snippet.html, snippet.text
-            r.title = docs[r.doc_id].get("title") or ""
+            r.title = doc.get("title") or ""
             if redact:
                 r.title, found = render.redact_text(r.title)
                 hidden.update(found)

@@ -20,6 +20,8 @@ from pathlib import Path
 from ..artifacts import atomic_build, link_or_copy
 from ..corpus import Corpus
 from ..errors import ConfigError, MissingArtifactError
+from ..hub.specs import parse_spec
+from ..retriever import open_corpus
 
 PACKAGE = "gaia-lite"
 # Where pip finds torch's CPU wheels: the default PyPI torch is a multi-GB CUDA build a CPU Space cannot use.
@@ -95,13 +97,13 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
 
     import gaia_lite
 
-    corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, root=root, verify=False)
+    corpus = open_corpus(corpus, root=root)
     name = name or corpus.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ConfigError(f"Space name {name!r} may hold only letters, digits, '.', '_' and '-'")
-    artifacts = sorted(p for p in corpus.folder.iterdir() if (p / "gaia_lite.json").is_file())
-    indexes = [p.name for p in artifacts if p.name != "dataset"]
-    if not any(i.startswith("sparse-") for i in indexes):
+    artifacts = corpus.artifacts()
+    indexes = [folder for folder, meta in artifacts.items() if meta.kind != "corpus"]
+    if not any(meta.kind == "sparse" for meta in artifacts.values()):
         raise MissingArtifactError(f"{corpus.folder} has no sparse index, which the explorer needs: build it with "
                                    f"`gaia-lite index sparse {corpus.folder}`")
     target = Path(out) if out else Path("spaces") / name
@@ -109,12 +111,11 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         shutil.copytree(Path(gaia_lite.__file__).parent, tmp / "gaia_lite",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if hub_repo:
-            spec = hub_repo if hub_repo.startswith("hf://") else f"hf://{hub_repo}"
-            app_target = json.dumps(spec)
+            app_target = json.dumps(str(parse_spec(hub_repo)))
             where = f"Artifacts are pulled from the Hub repo `{hub_repo}` at start and verified before use."
         else:
             for artifact in artifacts:
-                shutil.copytree(artifact, tmp / "indexes" / corpus.name / artifact.name,
+                shutil.copytree(corpus.folder / artifact, tmp / "indexes" / corpus.name / artifact,
                                 copy_function=link_or_copy)
             app_target = f'Path(__file__).parent / "indexes" / {json.dumps(corpus.name)}'
             where = f"Artifacts are in `indexes/{corpus.name}/` (Git LFS)."
@@ -122,7 +123,7 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         pinned = requirements()
         reqs = ([f"--extra-index-url {TORCH_INDEX}"] if any(r.startswith("torch==") for r in pinned) else []) + pinned
         (tmp / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
-        retrievers = "BM25, dense and hybrid search" if any(i.startswith("dense-") for i in indexes) else "BM25"
+        retrievers = "BM25, dense and hybrid search" if corpus.artifacts("dense") else "BM25"
         (tmp / "README.md").write_text(README_TEMPLATE.format(
             title=_front_matter_text(title or f"gaia_lite · {name}"), heading=title or f"gaia_lite · {name}",
             name=corpus.name, documents=len(corpus),

@@ -81,11 +81,13 @@ def results_table(results: Results) -> str:
     head = ["#", "id", "score"] + (["BM25", "BM25 #", "dense", "dense #", "found by"] if hybrid else []) + ["document"]
     rows = []
     for r in results.rows:
-        cells = [f'<td class="num">{r.rank}</td>', f'<td class="gl-id">{_open(r.doc_id)}</td>', f'<td class="num">{_num(r.score)}</td>']
+        h = r.hit
+        cells = [f'<td class="num">{h.rank}</td>', f'<td class="gl-id">{_open(h.doc_id)}</td>',
+                 f'<td class="num">{_num(h.score)}</td>']
         if hybrid:
-            cells += [f'<td class="num">{_num(r.bm25_score)}</td>', f'<td class="num">{_rank(r.bm25_rank)}</td>',
-                      f'<td class="num">{_num(r.dense_score)}</td>', f'<td class="num">{_rank(r.dense_rank)}</td>',
-                      f"<td>{_badges(r.found_by)}</td>"]
+            cells += [f'<td class="num">{_num(h.bm25_score)}</td>', f'<td class="num">{_rank(h.bm25_rank)}</td>',
+                      f'<td class="num">{_num(h.dense_score)}</td>', f'<td class="num">{_rank(h.dense_rank)}</td>',
+                      f"<td>{_badges(h.found_by)}</td>"]
         title = f"<b>{escape(r.title)}</b>" if r.title else ""
         cells.append(f'<td>{title}<div class="gl-snippet">{r.snippet_html}</div></td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -95,10 +97,10 @@ def results_table(results: Results) -> str:
 
 
 def _change(row: Row, side: str) -> str:
-    before = row.bm25_rank if side == "bm25" else row.dense_rank
+    before = row.hit.bm25_rank if side == "bm25" else row.hit.dense_rank
     if before is None:
         return f'<span class="gl-new" title="not in {SIDE_NAMES[side]}\'s list">new</span>'
-    delta = before - row.rank
+    delta = before - row.hit.rank
     if delta > 0:
         return f'<span class="gl-up">↑{delta}</span>'
     if delta < 0:
@@ -114,13 +116,13 @@ def comparison(c: Comparison) -> str:
         items = []
         for r in c.lists[side]:
             mark = ""
-            if side in only and r.doc_id in only[side]:
+            if side in only and r.hit.doc_id in only[side]:
                 mark = f' <span class="gl-badge gl-{side}">only {SIDE_NAMES[side]}</span>'
             change = ""
             if side == "hybrid":
                 change = f" <small>BM25 {_change(r, 'bm25')} · dense {_change(r, 'dense')}</small>"
             title = escape(r.title[:120]) if r.title else ""
-            items.append(f"<li>{_open(r.doc_id)}{mark}{change}<br><small>{title}</small></li>")
+            items.append(f"<li>{_open(r.hit.doc_id)}{mark}{change}<br><small>{title}</small></li>")
         columns.append(f"<div><h4>{SIDE_NAMES[side]}</h4><ol>{''.join(items) or '<p>none</p>'}</ol></div>")
     o = c.overlap
     head = (f"<p>BM25 and dense share <b>{o['bm25_dense']}</b> of their top {max(o['bm25'], o['dense'])}: "

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, check_same_documents, datasets_progress
+from ..artifacts import META_FILE, ArtifactMeta, Fingerprint, atomic_build, check_same_documents, datasets_progress
 from ..config import corpus_dir
 from ..errors import ArtifactMismatchError, DuplicateIdError, InputError
 from .sources import Source, iter_source, source_name
@@ -315,18 +315,13 @@ class Corpus:
     def load(cls, name_or_path: str | os.PathLike, *, root: str | os.PathLike | None = None, verify: bool = True) -> Corpus:
         """Open corpus ``name_or_path`` (a name under the indexes root, or its folder).
 
-        Checks the row count against the metadata; ``verify`` also recomputes the content fingerprint.
-        ``hf://owner/repo[@revision]`` names a corpus pushed to the Hub: it is pulled once, verified, and reused
-        (see :mod:`gaia_lite.hub`).
+        Checks the row count against the metadata; ``verify`` also recomputes the content fingerprint. (A
+        corpus on the Hub, ``hf://owner/repo``, opens with :func:`gaia_lite.retriever.open_corpus`.)
         """
         import datasets
 
-        if isinstance(name_or_path, str) and name_or_path.startswith("hf://"):
-            from ..hub import resolve_corpus
-
-            return resolve_corpus(name_or_path, root=root, verify=verify)
         folder = corpus_dir(name_or_path, root)
-        if folder.name == DATASET_DIR and (folder / "gaia_lite.json").is_file():
+        if folder.name == DATASET_DIR and (folder / META_FILE).is_file():
             folder = folder.parent
         data_dir = folder / DATASET_DIR
         meta = ArtifactMeta.read(data_dir, "corpus", f"gaia-lite corpus <source> --name {folder.name}")
@@ -392,6 +387,21 @@ class Corpus:
         except KeyError:
             return False
         return True
+
+    def artifacts(self, kind: str | None = None) -> dict[str, ArtifactMeta]:
+        """What is built in this corpus's folder, ``{folder name: metadata}`` in name order: the ``dataset``,
+        ``sparse-*`` and ``dense-*`` indexes; ``kind`` (``corpus``, ``sparse``, ``dense``) keeps one kind.
+
+        Folders still being built (hidden ones) and passage corpora (corpora of their own, under
+        ``passages-*``) are not listed.
+        """
+        found = {}
+        for folder in sorted(p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if (folder / META_FILE).is_file():
+                meta = ArtifactMeta.read(folder)
+                if kind is None or meta.kind == kind:
+                    found[folder.name] = meta
+        return found
 
     def remove(self) -> None:
         """Delete this corpus's folder and everything built from it."""

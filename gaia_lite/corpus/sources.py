@@ -117,7 +117,7 @@ def _open_binary(path: Path):
 def iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``("file:line", record)`` for each non-blank line of a JSON Lines file (optionally gzipped).
 
-    A line that is not valid UTF-8 or not a JSON object raises :class:`InputError` naming the file and line.
+    A UTF-8 byte-order mark at the start of the file is skipped. A line that is not valid UTF-8 or not a JSON object raises :class:`InputError` naming the file and line.
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -127,7 +127,8 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             for lineno, raw in enumerate(f, start=1):
                 where = f"{path}:{lineno}"
                 try:
-                    line = raw.decode("utf-8")
+                    # utf-8-sig on the first line: Windows tools start UTF-8 files with a byte-order mark.
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as e:
                     raise InputError(
                         f"{where}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "

@@ -15,46 +15,13 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from ..errors import ConfigError, GaiaLiteError
+from ..config import DEFAULT_MODEL, EncoderConfig, configure
+from ..errors import ModelError
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-POOLINGS = ("mean", "cls", "max")
-DTYPES = ("auto", "float32", "bfloat16")
-
-
-class ModelError(GaiaLiteError):
-    """A model cannot be found or loaded."""
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """How to encode: model, pooling, normalisation, prefixes, length, batching, device and precision.
-
-    ``pooling``, ``normalize`` and ``max_length`` left as None are read from the model's sentence-transformers
-    configuration. ``dtype="auto"`` uses bfloat16 where the hardware computes it natively (a CUDA GPU, or a
-    CPU with AVX512-BF16 or AMX) and float32 elsewhere.
-    """
-
-    model: str = DEFAULT_MODEL
-    pooling: str | None = None
-    normalize: bool | None = None
-    max_length: int | None = None
-    query_prefix: str = ""
-    document_prefix: str = ""
-    batch_size: int = 64
-    device: str | None = None
-    dtype: str = "auto"
-
-    def __post_init__(self):
-        if self.pooling is not None and self.pooling not in POOLINGS:
-            raise ConfigError(f"pooling={self.pooling!r}: choose one of {POOLINGS}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+__all__ = ["DEFAULT_MODEL", "Encoder", "EncoderConfig", "ModelError", "cpu_has_bf16", "resolve_model"]
 
 
 def resolve_model(name: str) -> Path:
@@ -128,11 +95,15 @@ def cpu_has_bf16() -> bool:
 class Encoder:
     """Encodes queries and documents into float32 vectors (L2-normalised where the model says so)."""
 
-    def __init__(self, config: EncoderConfig | None = None, **overrides):
+    def __init__(self, config: EncoderConfig | None = None, **settings):
+        """An encoder with ``config`` (or its fields as keyword arguments: ``Encoder(dtype="float32")``); the
+        settings it leaves open are resolved from the model, and ``self.config`` holds the result."""
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        config = replace(config or EncoderConfig(), **overrides)
+        config = configure(EncoderConfig, config, settings)
+        config = replace(config, model=config.model or DEFAULT_MODEL, query_prefix=config.query_prefix or "",
+                         document_prefix=config.document_prefix or "", dtype=config.dtype or "auto")
         self.folder = resolve_model(config.model)
         st = _sentence_transformers_settings(self.folder)
         self.config = replace(

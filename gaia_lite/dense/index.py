@@ -17,11 +17,10 @@ import shlex
 from pathlib import Path
 
 from ..artifacts import ArtifactMeta, atomic_build, datasets_progress
+from ..config import DEFAULT_MODEL, DenseConfig, configure
 from ..corpus import Corpus
-from ..errors import ConfigError
-from .encoder import DEFAULT_MODEL, Encoder, EncoderConfig
+from .encoder import Encoder
 
-INDEX_TYPES = ("flat", "hnsw")
 EMBEDDINGS_DIR = "embeddings"
 
 
@@ -30,9 +29,11 @@ def model_slug(model: str) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", Path(model.rstrip("/")).name.lower()).strip("-") or "model"
 
 
-def dense_dir(corpus_folder: Path, model: str = DEFAULT_MODEL, index_type: str = "flat") -> Path:
-    """Where a dense index lives: ``indexes/<name>/dense-<model>`` (``-hnsw`` added for HNSW)."""
-    return Path(corpus_folder) / (f"dense-{model_slug(model)}" + ("-hnsw" if index_type == "hnsw" else ""))
+def dense_dir(corpus_folder: str | os.PathLike, model: str | None = None, index_type: str | None = None) -> Path:
+    """Where a dense index lives: ``indexes/<name>/dense-<model>`` (``-hnsw`` added for HNSW); the default model
+    and a flat index where not given."""
+    slug = model_slug(model or DEFAULT_MODEL)
+    return Path(corpus_folder) / (f"dense-{slug}" + ("-hnsw" if index_type == "hnsw" else ""))
 
 
 def document_texts(batch: dict) -> list[str]:
@@ -43,29 +44,30 @@ def document_texts(batch: dict) -> list[str]:
 
 def build_dense_index(
     corpus: Corpus | str | os.PathLike,
-    encoder: Encoder | EncoderConfig | None = None,
+    config: DenseConfig | None = None,
     *,
-    index_type: str = "flat",
-    hnsw_m: int = 32,
-    hnsw_ef_construction: int = 200,
+    encoder: Encoder | None = None,
     out: str | os.PathLike | None = None,
     progress: bool = True,
+    **settings,
 ) -> Path:
     """Encode ``corpus`` and build its FAISS index; returns the index folder (default ``indexes/<name>/dense-<model>``).
 
-    ``index_type="flat"`` is exact inner product; ``"hnsw"`` an HNSW graph for large corpora. The build is
-    atomic: on failure or interruption the previous index at that folder is left as it was.
+    ``config`` (or its fields as keyword arguments: ``model=``, ``index_type="hnsw"``, ``dtype=``...) says how to
+    encode and index; ``encoder``, an :class:`~gaia_lite.dense.Encoder` already loaded, replaces its encoder
+    settings. ``index_type`` ``flat`` (the default) is exact inner product, ``hnsw`` an HNSW graph for large
+    corpora. The build is atomic: on failure or interruption the previous index at that folder is left as it was.
     """
     import datasets
     import faiss
     import numpy as np
 
-    if index_type not in INDEX_TYPES:
-        raise ConfigError(f"index_type={index_type!r}: choose one of {INDEX_TYPES}")
+    config = configure(DenseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
-    if not isinstance(encoder, Encoder):
-        encoder = Encoder(encoder)
+    if encoder is None:
+        encoder = Encoder(config.encoder_config())
+    index_type = config.index_type or "flat"
     out = Path(out) if out else dense_dir(corpus.folder, encoder.config.model, index_type)
 
     with atomic_build(out) as tmp:
@@ -89,8 +91,8 @@ def build_dense_index(
         if index_type == "flat":
             index = faiss.IndexFlatIP(encoder.dim)
         else:
-            index = faiss.IndexHNSWFlat(encoder.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = hnsw_ef_construction
+            index = faiss.IndexHNSWFlat(encoder.dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = config.hnsw_ef_construction
         for batch in stored.with_format("numpy").iter(batch_size=10_000):
             index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
         faiss.write_index(index, str(tmp / "index"))
@@ -99,27 +101,30 @@ def build_dense_index(
                 f.write(doc_id + "\n")
         params = {"encoder": encoder.describe(), "index_type": index_type, "text": "title + ' ' + text"}
         if index_type == "hnsw":
-            params["hnsw"] = {"m": hnsw_m, "ef_construction": hnsw_ef_construction}
+            params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
         ArtifactMeta(
             kind="dense",
             num_rows=len(corpus),
             fingerprint=corpus.meta.fingerprint,
             source=str(corpus.folder),
             params=params,
-            command=_dense_command(corpus, encoder, index_type, out),
+            command=index_command(corpus.folder, encoder, index_type, out),
         ).write(tmp)
     return out
 
 
-def _dense_command(corpus: Corpus, encoder: Encoder, index_type: str, out: Path) -> str:
-    c = encoder.config
-    args = ["gaia-lite", "index", "dense", str(corpus.folder)]
-    if c.model != DEFAULT_MODEL:
+def index_command(corpus_folder: Path, encoder: Encoder | DenseConfig, index_type: str = "flat",
+                  out: Path | None = None) -> str:
+    """The ``gaia-lite index dense`` command that builds this index (stored in its metadata, and named by errors
+    about a missing index)."""
+    c = encoder.config if isinstance(encoder, Encoder) else encoder
+    args = ["gaia-lite", "index", "dense", str(corpus_folder)]
+    if c.model and model_slug(c.model) != model_slug(DEFAULT_MODEL):
         args += ["--model", c.model]
-    for flag, value, default in (("--query-prefix", c.query_prefix, ""), ("--document-prefix", c.document_prefix, ""),
-                                 ("--index-type", index_type, "flat")):
-        if value != default:
+    for flag, value in (("--query-prefix", c.query_prefix), ("--document-prefix", c.document_prefix),
+                        ("--index-type", None if index_type == "flat" else index_type)):
+        if value:
             args += [flag, value]
-    if out != dense_dir(corpus.folder, c.model, index_type):
+    if out is not None and Path(out) != dense_dir(corpus_folder, c.model, index_type):
         args += ["--out", str(out)]
     return shlex.join(args)

@@ -6,50 +6,58 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..config import DEFAULT_K, DenseConfig, EncoderConfig, check_k
 from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError
+from ..timing import StepTimes, step
 from ..types import Hit, Run
-from .encoder import DEFAULT_MODEL, Encoder, EncoderConfig
-from .index import EMBEDDINGS_DIR, dense_dir
+from .encoder import Encoder
+from .index import EMBEDDINGS_DIR, model_slug
 
 
 class DenseSearcher:
     """Inner-product search over a dense index built by :func:`~gaia_lite.dense.build_dense_index`.
 
     On load it checks that the index, its docid sidecar and its embeddings hold exactly the corpus ids in
-    corpus order; the query encoder is rebuilt from the settings stored in the index.
+    corpus order. Queries are encoded with the settings stored in the index (model, pooling, normalisation,
+    length, prefixes, and the precision unless ``config`` sets ``dtype``) and the run-time settings of
+    ``config`` (batch size, device). Open one with
+    :func:`gaia_lite.retriever.open_searcher`, or directly over an index folder.
     """
 
-    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, *, encoder: Encoder | None = None,
-                 ef_search: int = 128, faiss_threads: int | None = 1):
-        """``faiss_threads``: FAISS's OpenMP threads during a search (None: FAISS's default). One by default: a
-        single query is too small to split, and FAISS's idle threads then spin against torch's. The setting is
-        made around each search call and restored after, in the calling thread only, so it never changes
-        torch's threads or another thread's. On 121k docstrings, hybrid weighted search at depth 100 went from
-        p50/p95 24.3-24.6/35.7-40.3 ms to 13.7-13.9/23.7 ms, and query encoding from 7.4-8.2 to 4.6-4.7 ms (p50)."""
+    #: The steps a search records in an attached :class:`~gaia_lite.timing.StepTimes` (``step_times``):
+    #: encoding the query, FAISS's search, making the Hit list.
+    STEPS = ("encode", "faiss_search", "hits")
+    step_times: StepTimes | None = None
+    #: The settings it was opened with, where :func:`~gaia_lite.retriever.open_searcher` opened it.
+    config = None
+
+    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, config: DenseConfig | None = None,
+                 *, encoder: Encoder | None = None, faiss_threads: int | None = 1):
+        """``encoder``: an encoder already loaded, used instead of one made from the stored settings (its model
+        must be the index's). ``faiss_threads``: FAISS's OpenMP threads during a search (None: FAISS's
+        default). One by default: a single query is too small to split, and FAISS's idle threads then spin
+        against torch's (BENCHMARKS.md). The setting is made around each search call and restored after, in the
+        calling thread only, so it never changes torch's threads or another thread's."""
         import datasets
         import faiss
 
         self.faiss_threads = faiss_threads
-
         self.index_dir = Path(index_dir)
         self.meta, self.corpus = index_meta(self.index_dir, "dense", corpus)
-        corpus = self.corpus
+        config = config or DenseConfig()
         self.index = faiss.read_index(str(self.index_dir / "index"))
         if hasattr(self.index, "hnsw"):
-            self.index.hnsw.efSearch = ef_search
+            self.index.hnsw.efSearch = config.ef_search
         self.docids = (self.index_dir / "docid").read_text(encoding="utf-8").splitlines()
         self._check_alignment(datasets.load_from_disk(str(self.index_dir / EMBEDDINGS_DIR)))
         stored = self.meta.params["encoder"]
         if encoder is None:
-            encoder = Encoder(EncoderConfig(
-                model=stored["model"], pooling=stored["pooling"], normalize=stored["normalize"],
-                max_length=stored["max_length"], query_prefix=stored["query_prefix"],
-                document_prefix=stored["document_prefix"], dtype=stored.get("dtype", "auto")))
-        elif encoder.describe()["model"] != stored["model"] or encoder.dim != stored["dim"]:
+            encoder = Encoder(query_encoder_config(self.index_dir, self.meta, config))
+        elif model_slug(encoder.config.model) != model_slug(stored["model"]) or encoder.dim != stored["dim"]:
             raise ArtifactMismatchError(
                 f"{self.index_dir} was built with {stored['model']} ({stored['dim']} dims), "
-                f"not {encoder.describe()['model']} ({encoder.dim} dims)")
+                f"not {encoder.config.model} ({encoder.dim} dims)")
         self.encoder = encoder
         self._row = {doc_id: i for i, doc_id in enumerate(self.docids)}
 
@@ -68,19 +76,12 @@ class DenseSearcher:
             raise ArtifactMismatchError(f"{self.index_dir}: " + "; ".join(problems) + f": rebuild with `{rebuild}`")
         self.embeddings = _stored_vectors(self.index)
 
-    @classmethod
-    def from_corpus(cls, corpus: Corpus | str | os.PathLike, model: str = DEFAULT_MODEL, index_type: str = "flat",
-                    **kwargs) -> DenseSearcher:
-        """The searcher over the corpus's ``dense-<model>`` index."""
-        if not isinstance(corpus, Corpus):
-            corpus = Corpus.load(corpus, verify=False)
-        return cls(dense_dir(corpus.folder, model, index_type), corpus, **kwargs)
-
     def encode_query(self, query: str):
         """The query's vector."""
-        return self.encoder.encode_queries([query])[0]
+        with step(self.step_times, "encode"):
+            return self.encoder.encode_queries([query])[0]
 
-    def search_vector(self, vector, k: int = 10, *, only=None) -> list[Hit]:
+    def search_vector(self, vector, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
         """The top ``k`` documents for a query vector, best first (ties by doc id); ``only`` (doc ids) restricts
         the search to those documents (FAISS skips the others, so the top ``k`` among them is exact for a flat
         index)."""
@@ -103,25 +104,27 @@ class DenseSearcher:
         if self.faiss_threads is not None:
             faiss.omp_set_num_threads(self.faiss_threads)
         try:
-            scores, positions = self.index.search(query, k, params=params)
+            with step(self.step_times, "faiss_search"):
+                scores, positions = self.index.search(query, k, params=params)
         finally:
             faiss.omp_set_num_threads(threads)
-        pairs = sorted(((self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0),
-                       key=lambda x: (-x[1], x[0]))
-        return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs, start=1)]
+        with step(self.step_times, "hits"):
+            pairs = sorted(((self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0),
+                           key=lambda x: (-x[1], x[0]))
+            return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs, start=1)]
 
-    def search(self, query: str, k: int = 10, *, only=None) -> list[Hit]:
+    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
         """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        if not query.strip():
+        check_k(k)
+        if not query.strip() or (only is not None and not only):
             return []
         return self.search_vector(self.encode_query(query), k, only=only)
 
-    def search_batch(self, queries: Mapping[str, str], k: int = 10) -> Run:
+    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
         """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
         import numpy as np
 
+        check_k(k)
         items = [(qid, text) for qid, text in queries.items()]
         vectors = self.encoder.encode_queries([text for _, text in items]) if items else np.zeros((0, 1))
         run: Run = {}
@@ -153,3 +156,21 @@ def _stored_vectors(index):
     view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
     view.flags.writeable = False
     return np.asarray(view, dtype=np.float32)
+
+
+def query_encoder_config(index_dir: Path, meta, config: DenseConfig) -> EncoderConfig:
+    """How to encode queries for the dense index at ``index_dir`` (with metadata ``meta``): what shapes the vectors (model,
+    pooling, normalisation, length, prefixes) as the index was built, the rest (batch size, device, and dtype
+    where set) as ``config`` says. A setting of ``config`` that contradicts the index is an error, not silently replaced."""
+    stored = meta.params["encoder"]
+    fixed = ("pooling", "normalize", "max_length", "query_prefix", "document_prefix")
+    clash = [f"{name}={getattr(config, name)!r} (built with {stored[name]!r})" for name in fixed
+             if getattr(config, name) is not None and getattr(config, name) != stored[name]]
+    if config.model is not None and model_slug(config.model) != model_slug(stored["model"]):
+        clash.insert(0, f"model={config.model!r} (built with {stored['model']!r})")
+    if clash:
+        raise ArtifactMismatchError(
+            f"the dense index {index_dir} was not built with {', '.join(clash)}: drop those settings to "
+            f"search it as built, or build an index with them (`{meta.command}` rebuilds this one)")
+    return EncoderConfig(model=stored["model"], batch_size=config.batch_size, device=config.device,
+                         dtype=config.dtype or stored.get("dtype", "auto"), **{name: stored[name] for name in fixed})

@@ -17,73 +17,55 @@ import shlex
 from pathlib import Path
 
 from ..artifacts import ArtifactMeta, atomic_build
+from ..config import SparseConfig, configure
 from ..corpus import Corpus
-from ..errors import ArtifactMismatchError, InputError
+from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
 
-SPARSE_FIELDS = ("flat", "multifield")
-STEMMERS = ("porter", "krovetz", "none")
 ROWS_FILE = "rows.npy"
 
 
-def sparse_dir(corpus_folder: Path, fields: str = "flat", stemmer: str = "porter", keep_stopwords: bool = False,
-               language: str = "en") -> Path:
-    """Where a sparse index of a corpus lives: ``indexes/<name>/sparse-<fields>``, plus any non-default analyzer
-    setting (``sparse-flat-krovetz-stopwords``), so that indexes with different analyzers sit side by side."""
-    name = f"sparse-{fields}"
-    if language != "en":
-        name += f"-{language}"
-    if stemmer != "porter":
-        name += f"-{stemmer}"
-    if keep_stopwords:
-        name += "-stopwords"
-    return Path(corpus_folder) / name
-
-
-def analyzer_params(stemmer: str = "porter", keep_stopwords: bool = False, language: str = "en") -> dict:
-    """The analyzer settings stored with an index and reapplied to queries."""
-    if stemmer not in STEMMERS:
-        raise InputError(f"stemmer={stemmer!r}: choose one of {STEMMERS}")
-    return {"language": language, "stemmer": stemmer, "keep_stopwords": keep_stopwords}
+def sparse_dir(corpus_folder: str | os.PathLike, config: SparseConfig | None = None) -> Path:
+    """Where a corpus's sparse index with these settings lives: ``indexes/<name>/<config.index_name()>``."""
+    return Path(corpus_folder) / (config or SparseConfig()).index_name()
 
 
 def build_sparse_index(
     corpus: Corpus | str | os.PathLike,
+    config: SparseConfig | None = None,
     *,
-    fields: str = "flat",
-    stemmer: str = "porter",
-    keep_stopwords: bool = False,
-    language: str = "en",
     threads: int = 2,
     out: str | os.PathLike | None = None,
     batch_size: int = 1000,
     progress: bool = True,
+    **settings,
 ) -> Path:
     """Index ``corpus`` with Lucene and return the index folder (default ``indexes/<name>/sparse-<fields>``).
 
-    The analyzer defaults to Anserini's default English analyzer (Porter stemming, Lucene's English stopwords).
-    The build is atomic: on failure the previous index at that folder is left as it was.
+    ``config`` (or its fields as keyword arguments: ``fields="multifield"``, ``stemmer=``, ``keep_stopwords=``,
+    ``language=``) sets the fields and the analyzer, by default Anserini's default English analyzer (Porter
+    stemming, Lucene's English stopwords). The build is atomic: on failure the previous index at that folder is
+    left as it was.
     """
     import numpy as np
     from tqdm.auto import tqdm
 
-    if fields not in SPARSE_FIELDS:
-        raise InputError(f"fields={fields!r}: choose one of {SPARSE_FIELDS}")
-    analyzer = analyzer_params(stemmer, keep_stopwords, language)
+    config = configure(SparseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
-    out = Path(out) if out else sparse_dir(corpus.folder, fields, stemmer, keep_stopwords, language)
+    out = Path(out) if out else sparse_dir(corpus.folder, config)
     start_jvm()
-    command = _index_command(corpus, fields, analyzer, out)
+    command = index_command(corpus.folder, config, out)
 
     with atomic_build(out) as tmp:
         args = [
             "-index", str(tmp), "-input", "", "-collection", "JsonCollection", "-threads", str(threads),
-            "-storePositions", "-storeDocvectors", "-storeRaw", "-language", language, "-stemmer", stemmer,
+            "-storePositions", "-storeDocvectors", "-storeRaw", "-language", config.language,
+            "-stemmer", config.stemmer,
         ]
-        if keep_stopwords:
+        if config.keep_stopwords:
             args.append("-keepStopwords")
-        if fields == "multifield":
+        if config.fields == "multifield":
             args += ["-fields", "title"]
         indexer = jclass("io.anserini.index.SimpleIndexer")(args)
         added = 0
@@ -91,20 +73,21 @@ def build_sparse_index(
             columns = ["id", "text"] + (["title"] if corpus.has_title else [])
             with tqdm(total=len(corpus), desc=f"Indexing {corpus.name} (Lucene)", unit=" docs", disable=not progress) as bar:
                 for batch in corpus.dataset.select_columns(columns).iter(batch_size=batch_size):
-                    docs = _json_documents(batch, fields)
+                    docs = _json_documents(batch, config.fields)
                     added += indexer.addRawDocuments(docs)
                     bar.update(len(docs))
         finally:
-            # close(True) merges the index into one segment: searches get 8-26% faster (BENCHMARKS.md).
+            # close(True) merges the index into one segment, which searches faster (BENCHMARKS.md).
             indexer.close(True)
-        rows = _lucene_rows(tmp, corpus)
+        rows = lucene_rows(tmp, corpus)
         np.save(tmp / ROWS_FILE, rows)
         ArtifactMeta(
             kind="sparse",
             num_rows=len(corpus),
             fingerprint=corpus.meta.fingerprint,
             source=str(corpus.folder),
-            params={"fields": fields, "analyzer": analyzer, "indexed": int(len(rows)), "anserini_args": args[8:]},
+            params={"fields": config.fields, "analyzer": config.analyzer(), "indexed": int(len(rows)),
+                    "anserini_args": args[8:]},
             command=command,
         ).write(tmp)
     return out
@@ -122,8 +105,8 @@ def _json_documents(batch: dict, fields: str) -> list[str]:
     return docs
 
 
-def _lucene_rows(index: Path, corpus: Corpus):
-    """For each Lucene docid, the corpus row of the document it holds."""
+def lucene_rows(index: Path, corpus: Corpus):
+    """For each Lucene docid of the index folder ``index``, the corpus row of the document it holds."""
     import numpy as np
 
     reader = jclass("org.apache.lucene.index.DirectoryReader").open(
@@ -144,14 +127,17 @@ def _lucene_rows(index: Path, corpus: Corpus):
     return rows
 
 
-def _index_command(corpus: Corpus, fields: str, analyzer: dict, out: Path) -> str:
-    args = ["gaia-lite", "index", "sparse", str(corpus.folder), "--fields", fields]
-    if analyzer["stemmer"] != "porter":
-        args += ["--stemmer", analyzer["stemmer"]]
-    if analyzer["keep_stopwords"]:
+def index_command(corpus_folder: Path, config: SparseConfig, out: Path | None = None) -> str:
+    """The ``gaia-lite index sparse`` command that builds this index (stored in its metadata, and named by
+    errors about a missing index)."""
+    default = SparseConfig()
+    args = ["gaia-lite", "index", "sparse", str(corpus_folder), "--fields", config.fields]
+    if config.stemmer != default.stemmer:
+        args += ["--stemmer", config.stemmer]
+    if config.keep_stopwords:
         args.append("--keep-stopwords")
-    if analyzer["language"] != "en":
-        args += ["--language", analyzer["language"]]
-    if out != sparse_dir(corpus.folder, fields, **analyzer):
+    if config.language != default.language:
+        args += ["--language", config.language]
+    if out is not None and Path(out) != sparse_dir(corpus_folder, config):
         args += ["--out", str(out)]
     return shlex.join(args)

@@ -17,11 +17,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..config import DEFAULT_K, SparseConfig, check_k, configure
 from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError, InputError
 from ..java import jclass, start_jvm
+from ..timing import StepTimes, step
 from ..types import Hit, Run
-from .indexer import ROWS_FILE, sparse_dir
+from .indexer import ROWS_FILE, index_command
 
 try:  # orjson parses the hits several times faster than json; it comes with gradio
     from orjson import loads as _loads
@@ -37,17 +39,37 @@ class BM25Searcher:
 
     ``search(query, k)`` returns hits; ``search_batch(queries, k)`` returns a run. Query text is analyzed
     as plain words: Lucene syntax (quotes, ``field:``, brackets, wildcards, AND/OR/NOT, ``-``) has no
-    special meaning and never raises a parse error.
+    special meaning and never raises a parse error. Open one with :func:`gaia_lite.retriever.open_searcher`,
+    or directly over an index folder.
     """
 
-    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, *, k1: float = 0.9, b: float = 0.4):
+    #: The steps a search records in an attached :class:`~gaia_lite.timing.StepTimes` (``step_times``):
+    #: building the Lucene query, Lucene's search, serializing its hits to JSON in Java (Jackson), parsing
+    #: that JSON, mapping Lucene docids to ids and sorting, making the Hit list. Counts: ``lucene_rounds``.
+    STEPS = ("build_query", "lucene_search", "jackson_json", "json_parse", "map_sort", "hits")
+    step_times: StepTimes | None = None
+    #: The settings it was opened with, where :func:`~gaia_lite.retriever.open_searcher` opened it.
+    config = None
+
+    def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, config: SparseConfig | None = None,
+                 **settings):
+        """Open the index at ``index_dir`` (of ``corpus``, else of the corpus its metadata names). ``config`` (or
+        its fields as keyword arguments, such as ``k1=1.2``) gives BM25's ``k1`` and ``b``; its fields and
+        analyzer, where given, must be the ones the index was built with."""
         import numpy as np
 
         self.index_dir = Path(index_dir)
         self.meta, self.corpus = index_meta(self.index_dir, "sparse", corpus)
         corpus = self.corpus
-        self.k1, self.b = k1, b
         self.fields = self.meta.params["fields"]
+        built = SparseConfig(fields=self.fields, **self.meta.params["analyzer"])
+        if config is not None and (config.fields, config.analyzer()) != (built.fields, built.analyzer()):
+            raise ArtifactMismatchError(
+                f"{self.index_dir} was built with fields={built.fields} and analyzer {built.analyzer()}, not "
+                f"fields={config.fields} and {config.analyzer()}: open the index built with those settings "
+                f"(`{index_command(corpus.folder, config)}` builds it)")
+        config = configure(SparseConfig, config or built, settings)
+        self.k1, self.b = config.k1, config.b
         start_jvm()
         self._rows = np.load(self.index_dir / ROWS_FILE).tolist()
         self._ids = corpus.ids
@@ -62,7 +84,7 @@ class BM25Searcher:
         searcher_class = jclass("org.apache.lucene.search.IndexSearcher")
         searcher_class.setMaxClauseCount(_MAX_CLAUSES)
         self._searcher = searcher_class(self._reader, signature="(Lorg/apache/lucene/index/IndexReader;)V")
-        self._searcher.setSimilarity(jclass("org.apache.lucene.search.similarities.BM25Similarity")(k1, b))
+        self._searcher.setSimilarity(jclass("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b))
         from pyserini.analysis import get_lucene_analyzer  # needs the JVM, which start_jvm started
 
         a = self.meta.params["analyzer"]
@@ -81,16 +103,6 @@ class BM25Searcher:
         self._mapper = jclass("com.fasterxml.jackson.databind.ObjectMapper")()
         self._bytes_refs = self._mapper.readerForListOf(jclass("org.apache.lucene.util.BytesRef"))
 
-    @classmethod
-    def from_corpus(
-        cls, corpus: Corpus | str | os.PathLike, fields: str = "flat", *, stemmer: str = "porter",
-        keep_stopwords: bool = False, language: str = "en", k1: float = 0.9, b: float = 0.4,
-    ) -> BM25Searcher:
-        """The searcher over the corpus's ``sparse-<fields>`` index (with those analyzer settings)."""
-        if not isinstance(corpus, Corpus):
-            corpus = Corpus.load(corpus, verify=False)
-        return cls(sparse_dir(corpus.folder, fields, stemmer, keep_stopwords, language), corpus, k1=k1, b=b)
-
     def _top(self, q, k: int) -> list[tuple[int, float]]:
         """``(lucene_docid, score)`` of every document that can be in the top ``k`` for the Lucene query ``q``.
 
@@ -99,12 +111,28 @@ class BM25Searcher:
         group of documents tied at the k-th place is in. Sorting those by (score, id) then picks exactly
         the documents Anserini picks.
         """
+        times = self.step_times
         n = k + 1
+        rounds = 0
         while True:
-            top = _loads(self._mapper.writeValueAsString(self._searcher.search(q, n)))["scoreDocs"]
+            rounds += 1
+            top = self._lucene_search(q, n)
             if len(top) < n or top[-1]["score"] != top[k - 1]["score"]:
+                if times is not None:
+                    times.count("lucene_rounds", rounds)
                 return [(d["doc"], d["score"]) for d in top]
             n *= 2
+
+    def _lucene_search(self, q, n: int) -> list[dict]:
+        """Lucene's top ``n`` for ``q`` as ``[{"doc": lucene_docid, "score": s}, ...]``: one crossing into Java
+        for the search and one for the hits, serialized to JSON there (Jackson), instead of one per hit."""
+        times = self.step_times
+        with step(times, "lucene_search"):
+            top_docs = self._searcher.search(q, n)
+        with step(times, "jackson_json"):
+            text = self._mapper.writeValueAsString(top_docs)
+        with step(times, "json_parse"):
+            return _loads(text)["scoreDocs"]
 
     def _query(self, query: str, only=None, phrases=()):
         """The bag-of-words query (every document where ``query`` is empty), restricted by non-scoring filters (so
@@ -116,20 +144,25 @@ class BM25Searcher:
             filters.append(self._id_filter(only))
         return self._filtered(q, filters) if filters else q
 
-    def search(self, query: str, k: int = 10, *, only=None, phrases=()) -> list[Hit]:
+    def search(self, query: str, k: int = DEFAULT_K, *, only=None, phrases=()) -> list[Hit]:
         """The top ``k`` documents for ``query``, best first.
 
         ``only`` (doc ids) restricts the search to those documents; ``phrases`` to documents holding each
         phrase exactly (as analyzed: stemmed words in order, stop words as gaps). Neither changes a score.
         """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        check_k(k)
         if not query.strip() or (only is not None and not only):
             return []
-        ids, rows = self._ids, self._rows
-        pairs = [(ids[rows[doc]], score) for doc, score in self._top(self._query(query, only, phrases), k)]
-        pairs.sort(key=lambda p: (-p[1], p[0]))
-        return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
+        times = self.step_times
+        with step(times, "build_query"):
+            q = self._query(query, only, phrases)
+        top = self._top(q, k)
+        with step(times, "map_sort"):
+            ids, rows = self._ids, self._rows
+            pairs = [(ids[rows[doc]], score) for doc, score in top]
+            pairs.sort(key=lambda p: (-p[1], p[0]))
+        with step(times, "hits"):
+            return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
 
     def count(self, query: str = "", *, only=None, phrases=()) -> int:
         """How many documents hold at least one term of ``query`` (every document where ``query`` is empty),
@@ -146,8 +179,7 @@ class BM25Searcher:
         n = int(self._searcher.count(q))
         if n == 0:
             return []
-        docs = _loads(self._mapper.writeValueAsString(self._searcher.search(q, n)))
-        return [self._ids[r] for r in sorted(self._rows[d["doc"]] for d in docs["scoreDocs"])]
+        return [self._ids[r] for r in sorted(self._rows[d["doc"]] for d in self._lucene_search(q, n))]
 
     def phrase_query(self, phrase: str):
         """The Lucene query for documents holding ``phrase`` exactly, in the fields BM25 searches.
@@ -169,12 +201,13 @@ class BM25Searcher:
             either.add(q, occur.SHOULD)
         return either.build()
 
-    def search_batch(self, queries: Mapping[str, str], k: int = 10, threads: int = 1) -> Run:
+    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K, threads: int = 1) -> Run:
         """Search every ``{query_id: text}`` and return ``{query_id: {doc_id: score}}``.
 
         ``threads`` > 1 runs queries on that many Python threads. Lucene's part runs in parallel (pyjnius releases
-        the GIL), the Python part does not: 2 threads gave 1.25-1.5x here (BENCHMARKS.md).
+        the GIL), the Python part does not (BENCHMARKS.md has the speed-up).
         """
+        check_k(k)
         items = list(queries.items())
         if threads <= 1:
             return {qid: {h.doc_id: h.score for h in self.search(text, k)} for qid, text in items}
@@ -187,8 +220,8 @@ class BM25Searcher:
     def _id_filter(self, doc_ids):
         """A query matching exactly the documents ``doc_ids`` names.
 
-        The ids cross into Java as one JSON string that Jackson reads into ``BytesRef`` objects: a pyjnius call
-        per id cost 4x as much (50,000 ids: 340 ms against 83 ms).
+        The ids cross into Java as one JSON string that Jackson reads into ``BytesRef`` objects, several times
+        cheaper than a pyjnius call per id (BENCHMARKS.md).
         """
         data = json.dumps([{"bytes": base64.b64encode(d.encode("utf-8")).decode("ascii"), "offset": 0,
                             "length": len(d.encode("utf-8"))} for d in doc_ids])
@@ -209,8 +242,9 @@ class BM25Searcher:
         return self._filtered(query, [self._id_filter(doc_ids)])
 
     def _scores_of(self, query, doc_ids: list[str]) -> dict[str, float]:
-        top = _loads(self._mapper.writeValueAsString(self._searcher.search(self._restricted(query, doc_ids),
-                                                                           len(doc_ids))))["scoreDocs"]
+        with step(self.step_times, "id_filter"):
+            restricted = self._restricted(query, doc_ids)
+        top = self._lucene_search(restricted, len(doc_ids))
         return {self._ids[self._rows[d["doc"]]]: d["score"] for d in top}
 
     def score_documents(self, query: str, doc_ids) -> dict[str, float]:
@@ -221,8 +255,7 @@ class BM25Searcher:
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
-        found = self._scores_of(self._generator.buildQuery(self._field_arg, self._analyzer, query), ids) \
-            if query.strip() else {}
+        found = self._scores_of(self._query(query), ids) if query.strip() else {}
         return {doc_id: found.get(doc_id, 0.0) for doc_id in ids}
 
     def query_terms(self, query: str) -> dict[str, int]:

@@ -1,0 +1,159 @@
+"""The dataset card of a pushed corpus: the YAML ``push_to_hub`` would write for its configs, then what it
+holds, how to use and rebuild it, its evaluation results and the repo's layout."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from ..corpus import Corpus
+from ..report import markdown_table
+from .layout import DATA_DIR, EMBEDDINGS_PREFIX, INDEXES_DIR, MANIFEST, SPLIT
+from .specs import RepoSpec
+
+
+def dataset_card(corpus: Corpus, spec: RepoSpec, manifest: dict, tables: Sequence[tuple[str, list]]) -> str:
+    """The card (README.md) for ``corpus`` pushed to ``spec`` with ``manifest``; ``tables`` are the results
+    tables as ``(file name, records)``."""
+    lines = [*_summary(corpus, manifest), *_use_it(spec, manifest), *_rebuild_it(corpus, manifest),
+             *_evaluation(tables), *_layout(manifest)]
+    return f"---\n{_front_matter(corpus, manifest)}\n---\n\n" + "\n".join(lines)
+
+
+def _front_matter(corpus: Corpus, manifest: dict) -> str:
+    """The card's YAML: ``configs`` and ``dataset_info`` as ``push_to_hub`` writes them, so the Hub's viewer and
+    ``load_dataset`` read the repo as any other dataset."""
+    from datasets import Features
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    data = DatasetCardData(pretty_name=f"{corpus.name} (gaia_lite corpus)", tags=["gaia-lite", "retrieval"],
+                           task_categories=["text-retrieval"])
+    infos, configs = {}, {}
+    for name, c in manifest["configs"].items():
+        size = sum(manifest["files"][s]["size"] for s in c["shards"])
+        info = DatasetInfo(config_name=name, features=Features.from_dict(c["features"]), splits=SplitDict(),
+                           download_size=size, dataset_size=c["num_bytes"])
+        info.splits.add(SplitInfo(name=SPLIT, num_bytes=c["num_bytes"], num_examples=c["num_rows"]))
+        info.size_in_bytes = size + c["num_bytes"]
+        infos[name] = info
+        configs[name] = {"data_files": [{"split": SPLIT, "path": f"{c['data_dir']}/{SPLIT}-*"}]}
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    MetadataConfigs(configs).to_dataset_card_data(data)
+    return data.to_yaml()
+
+
+def _summary(corpus: Corpus, manifest: dict) -> list[str]:
+    meta = corpus.meta
+    lines = [
+        f"# {corpus.name}",
+        "",
+        (f"A corpus built and shared with gaia_lite: {len(corpus):,} documents with unique string ids, the "
+         f"search indexes built over them, and a manifest (`{MANIFEST}`) with the sha256 of every file, "
+         "which `gaia-lite pull` checks before anything is used."),
+        "",
+        "| | |",
+        "|---|---|",
+        f"| documents | {len(corpus):,} |",
+        f"| columns | {', '.join(f'`{c}`' for c in corpus.dataset.column_names)} |",
+        f"| fingerprint | `{meta.fingerprint}` (SHA-256 of id, title and text in row order) |",
+        f"| source | `{meta.source}` |",
+        f"| built | {meta.created} with gaia_lite {meta.gaia_lite_version} |",
+        f"| pushed | {manifest['created']} with gaia_lite {manifest['gaia_lite_version']} |",
+        "",
+        "## Indexes",
+        "",
+    ]
+    if manifest["artifacts"]:
+        lines += ["| folder | kind | parameters |", "|---|---|---|"]
+        for name, m in manifest["artifacts"].items():
+            lines.append(f"| `{INDEXES_DIR}/{name}` | {_kind_text(m)} | {_params_text(name, m)} |")
+    else:
+        lines.append("None: only the documents were pushed.")
+    return lines
+
+
+def _use_it(spec: RepoSpec, manifest: dict) -> list[str]:
+    dense = any(m["kind"] == "dense" for m in manifest["artifacts"].values())
+    lines = [
+        "",
+        "## Use it",
+        "",
+        "```bash",
+        (f"gaia-lite pull {spec.repo_id}{f' --revision {spec.revision}' if spec.revision else ''}"
+         f"    # → indexes/{spec.name}/, verified"),
+        f"gaia-lite search {spec} \"your query\"" + (" --retriever hybrid" if dense else ""),
+        "```",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f"docs = load_dataset({spec.repo_id!r}, split={SPLIT!r})",
+    ]
+    for name in manifest["configs"]:
+        if name != "default":
+            lines.append(f"vectors = load_dataset({spec.repo_id!r}, {name!r}, split={SPLIT!r})  # id, embedding")
+    return lines + ["```", ""]
+
+
+def _rebuild_it(corpus: Corpus, manifest: dict) -> list[str]:
+    # The commands name the pusher's corpus folder; the reader has the corpus under its name instead.
+    commands = [portable(corpus.meta.command, corpus.meta.source, corpus.name)]
+    commands += [portable(m["command"], m["source"], corpus.name) for m in manifest["artifacts"].values()]
+    return ["## Rebuild it", "", "```bash", *commands, "```", ""]
+
+
+def _evaluation(tables: Sequence[tuple[str, list]]) -> list[str]:
+    if not tables:
+        return []
+    lines = ["## Evaluation", ""]
+    for file_name, records in tables:
+        table = markdown_table([r for r in records if isinstance(r, dict)])
+        lines += [f"From `results/{file_name}`:", "", *table.splitlines(), ""]
+    return lines
+
+
+def _layout(manifest: dict) -> list[str]:
+    return [
+        "## Layout",
+        "",
+        "```",
+        "gaia_lite.json            manifest: name, rows, fingerprint, artifact metadata, sha256 + size of every file",
+        f"{DATA_DIR}/                     config `default`: the documents (parquet)",
+        *[f"{n}/  config `{n}`: (id, embedding) of `{INDEXES_DIR}/{c['artifact']}`"
+          for n, c in manifest["configs"].items() if n != "default"],
+        f"{INDEXES_DIR}/<folder>/         index folders as built, each with its own gaia_lite.json",
+        "```",
+        "",
+    ]
+
+
+def _kind_text(m: dict) -> str:
+    if m["kind"] == "sparse":
+        return "Lucene BM25 (Anserini)"
+    return f"FAISS {m['params'].get('index_type', 'flat')}, dense"
+
+
+def _params_text(name: str, m: dict) -> str:
+    p = m["params"]
+    if m["kind"] == "sparse":
+        a = p.get("analyzer", {})
+        return (f"fields={p.get('fields')}, language={a.get('language')}, stemmer={a.get('stemmer')}, "
+                f"stopwords {'kept' if a.get('keep_stopwords') else 'removed'}")
+    e = p.get("encoder", {})
+    return (f"model `{e.get('model')}`, {e.get('dim')} dims, {e.get('pooling')} pooling, "
+            f"{'normalised' if e.get('normalize') else 'not normalised'}, embeddings in config "
+            f"`{EMBEDDINGS_PREFIX}{name.removeprefix('dense-')}`")
+
+
+def portable(command: str, old: str, new: str) -> str:
+    """``command`` with the argument ``old`` (a local corpus folder) replaced by ``new``."""
+    if not command:
+        return command
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        return command
+    return shlex.join(new if part == old else part for part in parts)

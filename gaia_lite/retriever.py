@@ -1,0 +1,137 @@
+"""From settings to a searcher, one way for every caller: the CLI, experiments, the explorer, the Space and the
+benchmarks all open corpora and searchers here.
+
+- :func:`open_corpus` opens a corpus by name, folder, or ``hf://owner/repo[@revision]`` (the one place a Hub
+  spec is resolved);
+- :func:`find_dense_index` decides which dense index a :class:`~gaia_lite.config.DenseConfig` means when
+  several are built;
+- :func:`open_searcher` opens the BM25, dense or hybrid searcher a :class:`~gaia_lite.config.RetrieverConfig`
+  describes, building what is missing if asked to, and records the settings it resolved (model, index type,
+  prefixes...) as ``searcher.config``, ready to be written back as YAML.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from .config import DEFAULT_MODEL, DenseConfig, RetrieverConfig, configure
+from .corpus import Corpus
+from .errors import ConfigError, MissingArtifactError
+from .hub.specs import is_hub_spec
+
+__all__ = ["find_dense_index", "open_corpus", "open_searcher"]
+
+
+def open_corpus(spec: Corpus | str | os.PathLike, *, root: str | os.PathLike | None = None,
+                verify: bool = False) -> Corpus:
+    """The corpus ``spec`` names: a name under the indexes root, a folder, or ``hf://owner/repo[@revision]``, a
+    corpus pushed to the Hub, pulled (verified) the first time and reused after. ``verify`` recomputes the
+    content fingerprint."""
+    if isinstance(spec, Corpus):
+        return spec
+    if is_hub_spec(spec):
+        from .hub.pull import resolve_corpus
+
+        return resolve_corpus(str(spec), root=root, verify=verify)
+    return Corpus.load(spec, root=root, verify=verify)
+
+
+def find_dense_index(corpus: Corpus, dense: DenseConfig | None = None) -> Path:
+    """The folder of the dense index that ``dense`` means among those built for ``corpus``.
+
+    The index's metadata must match the settings given (``model``, ``index_type``; None matches any). Of
+    several matches, the one of the default model (all-MiniLM-L6-v2) and a flat index is taken where it is
+    built; otherwise the choice is the user's, and the error lists what is built. No match is a
+    :class:`MissingArtifactError` that names the command building one.
+    """
+    from .dense.index import dense_dir, index_command, model_slug
+
+    dense = dense or DenseConfig()
+    built = corpus.artifacts("dense")
+    matches = [name for name, meta in built.items()
+               if (dense.model is None or model_slug(meta.params["encoder"]["model"]) == model_slug(dense.model))
+               and (dense.index_type is None or meta.params.get("index_type", "flat") == dense.index_type)]
+    if len(matches) > 1:
+        preferred = dense_dir(corpus.folder, dense.model or DEFAULT_MODEL, dense.index_type or "flat").name
+        if preferred not in matches:
+            listed = "; ".join(f"{name} ({_describe(built[name])})" for name in matches)
+            raise ConfigError(f"{len(matches)} dense indexes are built in {corpus.folder}: {listed}: choose one "
+                              "with --model (and --index-type), or dense.model in a config")
+        matches = [preferred]
+    if not matches:
+        wanted = (f" for model {dense.model}" if dense.model else "") + \
+                 (f" of type {dense.index_type}" if dense.index_type else "")
+        others = f" (built: {', '.join(f'{n} ({_describe(m)})' for n, m in built.items())})" if built else ""
+        raise MissingArtifactError(f"no dense index{wanted} in {corpus.folder}{others}: build it with "
+                                   f"`{index_command(corpus.folder, dense, dense.index_type or 'flat')}`")
+    return corpus.folder / matches[0]
+
+
+def open_searcher(
+    corpus: Corpus | str | os.PathLike,
+    config: RetrieverConfig | None = None,
+    *,
+    build: bool = False,
+    encoder=None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    **settings,
+):
+    """The searcher ``config`` describes over ``corpus``: a :class:`~gaia_lite.sparse.BM25Searcher`, a
+    :class:`~gaia_lite.dense.DenseSearcher` or a :class:`~gaia_lite.hybrid.HybridSearcher`.
+
+    ``config`` fields may also come as keyword arguments (``open_searcher(corpus, kind="hybrid")``). A missing
+    index is an error that says how to build it, or with ``build`` is built first (with progress where
+    ``progress``; ``log`` receives a line for each). ``encoder`` is an already loaded
+    :class:`~gaia_lite.dense.Encoder` to use for the dense side. The returned searcher's ``config`` holds the
+    settings resolved from what is built (the dense index's model, type, pooling and prefixes).
+    """
+    from .dense import DenseSearcher, build_dense_index
+    from .hybrid import HybridSearcher
+    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
+    from .sparse.indexer import index_command
+
+    config = configure(RetrieverConfig, config, settings)
+    corpus = open_corpus(corpus)
+    bm25 = dense = None
+    if config.uses_sparse:
+        index = sparse_dir(corpus.folder, config.sparse)
+        if not index.is_dir():
+            if not build:
+                raise MissingArtifactError(f"no sparse index at {index}: build it with "
+                                           f"`{index_command(corpus.folder, config.sparse)}`")
+            build_sparse_index(corpus, config.sparse, progress=progress)
+            log(f"built sparse index: {index}")
+        bm25 = BM25Searcher(index, corpus, config.sparse)
+    if config.uses_dense:
+        try:
+            index = find_dense_index(corpus, config.dense)
+        except MissingArtifactError:
+            if not build:
+                raise
+            index = build_dense_index(corpus, config.dense, encoder=encoder, progress=progress)
+            log(f"built dense index: {index}")
+        dense = DenseSearcher(index, corpus, config.dense, encoder=encoder)
+        config = replace(config, dense=_as_built(dense, config.dense))
+    searcher = HybridSearcher(bm25, dense, config.fusion) if config.kind == "hybrid" else (bm25 or dense)
+    searcher.config = config
+    return searcher
+
+
+def _as_built(dense, config: DenseConfig) -> DenseConfig:
+    """``config`` with what the opened dense index fixed: its model, type and encoder settings."""
+    params = dense.meta.params
+    stored = params["encoder"]
+    fixed = {name: stored[name] for name in ("model", "pooling", "normalize", "max_length", "query_prefix",
+                                             "document_prefix")}
+    hnsw = params.get("hnsw", {})
+    return replace(config, index_type=params.get("index_type", "flat"),
+                   hnsw_m=hnsw.get("m", config.hnsw_m),
+                   hnsw_ef_construction=hnsw.get("ef_construction", config.hnsw_ef_construction), **fixed)
+
+
+def _describe(meta) -> str:
+    return f"{meta.params['encoder']['model']}, {meta.params.get('index_type', 'flat')}"
