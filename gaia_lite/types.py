@@ -27,7 +27,8 @@ SIDES = ("bm25", "dense")
 class Hit(NamedTuple):
     """One retrieved document: its corpus id (never a row number), score, and 1-based rank.
 
-    A NamedTuple: searches create hundreds per query, and a tuple is several times cheaper than a dataclass.
+    A NamedTuple: searches create hundreds per query, and a tuple is cheaper to make than a dataclass
+    (BENCHMARKS.md).
     """
 
     doc_id: str

@@ -232,50 +232,64 @@ def iter_docstrings(
     if limit == 0:
         return stats
     files = _collect_files(site_dirs, stats)
-    emitted: set[str] = set()
-    counts: dict[str, int] = {}
-
-    def unique(base: str) -> str:
-        if base not in emitted:
-            emitted.add(base)
-            return base
-        n = counts.get(base, 1)
-        while True:
-            n += 1
-            candidate = f"{base}#{n}"
-            if candidate not in emitted:
-                break
-        counts[base] = n
-        emitted.add(candidate)
-        return candidate
-
     bar = tqdm(
         total=len(files), desc="Reading docstrings", unit="file", disable=not progress, file=sys.stderr
     )
     try:
-        for name, version, module, path in files:
-            bar.update(1)
-            tree = _read_tree(path, stats)
-            if tree is None:
-                continue
-            text = ast.get_docstring(tree, clean=True)
-            found = [("", "module", text)] if text and text.strip() else []
-            found.extend(_walk(tree.body, ""))
-            for qualname, kind, text in found:
-                base = f"{module}:{qualname}" if qualname else module
-                yield {
-                    "id": unique(base),
-                    "title": qualname or module,
-                    "text": text,
-                    "package": name,
-                    "version": version,
-                    "module": module,
-                    "object": qualname,
-                    "kind": kind,
-                }
-                stats.records += 1
-                if limit is not None and stats.records >= limit:
-                    return stats
+        for record in _records(files, stats, bar):
+            yield record
+            stats.records += 1
+            if limit is not None and stats.records >= limit:
+                return stats
     finally:
         bar.close()
     return stats
+
+
+def _records(files: Sequence[tuple[str, str, str, str]], stats: DocstringStats, bar) -> Iterator[dict[str, str]]:
+    """The records of ``files`` (from :func:`_collect_files`) in corpus order, ids made unique; ``bar`` counts
+    the files visited."""
+    unique = _UniqueIds()
+    for name, version, module, path in files:
+        bar.update(1)
+        tree = _read_tree(path, stats)
+        if tree is None:
+            continue
+        text = ast.get_docstring(tree, clean=True)
+        found = [("", "module", text)] if text and text.strip() else []
+        found.extend(_walk(tree.body, ""))
+        for qualname, kind, text in found:
+            base = f"{module}:{qualname}" if qualname else module
+            yield {
+                "id": unique(base),
+                "title": qualname or module,
+                "text": text,
+                "package": name,
+                "version": version,
+                "module": module,
+                "object": qualname,
+                "kind": kind,
+            }
+
+
+class _UniqueIds:
+    """Makes ids unique in order of appearance: the second ``x`` becomes ``x#2``, the third ``x#3`` (skipping any
+    already given)."""
+
+    def __init__(self) -> None:
+        self._emitted: set[str] = set()
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, base: str) -> str:
+        if base not in self._emitted:
+            self._emitted.add(base)
+            return base
+        n = self._counts.get(base, 1)
+        while True:
+            n += 1
+            candidate = f"{base}#{n}"
+            if candidate not in self._emitted:
+                break
+        self._counts[base] = n
+        self._emitted.add(candidate)
+        return candidate

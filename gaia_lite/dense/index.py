@@ -58,9 +58,7 @@ def build_dense_index(
     settings. ``index_type`` ``flat`` (the default) is exact inner product, ``hnsw`` an HNSW graph for large
     corpora. The build is atomic: on failure or interruption the previous index at that folder is left as it was.
     """
-    import datasets
     import faiss
-    import numpy as np
 
     config = configure(DenseConfig, config, settings)
     if not isinstance(corpus, Corpus):
@@ -71,46 +69,66 @@ def build_dense_index(
     out = Path(out) if out else dense_dir(corpus.folder, encoder.config.model, index_type)
 
     with atomic_build(out) as tmp:
-        columns = ["id", "text"] + (["title"] if corpus.has_title else [])
-        features = datasets.Features({
-            "id": datasets.Value("string"),
-            "embedding": datasets.Sequence(datasets.Value("float32"), length=encoder.dim),
-        })
-        with datasets_progress(progress):
-            embedded = corpus.dataset.select_columns(columns).map(
-                lambda batch: {"id": batch["id"],
-                               "embedding": encoder.encode_documents(document_texts(batch), progress=False)},
-                batched=True, batch_size=1024, remove_columns=columns, features=features,
-                cache_file_name=str(tmp / "_map.arrow"), desc=f"Encoding {corpus.name}",
-            )
-        embedded.save_to_disk(str(tmp / EMBEDDINGS_DIR))
-        del embedded
-        (tmp / "_map.arrow").unlink(missing_ok=True)
-        stored = datasets.load_from_disk(str(tmp / EMBEDDINGS_DIR))
-
-        if index_type == "flat":
-            index = faiss.IndexFlatIP(encoder.dim)
-        else:
-            index = faiss.IndexHNSWFlat(encoder.dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = config.hnsw_ef_construction
-        for batch in stored.with_format("numpy").iter(batch_size=10_000):
-            index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
-        faiss.write_index(index, str(tmp / "index"))
+        embeddings = _encode_corpus(corpus, encoder, tmp, progress)
+        faiss.write_index(_faiss_index(embeddings, encoder.dim, index_type, config), str(tmp / "index"))
         with open(tmp / "docid", "w", encoding="utf-8") as f:
             for doc_id in corpus.ids:
                 f.write(doc_id + "\n")
-        params = {"encoder": encoder.describe(), "index_type": index_type, "text": "title + ' ' + text"}
-        if index_type == "hnsw":
-            params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
-        ArtifactMeta(
-            kind="dense",
-            num_rows=len(corpus),
-            fingerprint=corpus.meta.fingerprint,
-            source=str(corpus.folder),
-            params=params,
-            command=index_command(corpus.folder, encoder, index_type, out),
-        ).write(tmp)
+        _metadata(corpus, encoder, config, index_type, out).write(tmp)
     return out
+
+
+def _encode_corpus(corpus: Corpus, encoder: Encoder, folder: Path, progress: bool):
+    """Encode every document of ``corpus`` into the embeddings Dataset (``id``, ``embedding``) under the build
+    folder ``folder``; returns it as loaded back from disk."""
+    import datasets
+
+    columns = ["id", "text"] + (["title"] if corpus.has_title else [])
+    features = datasets.Features({
+        "id": datasets.Value("string"),
+        "embedding": datasets.Sequence(datasets.Value("float32"), length=encoder.dim),
+    })
+    with datasets_progress(progress):
+        embedded = corpus.dataset.select_columns(columns).map(
+            lambda batch: {"id": batch["id"],
+                           "embedding": encoder.encode_documents(document_texts(batch), progress=False)},
+            batched=True, batch_size=1024, remove_columns=columns, features=features,
+            cache_file_name=str(folder / "_map.arrow"), desc=f"Encoding {corpus.name}",
+        )
+    embedded.save_to_disk(str(folder / EMBEDDINGS_DIR))
+    del embedded
+    (folder / "_map.arrow").unlink(missing_ok=True)
+    return datasets.load_from_disk(str(folder / EMBEDDINGS_DIR))
+
+
+def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig):
+    """A FAISS index of ``index_type`` (``flat`` or ``hnsw``) holding the vectors of ``embeddings`` in row order."""
+    import faiss
+    import numpy as np
+
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config.hnsw_ef_construction
+    for batch in embeddings.with_format("numpy").iter(batch_size=10_000):
+        index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
+    return index
+
+
+def _metadata(corpus: Corpus, encoder: Encoder, config: DenseConfig, index_type: str, out: Path) -> ArtifactMeta:
+    """The index's ``gaia_lite.json``: encoder and FAISS settings, the corpus fingerprint, the rebuild command."""
+    params = {"encoder": encoder.describe(), "index_type": index_type, "text": "title + ' ' + text"}
+    if index_type == "hnsw":
+        params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
+    return ArtifactMeta(
+        kind="dense",
+        num_rows=len(corpus),
+        fingerprint=corpus.meta.fingerprint,
+        source=str(corpus.folder),
+        params=params,
+        command=index_command(corpus.folder, encoder, index_type, out),
+    )
 
 
 def index_command(corpus_folder: Path, encoder: Encoder | DenseConfig, index_type: str = "flat",

@@ -69,44 +69,69 @@ def push_corpus(
     """
     spec = parse_spec(repo_id, revision)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, root=root, verify=True)
+    push = _Push(corpus, spec, private, results, progress)
     if dry_run_dir is not None:
-        target = Path(dry_run_dir)
+        return push.dry_run(Path(dry_run_dir))
+    return push.upload(token)
+
+
+@dataclass(frozen=True)
+class _Push:
+    """One push of ``corpus`` to ``spec``: written into a folder (a dry run) or uploaded in one commit."""
+
+    corpus: Corpus
+    spec: RepoSpec
+    private: bool
+    results: Sequence[str | os.PathLike]
+    progress: bool
+
+    def write(self, out: Path, link: bool) -> tuple[dict, list[str]]:
+        """Write the repo's files into ``out`` (see :func:`_stage`); returns the manifest and the files to upload."""
+        manifest = _stage(self.corpus, out, self.spec, self.results, self.progress, link=link)
+        return manifest, sorted(manifest["files"]) + [CARD, MANIFEST]
+
+    def report(self, files: list[str], size: int, manifest: dict, **where) -> PushReport:
+        return PushReport(self.spec.repo_id, self.spec.revision, self.private, files, size,
+                          list(manifest["artifacts"]), **where)
+
+    def dry_run(self, target: Path) -> PushReport:
+        """Write into ``target`` exactly what would be uploaded (``target`` must be empty, new or an earlier dry run)."""
         if target.exists() and any(target.iterdir()) and not (target / MANIFEST).is_file():
             raise InputError(f"{target} exists and is not an earlier dry run: pass an empty or new folder")
         with atomic_build(target) as tmp:
-            manifest = _stage(corpus, tmp, spec, results, progress, link=False)
-        files = sorted(manifest["files"]) + [CARD, MANIFEST]
+            manifest, files = self.write(tmp, link=False)
         size = sum((target / f).stat().st_size for f in files)
-        return PushReport(spec.repo_id, spec.revision, private, files, size, list(manifest["artifacts"]),
-                          folder=target)
+        return self.report(files, size, manifest, folder=target)
 
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    def upload(self, token: str | None) -> PushReport:
+        """Stage the files in a temporary folder beside the corpus and upload them in one commit, deleting the
+        files of an earlier push that this one does not write."""
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
-    token = client.token(token, required=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{corpus.name}.push-", dir=corpus.folder.parent))
-    try:
-        manifest = _stage(corpus, staging, spec, results, progress, link=True)
-        files = sorted(manifest["files"]) + [CARD, MANIFEST]
-        with client.hub_errors(spec, token, "push to"):
-            api = HfApi(token=token)
-            api.create_repo(spec.repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-            if spec.revision and spec.revision != "main":
-                api.create_branch(spec.repo_id, branch=spec.revision, repo_type=REPO_TYPE, exist_ok=True)
-            remote = api.list_repo_files(spec.repo_id, repo_type=REPO_TYPE, revision=spec.revision)
-            stale = sorted(f for f in remote if _OWNED.match(f) and f not in manifest["files"])
-            operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(staging / f)) for f in files]
-            operations += [CommitOperationDelete(path_in_repo=f) for f in stale]
-            info = api.create_commit(
-                spec.repo_id, operations, repo_type=REPO_TYPE, revision=spec.revision,
-                commit_message=f"gaia_lite: corpus {corpus.name} ({len(corpus):,} documents, "
-                               f"{corpus.meta.fingerprint[:19]})",
-            )
-        size = sum((staging / f).stat().st_size for f in files)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return PushReport(spec.repo_id, spec.revision, private, files, size, list(manifest["artifacts"]),
-                      url=f"https://huggingface.co/datasets/{spec.repo_id}", commit=getattr(info, "oid", None),
-                      deleted=stale)
+        spec, corpus = self.spec, self.corpus
+        token = client.token(token, required=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{corpus.name}.push-", dir=corpus.folder.parent))
+        try:
+            manifest, files = self.write(staging, link=True)
+            with client.hub_errors(spec, token, "push to"):
+                api = HfApi(token=token)
+                api.create_repo(spec.repo_id, repo_type=REPO_TYPE, private=self.private, exist_ok=True)
+                if spec.revision and spec.revision != "main":
+                    api.create_branch(spec.repo_id, branch=spec.revision, repo_type=REPO_TYPE, exist_ok=True)
+                remote = api.list_repo_files(spec.repo_id, repo_type=REPO_TYPE, revision=spec.revision)
+                stale = sorted(f for f in remote if _OWNED.match(f) and f not in manifest["files"])
+                operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(staging / f)) for f in files]
+                operations += [CommitOperationDelete(path_in_repo=f) for f in stale]
+                info = api.create_commit(
+                    spec.repo_id, operations, repo_type=REPO_TYPE, revision=spec.revision,
+                    commit_message=f"gaia_lite: corpus {corpus.name} ({len(corpus):,} documents, "
+                                   f"{corpus.meta.fingerprint[:19]})",
+                )
+            size = sum((staging / f).stat().st_size for f in files)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.report(files, size, manifest, url=f"https://huggingface.co/datasets/{spec.repo_id}",
+                            commit=getattr(info, "oid", None), deleted=stale)
 
 
 def _indexes(corpus: Corpus) -> dict[str, ArtifactMeta]:

@@ -48,7 +48,6 @@ def build_sparse_index(
     left as it was.
     """
     import numpy as np
-    from tqdm.auto import tqdm
 
     config = configure(SparseConfig, config, settings)
     if not isinstance(corpus, Corpus):
@@ -67,18 +66,7 @@ def build_sparse_index(
             args.append("-keepStopwords")
         if config.fields == "multifield":
             args += ["-fields", "title"]
-        indexer = jclass("io.anserini.index.SimpleIndexer")(args)
-        added = 0
-        try:
-            columns = ["id", "text"] + (["title"] if corpus.has_title else [])
-            with tqdm(total=len(corpus), desc=f"Indexing {corpus.name} (Lucene)", unit=" docs", disable=not progress) as bar:
-                for batch in corpus.dataset.select_columns(columns).iter(batch_size=batch_size):
-                    docs = _json_documents(batch, config.fields)
-                    added += indexer.addRawDocuments(docs)
-                    bar.update(len(docs))
-        finally:
-            # close(True) merges the index into one segment, which searches faster (BENCHMARKS.md).
-            indexer.close(True)
+        _add_documents(jclass("io.anserini.index.SimpleIndexer")(args), corpus, config.fields, batch_size, progress)
         rows = lucene_rows(tmp, corpus)
         np.save(tmp / ROWS_FILE, rows)
         ArtifactMeta(
@@ -91,6 +79,25 @@ def build_sparse_index(
             command=command,
         ).write(tmp)
     return out
+
+
+def _add_documents(indexer, corpus: Corpus, fields: str, batch_size: int, progress: bool) -> int:
+    """Feed every document of ``corpus`` to Anserini's ``indexer`` in batches of JSON documents, then close it
+    (on failure too); returns how many documents it added."""
+    from tqdm.auto import tqdm
+
+    added = 0
+    try:
+        columns = ["id", "text"] + (["title"] if corpus.has_title else [])
+        with tqdm(total=len(corpus), desc=f"Indexing {corpus.name} (Lucene)", unit=" docs", disable=not progress) as bar:
+            for batch in corpus.dataset.select_columns(columns).iter(batch_size=batch_size):
+                docs = _json_documents(batch, fields)
+                added += indexer.addRawDocuments(docs)
+                bar.update(len(docs))
+    finally:
+        # close(True) merges the index into one segment, which searches faster (BENCHMARKS.md).
+        indexer.close(True)
+    return added
 
 
 def _json_documents(batch: dict, fields: str) -> list[str]:

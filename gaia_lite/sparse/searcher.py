@@ -1,8 +1,8 @@
 """BM25 search over a gaia_lite Lucene index, with exact Anserini scores and few crossings into Java.
 
 Pyserini's ``LuceneSearcher`` returns one Java object per hit and loads each hit's stored document; at
-k=100 that per-hit traffic costs several times the search itself. Here a query crosses into Java three
-times whatever k is: build the query, search, and serialize the ``TopDocs`` to JSON with Jackson (inside
+k=100 that per-hit traffic costs more than the search itself (BENCHMARKS.md). Here a query crosses into Java
+three times whatever k is: build the query, search, and serialize the ``TopDocs`` to JSON with Jackson (inside
 Anserini's jar). Lucene docids map to corpus rows through the index's ``rows.npy`` sidecar.
 
 Ranking equals Anserini's ``SimpleSearcher``: BM25 (k1=0.9, b=0.4 by default), the query analyzed as a bag
@@ -25,7 +25,7 @@ from ..timing import StepTimes, step
 from ..types import Hit, Run
 from .indexer import ROWS_FILE, index_command
 
-try:  # orjson parses the hits several times faster than json; it comes with gradio
+try:  # orjson parses the hits faster than json; it comes with gradio
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover
     from json import loads as _loads
@@ -220,8 +220,8 @@ class BM25Searcher:
     def _id_filter(self, doc_ids):
         """A query matching exactly the documents ``doc_ids`` names.
 
-        The ids cross into Java as one JSON string that Jackson reads into ``BytesRef`` objects, several times
-        cheaper than a pyjnius call per id (BENCHMARKS.md).
+        The ids cross into Java as one JSON string that Jackson reads into ``BytesRef`` objects, much cheaper
+        than a pyjnius call per id (BENCHMARKS.md).
         """
         data = json.dumps([{"bytes": base64.b64encode(d.encode("utf-8")).decode("ascii"), "offset": 0,
                             "length": len(d.encode("utf-8"))} for d in doc_ids])
