@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -199,57 +200,24 @@ def build_corpus(
     the rebuild command stored in the metadata (default: the ``gaia-lite corpus`` line for these arguments).
     The build is atomic: on any error the previous corpus of that name is left as it was.
     """
-    from tqdm.auto import tqdm
-
     if isinstance(source, str):
         source = Source(source)
-    if empty not in EMPTY_POLICIES:
-        raise InputError(f"empty={empty!r}: choose one of {EMPTY_POLICIES}")
-    if limit is not None and limit < 1:
-        raise InputError(f"limit={limit}: it must be at least 1")
+    _check_arguments(empty, limit)
     name = name or source_name(source)
+    if not re.fullmatch(r"[\w-][\w.-]*", name):
+        raise InputError(f"corpus name {name!r}: use letters, digits, '.', '_' and '-' (no '/', not starting "
+                         "with '.'); put it under another folder with --root")
     folder = corpus_dir(name, root)
     report = CorpusReport()
-    fingerprint = Fingerprint()
-    records = iter_source(source)
-    first = next(records, None)
-    if first is None:
-        raise InputError(f"{source.location}: the source holds no documents")
+    first, records = _first_record(source)
     canon = _Canonicalizer(first[1], id_column, text_column, title_column, empty, report)
-
-    def rows() -> Iterator[dict[str, Any]]:
-        bar = tqdm(desc=f"Reading {source.location}", unit=" docs", disable=not progress)
-        kept = 0  # not bar.n: a disabled tqdm bar never counts
-        with bar:
-            for where, record in itertools.chain([first], records):
-                row = canon(where, record)
-                if row is None:
-                    continue
-                fingerprint.update(row["id"], row["text"], row.get("title", ""))
-                bar.update()
-                kept += 1
-                yield row
-                if limit is not None and kept >= limit:
-                    break
-
+    rows = _Rows(source, first, records, canon, limit, progress)
     with atomic_build(folder / DATASET_DIR) as tmp:
-        stream = tmp / "_stream.arrow"
-        n = _write_arrow(rows(), stream, first[0])
-        if canon.duplicates:
-            raise DuplicateIdError(
-                {k: v + 1 for k, v in canon.duplicates.most_common()}, f"{source.location}"
-            )
-        if n == 0:
-            raise InputError(
-                f"{source.location}: no documents left ({report.empty_skipped} empty ones skipped); "
-                "nothing to build"
-            )
-        _save_dataset(stream, tmp, progress)
-        report.rows = n
-        meta = ArtifactMeta(
+        report.rows = rows.save(tmp)
+        ArtifactMeta(
             kind="corpus",
-            num_rows=n,
-            fingerprint=fingerprint.hexdigest(),
+            num_rows=report.rows,
+            fingerprint=rows.fingerprint.hexdigest(),
             source=source.describe(),
             params={
                 "id_column": canon.id_column,
@@ -260,11 +228,76 @@ def build_corpus(
                 "report": report.__dict__ | {"columns": None, "dropped_columns": dict(report.dropped_columns)},
             },
             command=command or _corpus_command(source, name, id_column, text_column, title_column, empty, limit),
-        )
-        meta.write(tmp)
+        ).write(tmp)
     corpus = Corpus.load(folder, verify=False)
     report.columns = list(corpus.dataset.column_names)
     return corpus, report
+
+
+def _check_arguments(empty: str, limit: int | None) -> None:
+    """Reject an unknown ``empty`` policy and a ``limit`` below 1."""
+    if empty not in EMPTY_POLICIES:
+        raise InputError(f"empty={empty!r}: choose one of {EMPTY_POLICIES}")
+    if limit is not None and limit < 1:
+        raise InputError(f"limit={limit}: it must be at least 1")
+
+
+def _first_record(source: Source) -> tuple[tuple[str, dict[str, Any]], Iterator[tuple[str, dict[str, Any]]]]:
+    """The first ``(where, record)`` of ``source`` and an iterator over the rest; a source without any is an error."""
+    records = iter_source(source)
+    first = next(records, None)
+    if first is None:
+        raise InputError(f"{source.location}: the source holds no documents")
+    return first, records
+
+
+@dataclass
+class _Rows:
+    """A source's records as canonical rows, read once while they are written: ``first`` (already read), then
+    ``records``; ``fingerprint`` covers the rows kept so far."""
+
+    source: Source
+    first: tuple[str, dict[str, Any]]
+    records: Iterator[tuple[str, dict[str, Any]]]
+    canon: _Canonicalizer
+    limit: int | None
+    progress: bool
+    fingerprint: Fingerprint = field(default_factory=Fingerprint)
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        """The rows kept (empty documents as the ``empty`` policy says), at most ``limit`` of them."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"Reading {self.source.location}", unit=" docs", disable=not self.progress)
+        kept = 0  # not bar.n: a disabled tqdm bar never counts
+        with bar:
+            for where, record in itertools.chain([self.first], self.records):
+                row = self.canon(where, record)
+                if row is None:
+                    continue
+                self.fingerprint.update(row["id"], row["text"], row.get("title", ""))
+                bar.update()
+                kept += 1
+                yield row
+                if self.limit is not None and kept >= self.limit:
+                    break
+
+    def save(self, folder: Path) -> int:
+        """Write the rows as the Dataset in the build folder ``folder`` and return how many there are; duplicate
+        ids, or no row at all, are an error."""
+        stream = folder / "_stream.arrow"
+        n = _write_arrow(self.read(), stream, self.first[0])
+        if self.canon.duplicates:
+            raise DuplicateIdError(
+                {k: v + 1 for k, v in self.canon.duplicates.most_common()}, f"{self.source.location}"
+            )
+        if n == 0:
+            raise InputError(
+                f"{self.source.location}: no documents left ({self.canon.report.empty_skipped} empty ones "
+                "skipped); nothing to build"
+            )
+        _save_dataset(stream, folder, self.progress)
+        return n
 
 
 def _save_dataset(stream: Path, folder: Path, progress: bool) -> None:
