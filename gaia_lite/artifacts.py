@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,14 +107,23 @@ class Fingerprint:
         return "sha256:" + self._h.hexdigest()
 
 
+def is_artifact(folder: Path) -> bool:
+    """Whether ``folder`` holds something gaia_lite built (its metadata file)."""
+    return (folder / META_FILE).is_file()
+
+
 @contextlib.contextmanager
-def atomic_build(final: str | os.PathLike) -> Iterator[Path]:
+def atomic_build(final: str | os.PathLike, *, replaces: Callable[[Path], bool] = is_artifact) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``final``; on success it replaces ``final``, on failure it is removed.
 
     The previous artifact at ``final`` stays untouched until the new one is complete, and is only then swapped
-    out by two renames.
+    out by two renames. Only a missing or empty ``final``, or one that ``replaces`` recognises as an earlier
+    build, is ever replaced: a file or a folder of the user's is refused before anything is written.
     """
     final = Path(final)
+    if final.exists() and not (final.is_dir() and (replaces(final) or not any(final.iterdir()))):
+        raise ArtifactError(f"{final} exists and is not something gaia_lite built, so it was left as it is: "
+                            "choose another output folder, or remove it first")
     created = []  # parent folders this build creates, deepest first: removed again if it fails
     parent = final.parent
     while not parent.exists():

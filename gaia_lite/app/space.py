@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..artifacts import atomic_build, link_or_copy
 from ..corpus import Corpus
-from ..errors import ConfigError, MissingArtifactError
+from ..errors import ConfigError, MissingArtifactError, require
 from ..hub.specs import parse_spec
 from ..retriever import open_corpus
 
@@ -93,7 +93,7 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
     Space pulls them from that Hub repo at start. The folder is built like every artifact
     (:func:`~gaia_lite.artifacts.atomic_build`), so a failed build leaves any previous Space folder as it was.
     """
-    import gradio
+    gradio = require("gradio", "writing a Space", "gradio==6.31.0")  # the Space is pinned to its version
 
     import gaia_lite
 
@@ -107,7 +107,7 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         raise MissingArtifactError(f"{corpus.folder} has no sparse index, which the explorer needs: build it with "
                                    f"`gaia-lite index sparse {corpus.folder}`")
     target = Path(out) if out else Path("spaces") / name
-    with atomic_build(target) as tmp:
+    with atomic_build(target, replaces=_is_space) as tmp:
         shutil.copytree(Path(gaia_lite.__file__).parent, tmp / "gaia_lite",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if hub_repo:
@@ -131,6 +131,11 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
             gradio=gradio.__version__, where=where), encoding="utf-8")
         (tmp / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
     return target
+
+
+def _is_space(folder: Path) -> bool:
+    """Whether ``folder`` is a Space folder written by :func:`build_space` (which it may replace)."""
+    return (folder / "app.py").is_file() and (folder / "gaia_lite").is_dir()
 
 
 def _front_matter_text(text: str) -> str:

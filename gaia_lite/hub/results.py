@@ -76,6 +76,9 @@ def export_results(
         raise InputError("export_results: give exactly one of out= (a local path) or repo_id= (a Hub repo)")
     if out is not None:
         path = Path(out)
+        if path.is_dir() and any(path.iterdir()) and not (path / "dataset_info.json").is_file():
+            raise InputError(f"{path} is a folder holding other files: save the result set to a new folder, "
+                             "or to a .parquet or .jsonl file")
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".parquet":
             dataset.to_parquet(str(path))
