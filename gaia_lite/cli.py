@@ -436,21 +436,21 @@ def _cmd_eval(args) -> int:
         md, js = write_results_table(results, args.table)
         log(f"results table: {md} and {js}")
     if args.dump_config:
-        _dump_config(results[0], args.dump_config, log)
+        _dump_config(results[0], args.dump_config, args.collection, log)
     return 0 if all(r.ok for r in results) else 1
 
 
-def _dump_config(result, path: str, log: Callable[[str], None]) -> None:
+def _dump_config(result, path: str, collection: str | None, log: Callable[[str], None]) -> None:
     """Write the config of ``result``'s run, resolved as it ran, with its figures as the expected scores."""
     from pathlib import Path
 
-    config = replace(result.config, expected={m: round(v, 4) for m, v in result.metrics.items()},
-                     collection=result.config.collection)
+    config = replace(result.config, collection=collection or result.config.collection,
+                     expected={m: round(v, 4) for m, v in result.metrics.items()})
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(f"# Written by `gaia-lite eval --dump-config` ({time.strftime('%Y-%m-%d %H:%M')}): this run's "
                       "settings and scores.\n" + config.to_yaml(), encoding="utf-8")
-    log(f"config of this run: {target} (rerun it: gaia-lite eval <folder> --config {target})")
+    log(f"config of this run: {target} (run it again: gaia-lite eval --config {target})")
 
 
 # --- tune -------------------------------------------------------------------------------------------------
@@ -757,15 +757,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return BROKEN_PIPE_STATUS
     except GaiaLiteError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # the file system refused: a path that cannot be written, a full disk
         where = f": {e.filename}" if e.filename else ""
-        print(f"error: {e.strerror or e}{where}; check the path, its permissions and the free space", file=sys.stderr)
+        print(f"error: {_one_line(e.strerror or e)}{where}; check the path, its permissions and the free space",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-built was kept", file=sys.stderr)
         return 130
+
+
+def _one_line(message) -> str:
+    """``message`` as one line: text quoted from other libraries (HTTP errors, parsers) may span several."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
 def _silence_stdout() -> None:

@@ -426,5 +426,8 @@ def load_yaml(path: str | os.PathLike) -> Any:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:
         raise ConfigError(f"{path} is a folder, not a config file") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    except yaml.YAMLError as e:  # its text spans several lines: keep the problem and where it is
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}; fix the file") from None

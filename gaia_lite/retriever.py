@@ -122,13 +122,14 @@ def open_searcher(
 
 
 def _as_built(dense, config: DenseConfig) -> DenseConfig:
-    """``config`` with what the opened dense index fixed: its model, type and encoder settings."""
+    """``config`` with what the opened dense index fixed: its model, type, encoder settings and, unless the
+    config chose one, its precision."""
     params = dense.meta.params
     stored = params["encoder"]
     fixed = {name: stored[name] for name in ("model", "pooling", "normalize", "max_length", "query_prefix",
                                              "document_prefix")}
     hnsw = params.get("hnsw", {})
-    return replace(config, index_type=params.get("index_type", "flat"),
+    return replace(config, index_type=params.get("index_type", "flat"), dtype=config.dtype or stored.get("dtype"),
                    hnsw_m=hnsw.get("m", config.hnsw_m),
                    hnsw_ef_construction=hnsw.get("ef_construction", config.hnsw_ef_construction), **fixed)
 

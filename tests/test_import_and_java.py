@@ -18,7 +18,8 @@ HEAVY = ["jnius", "torch", "faiss", "gradio", "pyserini", "transformers", "datas
 def test_import_gaia_lite_starts_no_jvm_and_loads_nothing_heavy():
     code = (
         "import sys, json, gaia_lite, gaia_lite.cli, gaia_lite.corpus, gaia_lite.sparse, gaia_lite.evaluate, "
-        "gaia_lite.experiments; "
+        "gaia_lite.experiments, gaia_lite.config, gaia_lite.retriever, gaia_lite.hub, gaia_lite.types, "
+        "gaia_lite.timing, gaia_lite.report; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

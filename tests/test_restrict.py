@@ -59,8 +59,6 @@ def test_phrase_without_indexed_words_is_a_clear_error(tiny_searcher, phrase):
 
 
 def test_multifield_phrase_matches_title_too(tiny_corpus):
-    from gaia_lite.sparse import BM25Searcher
-
     with open_searcher(tiny_corpus, sparse=SparseConfig(fields="multifield")) as s:
         # "Okapi BM25" is d4's title and also in its text; "Hugging Face" likewise for d5.
         assert s.matching(["okapi bm25"]) == ["d4"]
