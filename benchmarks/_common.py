@@ -1,5 +1,5 @@
-"""Helpers the benchmark scripts share: logging, the machine's facts, and how much CPU other processes took
-during a measurement."""
+"""Helpers the benchmark scripts share: logging, the machine's facts, how much CPU other processes took during a
+measurement, and the per-step split of a searcher's calls (through gaia_lite's public ``StepTimes`` hook)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,32 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n\s*\n")
 def first_sentence(text: str) -> str:
     """The first sentence of a docstring, whitespace folded (used as a query)."""
     return " ".join(_SENTENCE_END.split(text.strip(), maxsplit=1)[0].split())
+
+
+def step_split(searcher, calls) -> list[dict]:
+    """Run each of ``calls`` (functions of no argument that search with ``searcher``) with a
+    :class:`gaia_lite.timing.StepTimes` attached to ``searcher``, one at a time; the recorder is detached after.
+
+    Per call: ``result`` (what the call returned), ``total`` (its wall seconds, the recorder's own cost
+    included), ``steps`` (``{step: seconds}`` of the steps it recorded, a step recorded twice summed) and
+    ``counts`` (``{name: sum}`` of the counts it recorded). Steps absent from ``steps`` did not run.
+    """
+    from gaia_lite.timing import StepTimes
+
+    times, previous = StepTimes(), searcher.step_times
+    searcher.step_times = times
+    out = []
+    try:
+        for call in calls:
+            times.clear()
+            t = perf()
+            result = call()
+            total = perf() - t
+            out.append({"result": result, "total": total, "steps": times.totals(),
+                        "counts": {name: sum(values) for name, values in times.counts.items()}})
+    finally:
+        searcher.step_times = previous
+    return out
 
 
 def machine_basics(repo: Path, dists) -> dict:

@@ -7,6 +7,9 @@ the same machine: the same searches through `Explorer.search` in one process, on
 queue or JSON in between, which is the floor the app's overhead is measured against.
 
     python benchmarks/bench_app.py --scifact ../shared/data/beir/scifact     # make bench-app
+
+``--quick`` makes a short check run (24 searches from 2 clients, output under benchmarks/out/quick/). The
+benchmark uses gaia_lite's public API only (``tests/test_benchmarks.py`` checks it).
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter as perf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, log
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
+from _common import OtherLoad, log  # noqa: E402  (beside this script)
+
+# What --quick sets, unless given: a short check run.
+QUICK = {"searches": 24, "clients": 2, "out": REPO / "benchmarks" / "out" / "quick"}
 # Each search cycles through these settings, so the load mixes what the app offers.
 MIXES = [
     {"retriever": "hybrid", "fusion": "rrf", "bm25_weight": 0.5},
@@ -138,12 +144,13 @@ def load(url: str, texts: list[str], searches: int, clients: int, k: int, server
             "clients_cores": other.own_cores, "other_load_cores": max(0.0, other.cores - server_cpu / wall)}
 
 
-def peer(folder: Path, texts: list[str], searches: int, k: int) -> dict:
-    """The same searches in-process, one at a time: no server, no HTTP, no JSON."""
+def peer(folder: Path, texts: list[str], searches: int, k: int, *, warmup: int = 10, encoder=None) -> dict:
+    """The same searches in-process, one at a time: no server, no HTTP, no JSON. ``warmup`` searches first (model,
+    JVM, caches); ``encoder``: an already loaded query encoder for the explorer."""
     from gaia_lite.app.explorer import Explorer, Settings
 
-    explorer = Explorer(folder)
-    for text in texts[:10]:  # warm-up: model, JVM, caches
+    explorer = Explorer(folder, encoder=encoder)
+    for text in texts[:warmup]:
         explorer.search(text, Settings(k=k))
     ms = []
     by_mix: dict[str, list[float]] = {}
@@ -201,7 +208,7 @@ def section(out: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scifact", type=Path, default=REPO.parent / "shared/data/beir/scifact")
     p.add_argument("--root", type=Path, default=REPO / "benchmarks" / "out" / "indexes")
@@ -209,7 +216,12 @@ def main() -> int:
     p.add_argument("--searches", type=int, default=600)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("-k", type=int, default=10)
-    args = p.parse_args()
+    p.add_argument("--quick", action="store_true", help="a short check run: 24 searches from 2 clients, output "
+                                                         "under benchmarks/out/quick/ (options given explicitly win)")
+    args = p.parse_args(argv)
+    if args.quick:  # shrink what was not given explicitly
+        p.set_defaults(**QUICK)
+        args = p.parse_args(argv)
     if not (args.scifact / "corpus.jsonl").is_file():
         p.error(f"no BEIR SciFact at {args.scifact}")
     folder = prepare(args.scifact, args.root)

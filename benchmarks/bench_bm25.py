@@ -17,9 +17,21 @@ What is measured (every figure from one process, on one machine):
   ``bm25s.tokenize`` of that query; bm25s batched includes tokenizing the whole batch.
 - effectiveness: nDCG@10 on SciFact's test queries (k=1000 runs, BEIR's rule of dropping a hit whose id is the
   query id) for all three, and a hit-by-hit comparison of gaia_lite's top-100 with raw Pyserini's.
-- where gaia_lite's time goes per query: query building, Lucene search, Jackson, JSON parsing, Python; and
-  diagnostics: the same index force-merged to one segment, Lucene alone on 1 and 2 threads, Hit object cost.
+- where gaia_lite's time goes per query: the steps ``BM25Searcher.search`` records in an attached
+  ``gaia_lite.timing.StepTimes`` (``BM25Searcher.STEPS``: query building, Lucene search, Jackson, JSON parsing,
+  mapping ids and sorting, the Hit list), the rest of the wall time as ``untimed``, and Lucene searches per
+  query (the hook's ``lucene_rounds`` count); diagnostics: gaia_lite's own ``search_batch(threads=t)`` speed-up
+  over t=1 (from the search table) and the cost of ``Hit`` objects against tuples.
 - with ``--setup``: seconds to make a working environment from nothing (fresh venv, torch, ``-e .[dev]``).
+
+``--quick`` makes a short check run (SciFact only, its first 30 test queries, one timed sample, no warm-up);
+its figures are not for BENCHMARKS.md.
+
+The benchmark uses gaia_lite's public API only (``tests/test_benchmarks.py`` checks it). Dropped with the
+searcher internals they read: the "hits parsed per query" count and the no-op Java call floor of the profile
+(the hook records neither), and the diagnostics "segments: as built vs a force-merged copy" (obsolete: indexes
+are merged to one segment when built) and "Lucene alone by threads" (gaia_lite's own batch figures by threads
+stand in for it).
 
 bm25s is configured as gaia_lite's index is: k1=0.9, b=0.4, Lucene's BM25 idf, English stopwords, the
 PyStemmer English (Snowball) stemmer, document = title + " " + text. Lucene uses its own English analyzer and
@@ -30,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -49,14 +62,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
 from gaia_lite.evaluate import anserini_scores  # noqa: E402
-from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402  (beside this script)
+from _common import OtherLoad, first_sentence, log, machine_basics, step_split  # noqa: E402  (beside this script)
 
 from gaia_lite.java import start_jvm  # noqa: E402  (the JVM must start before any pyserini.search import)
 
 perf = time.perf_counter
 BIG_MIN = 100_000
 K1, B = 0.9, 0.4
+# What --quick sets, unless given: a run of a minute or two that exercises every measurement.
+QUICK = {"big": "none", "max_queries": 30, "ks": [10], "threads": [1, 2], "repeat": 1, "warmup": 0.0,
+         "min_sample": 0.0, "check_queries": 30, "out": REPO / "benchmarks" / "out" / "bm25-quick.json"}
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -205,7 +222,7 @@ def sample_queries(candidates: list[str], n: int, seed: int, mode: str) -> tuple
 class Systems:
     """The three searchers over one corpus, each wrapped in the loops that the benchmark times."""
 
-    def __init__(self, corpus, index_dir: Path, texts: list[str]):
+    def __init__(self, corpus, index_dir: Path, texts: list[str], bm25s_backend: str = "numba"):
         import bm25s
         import Stemmer
 
@@ -224,14 +241,14 @@ class Systems:
         t0 = perf()
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
         t1 = perf()
-        self.bm25s = bm25s.BM25(k1=K1, b=B, backend="numba")
+        self.bm25s = bm25s.BM25(k1=K1, b=B, backend=bm25s_backend)
         self.bm25s.index(tokens, show_progress=False)
         t2 = perf()
         del tokens
-        n = len(texts)
+        n = self.docs = len(texts)  # bm25s rejects a k over the corpus size (Lucene returns what there is)
         self.bm25s_build = {"tokenize_s": t1 - t0, "index_s": t2 - t1, "total_s": t2 - t0,
-                            "total_docs_per_s": n / (t2 - t0)}
-        self._tokenize = bm25s.tokenize
+                            "total_docs_per_s": n / (t2 - t0), "backend": bm25s_backend}
+        self.tokenize = bm25s.tokenize
 
     # ---- one query at a time
 
@@ -244,14 +261,14 @@ class Systems:
         return {qid: [(h.docid, h.score) for h in search(text, k)] for qid, text in queries.items()}
 
     def bm25s_one(self, queries: dict[str, str], k: int):
-        tokenize, retrieve, stemmer, ids = self._tokenize, self.bm25s.retrieve, self.stemmer, self.ids
+        tokenize, retrieve, stemmer, ids = self.tokenize, self.bm25s.retrieve, self.stemmer, self.ids
         out = {}
         for qid, text in queries.items():
             tokens = tokenize(text, stopwords="en", stemmer=stemmer, show_progress=False)
             if not tokens.ids[0]:  # only stopwords: bm25s's retrieve rejects an empty query, Lucene finds nothing
                 out[qid] = []
                 continue
-            docs, scores = retrieve(tokens, k=k, show_progress=False, n_threads=1)
+            docs, scores = retrieve(tokens, k=min(k, self.docs), show_progress=False, n_threads=1)
             out[qid] = [(ids[d], s) for d, s in zip(docs[0].tolist(), scores[0].tolist())]
         return out
 
@@ -267,13 +284,13 @@ class Systems:
 
     def bm25s_batch(self, queries: dict[str, str], k: int, threads: int):
         ids = self.ids
-        tokens = self._tokenize(list(queries.values()), stopwords="en", stemmer=self.stemmer, show_progress=False)
+        tokens = self.tokenize(list(queries.values()), stopwords="en", stemmer=self.stemmer, show_progress=False)
         qids = list(queries)
         if not all(tokens.ids):  # bm25s's retrieve may reject a query of stopwords only: leave those out
             keep = [i for i, q in enumerate(tokens.ids) if q]
             qids = [qids[i] for i in keep]
             tokens = type(tokens)(ids=[tokens.ids[i] for i in keep], vocab=tokens.vocab)
-        docs, scores = self.bm25s.retrieve(tokens, k=k, show_progress=False, n_threads=threads)
+        docs, scores = self.bm25s.retrieve(tokens, k=min(k, self.docs), show_progress=False, n_threads=threads)
         run = {qid: {ids[d]: s for d, s in zip(drow, srow)}
                for qid, drow, srow in zip(qids, docs.tolist(), scores.tolist())}
         return run if len(run) == len(queries) else {qid: run.get(qid, {}) for qid in queries}
@@ -329,11 +346,6 @@ def measure_group(fns: dict, n: int, warmup_s: float, min_sample_s: float, repea
                "other_processes_cores_in_best_sample": round(loads[name][samples[name].index(min(samples[name]))], 2)}
         for name in names
     }
-
-
-def measure(fn, args: tuple, n: int, warmup_s: float, min_sample_s: float, repeat: int) -> dict:
-    """:func:`measure_group` for one function."""
-    return measure_group({"x": (fn, args)}, n, warmup_s, min_sample_s, repeat)["x"]
 
 
 def bench_search(sys_: Systems, queries: dict[str, str], args) -> list[dict]:
@@ -413,156 +425,56 @@ def effectiveness(sys_: Systems, queries: dict[str, str], qrels: dict) -> dict:
     return out
 
 
-def profile_gaia(searcher, queries: dict[str, str], k: int, repeat: int) -> dict:
-    """Split gaia_lite's per-query time into its steps, replaying ``BM25Searcher._top`` + ``search``."""
-    from gaia_lite.sparse.searcher import _loads
-    from gaia_lite.types import Hit
+def profile_gaia(searcher, queries: dict[str, str], k: int, repeat: int, warmup: int = 1) -> dict:
+    """Split gaia_lite's per-query time into the steps ``BM25Searcher.search`` records in an attached
+    ``StepTimes`` (``BM25Searcher.STEPS``).
 
-    gen, field, analyzer = searcher._generator, searcher._field_arg, searcher._analyzer
-    lucene, mapper, ids, rows = searcher._searcher, searcher._mapper, searcher._ids, searcher._rows
+    ``warmup`` untimed passes over the queries, then ``repeat`` passes of ``searcher.search(text, k)`` with the
+    recorder attached; the pass of least total wall time is reported. ``untimed`` is the part of a search's
+    wall time outside the recorded steps (argument checks, the loop over Lucene rounds, the recorder itself).
+    """
     texts = [t for t in queries.values() if t.strip()]
-    best = None
-    for _ in range(repeat + 1):  # the first pass warms up
-        t = dict.fromkeys(("build_query", "lucene_search", "jackson_json", "json_parse", "python_map_sort",
-                           "python_hits"), 0.0)
-        rounds = hits_parsed = 0
+    for _ in range(warmup):
         for text in texts:
-            t0 = perf()
-            q = gen.buildQuery(field, analyzer, text)
-            t1 = perf()
-            t["build_query"] += t1 - t0
-            n = k + 1
-            while True:
-                rounds += 1
-                a = perf()
-                top_docs = lucene.search(q, n)
-                b = perf()
-                s = mapper.writeValueAsString(top_docs)
-                c = perf()
-                top = _loads(s)["scoreDocs"]
-                d = perf()
-                t["lucene_search"] += b - a
-                t["jackson_json"] += c - b
-                t["json_parse"] += d - c
-                if len(top) < n or top[-1]["score"] != top[k - 1]["score"]:
-                    break
-                n *= 2
-            a = perf()
-            hits_parsed += len(top)
-            pairs = [(ids[rows[dd["doc"]]], dd["score"]) for dd in top]
-            pairs.sort(key=lambda p: (-p[1], p[0]))
-            b = perf()
-            _ = [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
-            c = perf()
-            t["python_map_sort"] += b - a
-            t["python_hits"] += c - b
-        total = sum(t.values())
+            searcher.search(text, k)
+    best = None
+    for _ in range(repeat):
+        calls = step_split(searcher, [functools.partial(searcher.search, text, k) for text in texts])
+        total = sum(c["total"] for c in calls)
         if best is None or total < best[0]:
-            best = (total, t, rounds, hits_parsed)
-    total, t, rounds, hits_parsed = best
-    n = len(texts)
-    # The floor of one crossing into Java through pyjnius: a call that does nothing.
-    reader = searcher._reader
-    a = perf()
-    for _ in range(n):
-        reader.maxDoc()
-    noop = (perf() - a) / n
+            best = (total, calls)
+    total, calls = best
+    n = max(1, len(texts))
+    steps = {name: sum(c["steps"].get(name, 0.0) for c in calls) for name in searcher.STEPS}
+    steps["untimed"] = max(0.0, total - sum(steps.values()))
     return {
-        "k": k, "queries": n,
-        "ms_per_query": {key: 1000 * v / n for key, v in t.items()} | {"total": 1000 * total / n},
-        "share": {key: v / total for key, v in t.items()},
-        "lucene_rounds_per_query": rounds / n,
-        "hits_parsed_per_query": hits_parsed / n,
-        "noop_java_call_us": 1e6 * noop,
+        "k": k, "queries": len(texts),
+        "ms_per_query": {key: 1000 * v / n for key, v in steps.items()} | {"total": 1000 * total / n},
+        "share": {key: v / total if total else 0.0 for key, v in steps.items()},
+        "lucene_rounds_per_query": sum(c["counts"].get("lucene_rounds", 0) for c in calls) / n,
+        "hits_per_query": sum(len(c["result"]) for c in calls) / n,
     }
 
 
-def merged_copy(index_dir: Path, corpus, dest: Path) -> Path:
-    """A copy of a Lucene index force-merged to one segment (what Anserini's ``-optimize`` does), with its
-    ``rows.npy`` recomputed: merging reorders Lucene docids."""
-    import numpy as np
+def diagnose(search_rows: list[dict], reps: int = 2000) -> dict:
+    """Evidence for where gaia_lite's time goes, beside the per-step profile:
 
-    from gaia_lite.java import jclass
-    from gaia_lite.sparse.indexer import ROWS_FILE, _lucene_rows
-
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(index_dir, dest)
-    directory = jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(dest)))
-    config = jclass("org.apache.lucene.index.IndexWriterConfig")(
-        jclass("org.apache.lucene.analysis.core.WhitespaceAnalyzer")())  # merging re-analyzes nothing
-    writer = jclass("org.apache.lucene.index.IndexWriter")(directory, config)
-    writer.forceMerge(1)
-    writer.close()
-    np.save(dest / ROWS_FILE, _lucene_rows(dest, corpus))
-    return dest
-
-
-def diagnose(sys_: Systems, corpus, index_dir: Path, queries: dict[str, str], args, root: Path) -> dict:
-    """Evidence for where gaia_lite's time goes, beyond the per-step profile:
-
-    - segments: the index as built, against a force-merged (one-segment) copy, same queries, same protocol;
-    - threads: Lucene's search alone on 1 and 2 Python threads (pyjnius releases the GIL in Java calls), to
-      set beside gaia_lite's own batch t=1 / t=2 figures;
-    - Hit objects: cost of building k frozen ``Hit`` dataclasses against plain tuples.
+    - threads: gaia_lite's own ``search_batch(threads=t)`` queries/s from the search table, and the speed-up
+      over t=1 (pyjnius releases the GIL in Java calls, so Lucene's part runs in parallel, Python's does not);
+    - Hit objects: the cost of building 100 ``Hit`` NamedTuples against plain tuples (``reps`` times, best of 5).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from gaia_lite.sparse.searcher import BM25Searcher
     from gaia_lite.types import Hit
 
-    out: dict = {}
-    g = sys_.gaia
-    out["segments"] = int(g._reader.leaves().size())
-    merged_dir = merged_copy(index_dir, corpus, root / f"{corpus.name}-merged-index")
-    m = BM25Searcher(merged_dir, corpus, k1=K1, b=B)
-    out["merged_segments"] = int(m._reader.leaves().size())
-    sample = list(queries.values())[: args.check_queries]
-    out["merged_same_top100"] = all(
-        [h.doc_id for h in g.search(q, 100)] == [h.doc_id for h in m.search(q, 100)] for q in sample)
-    texts = list(queries.values())
-    n = len(texts)
-    per_k = {}
-    for k in args.ks:
-        row = {}
-        for name, searcher in (("as_built", g), ("merged", m)):
-            lucene, gen, field, an = searcher._searcher, searcher._generator, searcher._field_arg, searcher._analyzer
-            built = [gen.buildQuery(field, an, t) for t in texts if t.strip()]
-
-            def lucene_only(built=built, lucene=lucene, k=k):
-                for q in built:
-                    lucene.search(q, k + 1)
-
-            def one(searcher=searcher, k=k):
-                for t in texts:
-                    searcher.search(t, k)
-
-            row[name] = {
-                "gaia_qps": measure(one, (), n, args.warmup, args.min_sample, args.repeat)["qps"],
-                "lucene_search_us": 1e6 / measure(lucene_only, (), len(built), args.warmup, args.min_sample,
-                                                  args.repeat)["qps"],
-            }
-        # Lucene's search alone, on 1 and 2 threads: how far the JVM side scales once the GIL is let go.
-        lucene, gen, field, an = g._searcher, g._generator, g._field_arg, g._analyzer
-        built = [gen.buildQuery(field, an, t) for t in texts if t.strip()]
-
-        def threaded(threads, built=built, lucene=lucene, k=k):
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda q: lucene.search(q, k + 1), built))
-
-        row["lucene_only_qps_threads"] = {
-            str(t): measure(threaded, (t,), len(built), args.warmup, args.min_sample, args.repeat)["qps"]
-            for t in args.threads}
-        per_k[str(k)] = row
-        log(f"  k={k}: gaia_lite {row['as_built']['gaia_qps']:.0f} q/s on {out['segments']} segments, "
-            f"{row['merged']['gaia_qps']:.0f} q/s merged; Lucene search {row['as_built']['lucene_search_us']:.0f} "
-            f"-> {row['merged']['lucene_search_us']:.0f} us; Lucene alone by threads "
-            + ", ".join(f"t={t} {v:.0f} q/s" for t, v in row["lucene_only_qps_threads"].items()))
-    out["by_k"] = per_k
-    m.close()
-    shutil.rmtree(merged_dir, ignore_errors=True)
-
+    by_k: dict = {}
+    for row in search_rows:
+        if row["threads"] is not None:
+            by_k.setdefault(str(row["k"]), {})[str(row["threads"])] = row["gaia_lite"]["qps"]
+    out: dict = {"by_k": {}}
+    for k, qps in by_k.items():
+        base = qps.get("1")
+        out["by_k"][k] = {"gaia_batch_qps_by_threads": qps,
+                          "speedup_over_t1": {t: v / base for t, v in qps.items()} if base else {}}
     pairs = [(f"doc{i}", 10.0 - i / 100) for i in range(100)]
-    reps = 2000
 
     def hits():
         return [Hit(d, s, r) for r, (d, s) in enumerate(pairs, start=1)]
@@ -571,7 +483,7 @@ def diagnose(sys_: Systems, corpus, index_dir: Path, queries: dict[str, str], ar
         return [(d, s, r) for r, (d, s) in enumerate(pairs, start=1)]
 
     cost = {}
-    for name, fn in (("frozen_hit_dataclass", hits), ("tuple", tuples)):
+    for name, fn in (("hit_namedtuple", hits), ("tuple", tuples)):
         best = math.inf
         for _ in range(5):
             t = perf()
@@ -648,12 +560,12 @@ def fmt_table(rows: list[dict]) -> str:
 
 
 def run_corpus(label: str, corpus, index_dir: Path, build: dict, queries: dict, query_info: dict, qrels,
-               texts: list[str], args, root: Path) -> dict:
+               texts: list[str], args) -> dict:
     log(f"[{label}] loading searchers and indexing bm25s ({len(corpus):,} docs)")
-    sys_ = Systems(corpus, index_dir, texts)
+    sys_ = Systems(corpus, index_dir, texts, args.bm25s_backend)
     del texts[:]  # the one in-memory copy of the documents is no longer needed
     gc.collect()
-    empty = sys_._tokenize(list(queries.values()), stopwords="en", stemmer=sys_.stemmer, show_progress=False).ids
+    empty = sys_.tokenize(list(queries.values()), stopwords="en", stemmer=sys_.stemmer, show_progress=False).ids
     query_info = query_info | {"stopwords_only_for_bm25s": sum(1 for q in empty if not q)}
     result = {"corpus": label, "build": build | {"bm25s": sys_.bm25s_build}, "queries": query_info}
     if qrels is not None:
@@ -667,8 +579,8 @@ def run_corpus(label: str, corpus, index_dir: Path, build: dict, queries: dict, 
     log(f"[{label}] profile of gaia_lite's search")
     result["profile"] = [profile_gaia(sys_.gaia, queries, k, args.repeat) for k in args.ks]
     if args.diagnose:
-        log(f"[{label}] diagnostics: segments, threads, Hit objects")
-        result["diagnostics"] = diagnose(sys_, corpus, index_dir, queries, args, root)
+        log(f"[{label}] diagnostics: threads, Hit objects")
+        result["diagnostics"] = diagnose(result["search"], reps=200 if args.quick else 2000)
     sys_.close()
     del sys_
     gc.collect()
@@ -705,23 +617,31 @@ def print_report(out: dict) -> None:
               f"{x['doc_id_lists_differing']}, scores differing after Anserini's rounding "
               f"{x['scores_differing_after_anserini_rounding']} (gaia_lite.evaluate.anserini_scores)")
         for p in r["profile"]:
-            us = p["ms_per_query"]
-            print(f"gaia_lite per query at k={p['k']} (us): "
-                  + ", ".join(f"{key} {1000 * v:.1f}" for key, v in us.items())
-                  + f"; {p['lucene_rounds_per_query']:.2f} Lucene searches/query, {p['hits_parsed_per_query']:.0f} "
-                  f"hits parsed/query, a no-op Java call {p['noop_java_call_us']:.1f} us")
+            print(profile_line(p))
         d = r.get("diagnostics")
         if d:
-            for k, row in d["by_k"].items():
-                print(f"k={k}: gaia_lite one by one {row['as_built']['gaia_qps']:.0f} q/s on the index as built "
-                      f"({d['segments']} segments), {row['merged']['gaia_qps']:.0f} q/s force-merged to 1 "
-                      f"(Lucene search {row['as_built']['lucene_search_us']:.0f} -> "
-                      f"{row['merged']['lucene_search_us']:.0f} us/query; same top-100: {d['merged_same_top100']}); "
-                      "Lucene search alone: " + ", ".join(f"t={t} {v:.0f} q/s" for t, v in
-                                                        row["lucene_only_qps_threads"].items()))
-            c = d["us_per_100_results"]
-            print(f"100 results as frozen Hit dataclasses {c['frozen_hit_dataclass']:.1f} us, as tuples "
-                  f"{c['tuple']:.1f} us")
+            for line in diagnostics_lines(d):
+                print(line)
+
+
+def profile_line(p: dict) -> str:
+    """One line of the per-step profile (microseconds per query)."""
+    return (f"gaia_lite per query at k={p['k']} (us): "
+            + ", ".join(f"{key} {1000 * v:.1f}" for key, v in p["ms_per_query"].items())
+            + f"; {p['lucene_rounds_per_query']:.2f} Lucene searches/query, {p['hits_per_query']:.0f} hits/query")
+
+
+def diagnostics_lines(d: dict) -> list[str]:
+    """The diagnostics: gaia_lite's batch speed by threads (with the speed-up over t=1), and the Hit cost."""
+    lines = []
+    for k, row in d["by_k"].items():
+        speedup = row["speedup_over_t1"]
+        figures = [f"t={t} {qps:.0f} q/s" + (f" ({speedup[t]:.2f}x t=1)" if t != "1" and t in speedup else "")
+                   for t, qps in row["gaia_batch_qps_by_threads"].items()]
+        lines.append(f"k={k}: gaia_lite batched: " + ", ".join(figures))
+    c = d["us_per_100_results"]
+    lines.append(f"100 results as Hit NamedTuples {c['hit_namedtuple']:.1f} us, as tuples {c['tuple']:.1f} us")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -743,13 +663,21 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of untimed passes before each measurement")
     p.add_argument("--min-sample", type=float, default=0.5, help="a timed sample repeats the query set for at "
                                                                   "least this many seconds")
+    p.add_argument("--bm25s-backend", choices=["numba", "numpy"], default="numba",
+                   help="bm25s's backend: numba (the one compared), or numpy (no compilation: for short checks)")
     p.add_argument("--check-queries", type=int, default=300, help="queries compared hit by hit with pyserini")
     p.add_argument("--check-k", type=int, default=100)
     p.add_argument("--root", type=Path, help="where to build corpora and indexes (default: a temp folder, removed "
                                              "at the end); e.g. benchmarks/out/indexes to keep them")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "bm25.json")
     p.add_argument("--no-diagnose", dest="diagnose", action="store_false",
-                   help="skip the diagnostics (one-segment index copy, thread scaling, Hit cost)")
+                   help="skip the diagnostics (thread scaling, Hit cost)")
+    p.add_argument("--max-queries", type=int, help="use only the first N SciFact test queries (a short check run; "
+                                                    "effectiveness then covers those only)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short check run (a minute or two): SciFact only, its first 30 queries, k=10, batch "
+                        "t=1 and t=2, one timed sample, no warm-up, output to bm25-quick.json; options given "
+                        "explicitly win (figures not for BENCHMARKS.md)")
     p.add_argument("--only-big", action="store_true", help="skip SciFact's speed runs (its queries still serve "
                                                            "scifact-x)")
     p.add_argument("--setup", action="store_true", help="also time a setup from nothing (~70 s)")
@@ -757,6 +685,9 @@ def main(argv=None) -> int:
     p.add_argument("--setup-python", default=shutil.which("python3") or sys.executable)
     p.add_argument("--torch", default="torch==2.13.0")
     args = p.parse_args(argv)
+    if args.quick:  # shrink what was not given explicitly
+        p.set_defaults(**QUICK)
+        args = p.parse_args(argv)
 
     if Path(args.root or "").resolve() == (REPO / "indexes").resolve():
         p.error("--root: build benchmark artifacts elsewhere than ./indexes")
@@ -792,14 +723,17 @@ def run_all(args, root: Path, out: dict) -> None:
     if not (scifact / "corpus.jsonl").is_file():
         raise SystemExit(f"{scifact}: no corpus.jsonl; pass --scifact /path/to/beir/scifact")
     queries, qrels = scifact_queries(scifact)
-    sf_info = {"kind": "SciFact test queries (qrels/test.tsv)", "n": len(queries)}
+    if args.max_queries:
+        queries = dict(list(queries.items())[:args.max_queries])
+        qrels = {qid: qrels[qid] for qid in queries}
+    sf_info = {"kind": "SciFact test queries (qrels/test.tsv)" + (f", the first {len(queries)}" if args.max_queries
+                                                                 else ""), "n": len(queries)}
 
     if not args.only_big:
         log("[scifact] building corpus + Lucene index")
         corpus, index, build = build_timed(Source(str(scifact)), "scifact", root)
         texts, _ = corpus_texts(corpus)
-        out["corpora"].append(run_corpus("scifact", corpus, index, build, queries, sf_info, qrels, texts, args,
-                                         root))
+        out["corpora"].append(run_corpus("scifact", corpus, index, build, queries, sf_info, qrels, texts, args))
 
     bigs = [b.strip() for b in args.big.split(",") if b.strip() and b.strip() != "none"]
     for big in bigs:
@@ -817,7 +751,7 @@ def run_all(args, root: Path, out: dict) -> None:
                 dq, dq_info = sample_queries(candidates, args.n_queries, args.seed, args.docstring_queries)
                 del candidates
                 out["corpora"].append(run_corpus("docstrings", corpus, index, build, dq, dq_info, None, texts,
-                                                 args, root))
+                                                 args))
                 continue
         if big == "scifact-x":
             path = root / "scifact-x.jsonl"
@@ -826,9 +760,9 @@ def run_all(args, root: Path, out: dict) -> None:
             corpus, index, build = build_timed(Source(str(path)), "scifact-x", root)
             build["replication"] = rep
             texts, _ = corpus_texts(corpus)
-            info = {"kind": "SciFact test queries (qrels/test.tsv)", "n": len(queries)}
+            info = dict(sf_info)
             out["corpora"].append(run_corpus("scifact-x", corpus, index, build, queries, info, None, texts,
-                                             args, root))
+                                             args))
             path.unlink()
         elif big not in ("auto", "docstrings"):
             raise SystemExit(f"--big {big!r}: choose docstrings, scifact-x, auto or none")

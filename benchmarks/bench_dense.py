@@ -25,27 +25,39 @@ What is measured (one process, one machine; torch's default thread count, report
    big corpus (the ``dtype="auto"`` encoder, bfloat16 on this CPU) with 300 seeded queries made of docstring
    first sentences. After a warm-up pass per setting, ``--passes`` timed passes interleave the settings;
    p50/p95 are over all timed queries. The split (query encoding, BM25 search, dense search, filling of
-   one-sided documents on each side, fusion) comes from separate passes that run HybridSearcher's own steps
-   one by one, checked to return the same hits as ``search``.
+   one-sided documents on each side, fusion: ``HybridSearcher.STEPS``) and the documents filled per query come
+   from a separate pass of ``search`` with a ``gaia_lite.timing.StepTimes`` attached, the searcher's own record
+   of its steps.
 4. Memory: on-disk size of each artifact scaled to 100,000 documents, and the resident memory (VmRSS from
    /proc/self/status) of a fresh process before and after loading a HybridSearcher, on SciFact and on the
    big corpus, whose difference gives the memory per extra 100,000 documents.
 5. Build times: Lucene and dense index of the big corpus, dense index of SciFact in bf16 (documents/s).
 6. Diagnostics behind the reading: query encoding and FAISS search in alternation with FAISS's default
-   OpenMP threads and with one (and the whole hybrid search under both), the steps of
-   ``BM25Searcher.score_documents`` when it fills BM25 scores at depth 1000, load times, and the resident
-   memory after ``malloc_trim(0)`` (heap freed while loading but kept by the allocator).
+   OpenMP threads and with one (and the whole hybrid search under both, through ``DenseSearcher.faiss_threads``),
+   the steps ``BM25Searcher.score_documents`` records (``StepTimes``) when it fills BM25 scores at depth 1000,
+   load times, and the resident memory after ``malloc_trim(0)`` (heap freed while loading but kept by the
+   allocator).
 
 The big corpus is ``builtin:docstrings`` (all of it, or the first 100,000 documents where encoding all of
 them would take longer than ``--max-encode-min``; the report says which). It is built under ``--root``.
 Every timed block records how many CPU cores other processes used meanwhile (from /proc/stat), so a figure
 taken while something else ran is visible as such.
+
+``--quick`` makes a short check run (no big corpus, the first 20 SciFact test queries, small encode samples,
+one pass); it still needs SciFact's corpus with its flat sparse and fp32 dense indexes (``--scifact-corpus``).
+
+The benchmark uses gaia_lite's public API only (``tests/test_benchmarks.py`` checks it). The split no longer
+replays ``HybridSearcher.search`` step by step, so its "same hits as search" check is gone (the split is the
+search); the BM25 filling diagnostic reports the steps ``score_documents`` records (id filter, Lucene search,
+Jackson, JSON parsing) and the rest as one figure, where it used to time a copy of its internals (query
+building and id mapping apart).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -61,7 +73,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
-from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402  (beside this script)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
+from _common import OtherLoad, first_sentence, log, machine_basics, step_split  # noqa: E402  (beside this script)
 
 perf = time.perf_counter
 BIG_MIN = 100_000
@@ -70,6 +83,9 @@ ENCODE_TARGET = 3.0  # gaia_lite vs sentence-transformers fp32, docs/s
 NDCG_TOLERANCE = 0.005
 P95_TARGET_MS = 100.0
 SCIFACT_FP32 = {"nDCG@10": 0.6451, "R@100": 0.9250}  # measured, configs/scifact-dense-minilm.yaml
+# What --quick sets, unless given: a run of a few minutes that exercises every measurement on SciFact.
+QUICK = {"big": "none", "max_queries": 20, "encode_docs": 64, "encode_repeat": 1, "passes": 1,
+         "out": REPO / "benchmarks" / "out" / "quick"}
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
              "amx_bf16", "amx_int8", "avx_vnni")
 
@@ -163,12 +179,14 @@ def docstring_queries(corpus, n: int, seed: int) -> tuple[dict[str, str], dict]:
                      "examples": list(queries.values())[:3]}
 
 
-def scifact_topics(scifact: Path) -> tuple[dict[str, str], dict]:
+def scifact_topics(scifact: Path, limit: int | None = None) -> tuple[dict[str, str], dict]:
+    """SciFact's test queries and qrels (the first ``limit`` queries where given)."""
     from gaia_lite.evaluate import load_qrels, load_queries
 
     qrels = load_qrels(scifact / "qrels" / "test.tsv")
     queries = load_queries(scifact / "queries.jsonl")
-    return {qid: queries[qid] for qid in qrels}, qrels
+    topics = {qid: queries[qid] for qid in list(qrels)[:limit]}
+    return topics, {qid: qrels[qid] for qid in topics}
 
 
 def token_stats(tokenizer, texts: list[str], max_length: int) -> dict:
@@ -204,7 +222,8 @@ def encoders(folder: Path) -> tuple[dict, dict]:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from gaia_lite.dense import Encoder, EncoderConfig
+    from gaia_lite.config import EncoderConfig
+    from gaia_lite.dense import Encoder
 
     systems, notes = {}, {}
     st32 = SentenceTransformer(str(folder), device="cpu")
@@ -296,7 +315,7 @@ def top10_agreement(a: dict, b: dict) -> dict:
 
 def fusion_settings(weighted) -> dict:
     """The timed fusion settings, from configs/scifact-hybrid-weighted.yaml (depth changed) and RRF k=60."""
-    from gaia_lite.hybrid import FusionConfig
+    from gaia_lite.config import FusionConfig
 
     return {
         "weighted, depth 100": replace(weighted, depth=100),
@@ -305,50 +324,40 @@ def fusion_settings(weighted) -> dict:
     }
 
 
-def split_search(h, query: str, k: int, f) -> tuple[list, dict]:
-    """HybridSearcher.search's steps one at a time (its own methods, in its order), each timed, in seconds."""
-    from gaia_lite.hybrid import Candidates
-
-    t0 = perf()
-    vector = h.dense.encode_query(query)
-    t1 = perf()
-    bm25_hits = h.bm25.search(query, f.side_depth("bm25"))
-    t2 = perf()
-    dense_hits = h.dense.search_vector(vector, f.side_depth("dense"))
-    t3 = perf()
-    retrieved = {"bm25": bm25_hits, "dense": dense_hits}
-    ranks = {side: {x.doc_id: x.rank for x in hits} for side, hits in retrieved.items()}
-    scores = {side: {x.doc_id: x.score for x in hits} for side, hits in retrieved.items()}
-    filled: dict = {"bm25": {}, "dense": {}}
-    n_fill = {"bm25": 0, "dense": 0}
-    t4 = perf()
-    if f.fills:
-        missing = [d for d in scores["dense"] if d not in scores["bm25"]]
-        n_fill["bm25"] = len(missing)
-        if missing:
-            filled["bm25"] = h.bm25.score_documents(query, missing)
-        t4 = perf()
-        missing = [d for d in scores["bm25"] if d not in scores["dense"]]
-        n_fill["dense"] = len(missing)
-        if missing:
-            filled["dense"] = h.dense.score_documents(vector, missing)
-    t5 = perf()
-    hits = h.fuse(query, Candidates(scores, ranks, filled), k, f)
-    t6 = perf()
-    return hits, {"encode": t1 - t0, "bm25_search": t2 - t1, "dense_search": t3 - t2, "fill_bm25": t4 - t3,
-                  "fill_dense": t5 - t4, "fusion": t6 - t5, "total": t6 - t0,
-                  "filled_bm25": n_fill["bm25"], "filled_dense": n_fill["dense"]}
+SPLIT_PARTS = ("encode", "bm25_search", "dense_search", "fill_bm25", "fill_dense", "fusion")  # HybridSearcher.STEPS
 
 
-SPLIT_PARTS = ("encode", "bm25_search", "dense_search", "fill_bm25", "fill_dense", "fusion")
+def hybrid_split(h, texts: list[str], k: int, f) -> tuple[list[list], dict[str, list]]:
+    """``h.search(q, k=k, fusion_config=f)`` for each text with a ``StepTimes`` attached to ``h``: the hits of each
+    search, and one value per query for each of ``SPLIT_PARTS``, ``untimed`` (the rest of the search: making
+    the HybridHits, the recorder itself), ``total`` (seconds; a step that did not run counts 0), ``filled_bm25``
+    and ``filled_dense`` (documents filled in on that side)."""
+    calls = step_split(h, [functools.partial(h.search, q, k=k, fusion_config=f) for q in texts])
+    parts = {key: [c["steps"].get(key, 0.0) for c in calls] for key in SPLIT_PARTS}
+    parts["total"] = [c["total"] for c in calls]
+    parts["untimed"] = [max(0.0, c["total"] - sum(c["steps"].values())) for c in calls]
+    for name in ("filled_bm25", "filled_dense"):
+        parts[name] = [c["counts"].get(name, 0) for c in calls]
+    return [c["result"] for c in calls], parts
 
 
-def bench_latency(h, queries: dict[str, str], settings: dict, passes: int, k: int = 10) -> dict:
-    """Per-query latency of ``h.search`` for each fusion setting, then the split of the same work."""
-    texts = list(queries.values())
-    for f in settings.values():  # warm-up: the JVM's JIT, torch's kernels, FAISS, the caches
-        for q in texts:
-            h.search(q, k=k, fusion_config=f)
+def split_summary(h, texts: list[str], k: int, f) -> dict:
+    """The split of ``search``'s time into its steps, from one pass with the step recorder attached."""
+    gc.collect()
+    with OtherLoad() as load:
+        _, parts = hybrid_split(h, texts, k, f)
+    keys = SPLIT_PARTS + ("untimed", "total")
+    return {"split_ms_mean": {key: statistics.mean(parts[key]) * 1000 for key in keys},
+            "split_ms_p50": {key: pct(parts[key], 50) * 1000 for key in keys},
+            "split_ms_p95": {key: pct(parts[key], 95) * 1000 for key in keys},
+            "filled_per_query_mean": {"bm25": statistics.mean(parts["filled_bm25"]),
+                                      "dense": statistics.mean(parts["filled_dense"])},
+            "split_other_processes_cores": round(load.cores, 2)}
+
+
+def timed_passes(h, texts: list[str], settings: dict, passes: int, k: int) -> tuple[dict, dict]:
+    """Seconds of each ``h.search`` per setting over ``passes`` interleaved passes (rotating order), and the CPU
+    cores other processes used during each pass."""
     lat: dict = {name: [] for name in settings}
     loads: dict = {name: [] for name in settings}
     names = list(settings)
@@ -362,6 +371,17 @@ def bench_latency(h, queries: dict[str, str], settings: dict, passes: int, k: in
                     h.search(q, k=k, fusion_config=f)
                     lat[name].append(perf() - t)
             loads[name].append(load.cores)
+    return lat, loads
+
+
+def bench_latency(h, queries: dict[str, str], settings: dict, passes: int, k: int = 10, warmup: bool = True) -> dict:
+    """Per-query latency of ``h.search`` for each fusion setting (nothing attached), then the split of the same work."""
+    texts = list(queries.values())
+    if warmup:  # the JVM's JIT, torch's kernels, FAISS, the caches
+        for f in settings.values():
+            for q in texts:
+                h.search(q, k=k, fusion_config=f)
+    lat, loads = timed_passes(h, texts, settings, passes, k)
     out = {}
     for name, f in settings.items():
         ms = [x * 1000 for x in lat[name]]
@@ -369,24 +389,7 @@ def bench_latency(h, queries: dict[str, str], settings: dict, passes: int, k: in
                "p99_ms": pct(ms, 99), "mean_ms": statistics.mean(ms), "max_ms": max(ms),
                "p95_ms_per_pass": [pct(ms[i * len(texts):(i + 1) * len(texts)], 95) for i in range(passes)],
                "other_processes_cores_max": round(max(loads[name]), 2)}
-        # the split, from a separate pass of HybridSearcher's own steps (checked against search's hits)
-        parts: dict = {key: [] for key in SPLIT_PARTS + ("total", "filled_bm25", "filled_dense")}
-        same = 0
-        gc.collect()
-        with OtherLoad() as load:
-            for q in texts:
-                hits, t = split_search(h, q, k, f)
-                for key, values in parts.items():
-                    values.append(t[key])
-                ref = h.search(q, k=k, fusion_config=f)
-                same += [(x.doc_id, x.score) for x in hits] == [(x.doc_id, x.score) for x in ref]
-        row["split_ms_mean"] = {key: statistics.mean(parts[key]) * 1000 for key in SPLIT_PARTS + ("total",)}
-        row["split_ms_p50"] = {key: pct(parts[key], 50) * 1000 for key in SPLIT_PARTS + ("total",)}
-        row["split_ms_p95"] = {key: pct(parts[key], 95) * 1000 for key in SPLIT_PARTS + ("total",)}
-        row["filled_per_query_mean"] = {"bm25": statistics.mean(parts["filled_bm25"]),
-                                        "dense": statistics.mean(parts["filled_dense"])}
-        row["split_same_hits_as_search"] = f"{same}/{len(texts)}"
-        row["split_other_processes_cores"] = round(load.cores, 2)
+        row |= split_summary(h, texts, k, f)
         out[name] = row
         log(f"    {name:<22} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  split(mean ms) "
             + " ".join(f"{key} {v:.2f}" for key, v in row["split_ms_mean"].items())
@@ -440,13 +443,14 @@ def faiss_only(dense, vectors, depth: int) -> dict:
 def thread_contention(h, queries: dict[str, str], f, depth: int = 1000) -> dict:
     """Query encoding and FAISS search, one after the other as HybridSearcher runs them, with FAISS's default
     OpenMP threads and with one: torch and FAISS each bring their own OpenMP runtime, whose idle threads spin.
-    Also the whole ``search`` (fusion ``f``) under both settings. FAISS's thread count is restored after."""
+    Also the whole ``search`` (fusion ``f``) under both settings, set through ``DenseSearcher.faiss_threads``
+    (which the dense searcher applies around each FAISS search). Both settings are restored after."""
     import faiss
     import torch
 
     enc, index = h.dense.encoder, h.dense.index
     texts = list(queries.values())
-    default = faiss.omp_get_max_threads()
+    default, searcher_threads = faiss.omp_get_max_threads(), h.dense.faiss_threads
     vectors = enc.encode_queries(texts)
     alone = []
     for q in texts:  # encoding alone, nothing in between
@@ -458,6 +462,7 @@ def thread_contention(h, queries: dict[str, str], f, depth: int = 1000) -> dict:
     try:
         for threads in (default, 1):
             faiss.omp_set_num_threads(threads)
+            h.dense.faiss_threads = threads
             for _ in range(2):  # the first pass warms up
                 e, s = [], []
                 for q in texts:
@@ -485,41 +490,36 @@ def thread_contention(h, queries: dict[str, str], f, depth: int = 1000) -> dict:
                 "other_processes_cores": round(load.cores, 2)}
     finally:
         faiss.omp_set_num_threads(default)
+        h.dense.faiss_threads = searcher_threads
     return out
 
 
-def bm25_fill_parts(h, queries: dict[str, str], depth: int = 1000) -> dict:
-    """Where ``BM25Searcher.score_documents`` spends its time when filling the BM25 scores of the documents only
-    the dense side retrieved (weighted fusion at ``depth``). Reads BM25Searcher's private members: a diagnostic."""
-    from gaia_lite.sparse.searcher import _loads
+FILL_STEPS = {"id_filter": "id filter (TermInSetQuery of the ids, through Jackson)",
+              "lucene_search": "Lucene search", "jackson_json": "Jackson (hits to JSON)",
+              "json_parse": "JSON parse"}
+FILL_REST = "rest (query building, id mapping)"
+FILL_WHOLE = "score_documents (whole)"
 
+
+def bm25_fill_parts(h, queries: dict[str, str], depth: int = 1000, warmup: bool = True) -> dict:
+    """Where ``BM25Searcher.score_documents`` spends its time when filling the BM25 scores of the documents only
+    the dense side retrieved (weighted fusion at ``depth``): the steps it records in an attached ``StepTimes``
+    (``FILL_STEPS``), and the rest of its wall time as one figure."""
     bm = h.bm25
     work = []
     for q in queries.values():
         found = {x.doc_id for x in bm.search(q, depth)}
         vector = h.dense.encode_query(q)
         work.append((q, [x.doc_id for x in h.dense.search_vector(vector, depth) if x.doc_id not in found]))
-    for q, ids in work:  # warm-up
-        bm.score_documents(q, ids)
-    parts: dict = {"build query": [], "TermInSetQuery of the ids (through Jackson)": [],
-                   "Lucene search + Jackson": [], "JSON parse + map": [], "score_documents (whole)": []}
-    for q, ids in work:
-        t0 = perf()
-        query = bm._generator.buildQuery(bm._field_arg, bm._analyzer, q)
-        t1 = perf()
-        restricted = bm._restricted(query, ids)
-        t2 = perf()
-        text = bm._mapper.writeValueAsString(bm._searcher.search(restricted, len(ids)))
-        t3 = perf()
-        got = {bm._ids[bm._rows[d["doc"]]]: d["score"] for d in _loads(text)["scoreDocs"]}
-        _ = {doc_id: got.get(doc_id, 0.0) for doc_id in ids}
-        t4 = perf()
-        bm.score_documents(q, ids)
-        t5 = perf()
-        for key, value in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
-            parts[key].append(value)
-    return {"depth": depth, "ids_per_query_mean": statistics.mean(len(ids) for _, ids in work),
-            "ms_mean": {key: statistics.mean(v) * 1000 for key, v in parts.items()}}
+    if warmup:
+        for q, ids in work:
+            bm.score_documents(q, ids)
+    calls = step_split(bm, [functools.partial(bm.score_documents, q, ids) for q, ids in work])
+    ms = {step: statistics.mean(c["steps"].get(step, 0.0) for c in calls) * 1000 for step in FILL_STEPS}
+    whole = statistics.mean(c["total"] for c in calls) * 1000
+    ms[FILL_REST] = max(0.0, whole - sum(ms.values()))
+    ms[FILL_WHOLE] = whole
+    return {"depth": depth, "ids_per_query_mean": statistics.mean(len(ids) for _, ids in work), "ms_mean": ms}
 
 
 # ----------------------------------------------------------------------------------------------- 4. memory
@@ -529,70 +529,91 @@ AFTER_LOADING = "+ DenseSearcher (FAISS, vectors)"
 TRIMMED = "  after malloc_trim(0): freed heap given back (a diagnostic)"
 
 
-def rss_probe(args) -> int:
-    """Child process: VmRSS before and after loading a HybridSearcher, then after queries. Prints JSON."""
-    stages = {"start (python + this script)": proc_status()}
-    import datasets  # noqa: F401
-    import faiss
-    import numpy as np  # noqa: F401
-    import pyarrow  # noqa: F401
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
+def load_probe(spec: dict, mark) -> tuple:
+    """Load a HybridSearcher from a probe ``spec`` (corpus, sparse and dense index folders, encoder dtype, fusion
+    settings) one part at a time, calling ``mark(stage)`` after each; return it and the load seconds."""
+    from gaia_lite.config import EncoderConfig, FusionConfig
     from gaia_lite.corpus import Corpus
-    from gaia_lite.dense import DenseSearcher, Encoder, EncoderConfig
-    from gaia_lite.hybrid import FusionConfig, HybridSearcher
+    from gaia_lite.dense import DenseSearcher, Encoder
+    from gaia_lite.hybrid import HybridSearcher
     from gaia_lite.java import start_jvm
     from gaia_lite.sparse import BM25Searcher
 
-    spec = json.loads(Path(args.rss_probe).read_text())
-    stages[BEFORE_LOADING] = proc_status()
     corpus = Corpus.load(spec["corpus"], verify=False)
     _ = corpus.ids
-    stages["+ corpus opened (ids read)"] = proc_status()
+    mark("+ corpus opened (ids read)")
     start_jvm()
-    stages["+ JVM started"] = proc_status()
+    mark("+ JVM started")
     t = perf()
     bm25 = BM25Searcher(spec["sparse"], corpus)
     bm25_s = perf() - t
-    stages["+ BM25Searcher (Lucene)"] = proc_status()
+    mark("+ BM25Searcher (Lucene)")
     encoder = Encoder(EncoderConfig(dtype=spec["dtype"]))
-    stages["+ Encoder (model)"] = proc_status()
+    mark("+ Encoder (model)")
     t = perf()
     dense = DenseSearcher(spec["dense"], corpus, encoder=encoder)
     dense_s = perf() - t
-    stages[AFTER_LOADING] = proc_status()
-    import ctypes
+    mark(AFTER_LOADING)
+    load_s = {"BM25Searcher": bm25_s, "DenseSearcher": dense_s}
+    return HybridSearcher(bm25, dense, FusionConfig(**spec["fusion"])), load_s
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        stages[TRIMMED] = proc_status()
-    h = HybridSearcher(bm25, dense, FusionConfig(**spec["fusion"]))
-    h.search(spec["queries"][0], k=10)
-    stages["+ 1 query"] = proc_status()
-    for q in spec["queries"]:
-        h.search(q, k=10)
-    stages[f"+ {len(spec['queries'])} queries"] = proc_status()
+
+def held_memory(dense) -> dict:
+    """What a DenseSearcher holds: FAISS's vectors, the vectors that fill dense scores (and whether they are a
+    view of FAISS's storage or a second copy), the model's parameters; MiB."""
+    import faiss
+
     model_bytes = sum(p.numel() * p.element_size() for p in dense.encoder.model.parameters())
-    try:  # is DenseSearcher.embeddings FAISS's own storage (a view) or a second copy?
-        import faiss
-
+    try:
         flat = faiss.downcast_index(dense.index.storage) if hasattr(dense.index, "storage") else dense.index
         storage = faiss.rev_swig_ptr(flat.get_xb(), 1).__array_interface__["data"][0]
         shares = dense.embeddings.__array_interface__["data"][0] == storage
     except Exception:  # noqa: BLE001  (another index type: unknown)
         shares = None
-    result = {
-        "docs": len(corpus), "stages_mib": stages, "peak_mib": proc_status("VmHWM"),
-        "load_s": {"BM25Searcher": bm25_s, "DenseSearcher": dense_s},
-        "encoder_dtype": dense.encoder.dtype,
-        "held": {"faiss_vectors_mib": dense.index.ntotal * dense.index.d * 4 / 2**20,
-                 "dense_embeddings_mib": dense.embeddings.nbytes / 2**20,
-                 "dense_embeddings_is_faiss_storage": shares,
-                 "model_parameters_mib": model_bytes / 2**20},
-    }
-    print("RSS_PROBE_JSON " + json.dumps(result))
+    return {"faiss_vectors_mib": dense.index.ntotal * dense.index.d * 4 / 2**20,
+            "dense_embeddings_mib": dense.embeddings.nbytes / 2**20,
+            "dense_embeddings_is_faiss_storage": shares,
+            "model_parameters_mib": model_bytes / 2**20}
+
+
+def rss_probe(args) -> int:
+    """Child process: VmRSS before and after loading a HybridSearcher, then after queries. Prints JSON."""
+    stages = {"start (python + this script)": proc_status()}
+    import datasets  # noqa: F401
+    import faiss  # noqa: F401
+    import numpy as np  # noqa: F401
+    import pyarrow  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    import gaia_lite.corpus  # noqa: F401  (every import before the first figure of loading)
+    import gaia_lite.dense  # noqa: F401
+    import gaia_lite.hybrid  # noqa: F401
+    import gaia_lite.java  # noqa: F401
+    import gaia_lite.sparse  # noqa: F401
+
+    spec = json.loads(Path(args.rss_probe).read_text())
+    stages[BEFORE_LOADING] = proc_status()
+    print("RSS_PROBE_JSON " + json.dumps(probe(spec, stages)))
     return 0
+
+
+def probe(spec: dict, stages: dict) -> dict:
+    """Load a HybridSearcher from ``spec`` and run its queries, adding VmRSS after each step to ``stages``; the
+    probe's figures (run in a fresh process by :func:`rss_probe`)."""
+    import ctypes
+
+    h, load_s = load_probe(spec, lambda stage: stages.__setitem__(stage, proc_status()))
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        stages[TRIMMED] = proc_status()
+    h.search(spec["queries"][0], k=10)
+    stages["+ 1 query"] = proc_status()
+    for q in spec["queries"]:
+        h.search(q, k=10)
+    stages[f"+ {len(spec['queries'])} queries"] = proc_status()
+    return {"docs": len(h.corpus), "stages_mib": stages, "peak_mib": proc_status("VmHWM"), "load_s": load_s,
+            "encoder_dtype": h.dense.encoder.dtype, "held": held_memory(h.dense)}
 
 
 def run_rss_probe(spec: dict, tmp: Path) -> dict:
@@ -680,49 +701,53 @@ def build_big_corpus(root: Path, limit: int | None, reuse: bool):
 
 
 def run_all(args, out: dict) -> None:
-    import torch
-
+    from gaia_lite.config import ExperimentConfig
     from gaia_lite.corpus import Corpus
-    from gaia_lite.dense import (
-        DenseSearcher,
-        Encoder,
-        EncoderConfig,
-        build_dense_index,
-        dense_dir,
-    )
-    from gaia_lite.dense.encoder import DEFAULT_MODEL, resolve_model
-    from gaia_lite.experiments import ExperimentConfig
-    from gaia_lite.hybrid import HybridSearcher
-    from gaia_lite.sparse import BM25Searcher, build_sparse_index, sparse_dir
+    from gaia_lite.dense import Encoder, dense_dir
+    from gaia_lite.sparse import sparse_dir
 
     root = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    scifact = args.scifact.resolve()
-    topics, qrels = scifact_topics(scifact)
+    topics, qrels = scifact_topics(args.scifact.resolve(), args.max_queries)
     sci = Corpus.load(args.scifact_corpus, verify=False)
-    sci_dense32 = dense_dir(sci.folder)
-    sci_sparse = sparse_dir(sci.folder)
-    for p in (sci_dense32, sci_sparse):
+    for p in (dense_dir(sci.folder), sparse_dir(sci.folder)):
         if not (p / "gaia_lite.json").is_file():
             raise SystemExit(f"{p}: missing; build SciFact's indexes first (make experiments)")
-    weighted_cfg = ExperimentConfig.from_yaml(REPO / "configs" / "scifact-hybrid-weighted.yaml")
-    settings = fusion_settings(weighted_cfg.retriever.fusion)
+    weighted = ExperimentConfig.from_yaml(REPO / "configs" / "scifact-hybrid-weighted.yaml").retriever.fusion
+    settings = fusion_settings(weighted)
     out["settings"] = {
         "seed": args.seed, "encode_docs": args.encode_docs, "encode_repeat": args.encode_repeat,
-        "latency_passes": args.passes, "latency_k": 10, "root": str(root),
+        "latency_passes": args.passes, "latency_k": 10, "root": str(root), "scifact_queries": len(topics),
         "fusion": {name: {"method": f.method, "depth": f.depth, "normalization": f.normalization,
                           "weights": dict(f.side_weights()), "rrf_k": f.rrf_k, "fills": f.fills}
                    for name, f in settings.items()},
     }
-
-    # -- the big corpus (corpus first: its texts are one of the encode samples)
     big = None
-    if args.big == "docstrings":
+    if args.big == "docstrings":  # the corpus first: its texts are one of the encode samples
         big, t = build_big_corpus(root, args.big_limit, args.reuse)
         out["builds"]["docstrings corpus"] = t
         log(f"[docstrings] {len(big):,} documents")
+    stage_encode(args, out, sci, big)
+    enc_auto = None
+    if big is not None:
+        enc_auto = Encoder(dtype="auto")  # the big corpus's encoder: bfloat16 where the CPU computes it natively
+        big = stage_big_indexes(args, out, big, enc_auto, root)
+    h_sci, enc16 = stage_effectiveness(args, out, sci, topics, qrels, weighted, root)
+    bq = stage_latency(args, out, h_sci, enc16, big, enc_auto, topics, settings, weighted)
+    stage_memory(out, sci, big, bq, root, list(topics.values()))
 
-    # -- 1. encode throughput
+
+def scifact_bf16_dir(root: Path) -> Path:
+    """Where this benchmark builds SciFact's bfloat16 dense index."""
+    return root / "scifact" / "dense-all-minilm-l6-v2-bf16"
+
+
+def stage_encode(args, out: dict, sci, big) -> None:
+    """1. Encode throughput of every system on SciFact's sample and the big corpus's."""
+    import torch
+
+    from gaia_lite.dense import DEFAULT_MODEL, resolve_model
+
     folder = resolve_model(DEFAULT_MODEL)
     log(f"[encode] systems on {folder}; torch threads {torch.get_num_threads()}")
     systems, extra = encoders(folder)
@@ -742,135 +767,154 @@ def run_all(args, out: dict) -> None:
     del systems, extra
     gc.collect()
 
-    # -- the big corpus's indexes (100,000 documents if encoding all would take too long)
-    enc_auto = Encoder(EncoderConfig(dtype="auto"))
-    if big is not None:
-        rate = out["encode"]["samples"]["docstrings"]["systems"][f"gaia_lite {'bf16' if enc_auto.dtype == 'bfloat16' else 'fp32'}"]["docs_per_s"]
-        estimate = len(big) / rate
-        out["big_corpus"] = {"name": "builtin:docstrings", "docs_available": len(big),
-                             "encode_estimate_s": estimate, "limit": args.big_limit}
-        log(f"[docstrings] encoding {len(big):,} docs at ~{rate:.0f} docs/s would take ~{estimate / 60:.1f} min")
-        if args.big_limit is None and estimate > args.max_encode_min * 60 and len(big) > BIG_MIN:
-            log(f"[docstrings] over {args.max_encode_min} min: using the first {BIG_MIN:,} documents")
-            big, t = build_big_corpus(root, BIG_MIN, args.reuse)
-            out["builds"]["docstrings corpus"] = t
-            out["big_corpus"]["limit"] = BIG_MIN
-        out["big_corpus"]["docs"] = len(big)
-        big_sparse, big_dense = sparse_dir(big.folder), dense_dir(big.folder)
-        t = recalled(root, "docstrings sparse") if args.reuse and (big_sparse / "gaia_lite.json").is_file() else None
-        if t is None:
-            log("[docstrings] building the Lucene index (flat)")
-            _, t = timed_build(lambda: build_sparse_index(big, fields="flat", progress=False), lambda _: len(big))
-            t = remember(root, "docstrings sparse", t)
-        out["builds"]["docstrings sparse (Lucene, flat)"] = t
-        t = recalled(root, "docstrings dense") if args.reuse and (big_dense / "gaia_lite.json").is_file() else None
-        if t is None:
-            log(f"[docstrings] building the dense index ({enc_auto.dtype}, flat); progress below")
-            _, t = timed_build(lambda: build_dense_index(big, enc_auto, progress=True), lambda _: len(big))
-            t = remember(root, "docstrings dense", t | {"dtype": enc_auto.dtype})
-        out["builds"][f"docstrings dense ({t.get('dtype', enc_auto.dtype)}, flat)"] = t
-        log(f"[docstrings] dense index: {t['seconds']:.0f} s, {t['docs_per_s']:.0f} docs/s")
 
-    # -- 2. bf16 effectiveness on SciFact
-    sci_dense16 = root / "scifact" / "dense-all-minilm-l6-v2-bf16"
-    enc32 = Encoder(EncoderConfig(dtype="float32"))
-    enc16 = Encoder(EncoderConfig(dtype="bfloat16"))
+def stage_big_indexes(args, out: dict, big, enc_auto, root: Path):
+    """The big corpus's Lucene and dense indexes (of its first 100,000 documents where encoding all of them
+    would take longer than ``--max-encode-min``), encoded with ``enc_auto``; returns the corpus indexed."""
+    from gaia_lite.dense import build_dense_index, dense_dir
+    from gaia_lite.sparse import build_sparse_index, sparse_dir
+
+    system = f"gaia_lite {'bf16' if enc_auto.dtype == 'bfloat16' else 'fp32'}"
+    rate = out["encode"]["samples"]["docstrings"]["systems"][system]["docs_per_s"]
+    estimate = len(big) / rate
+    out["big_corpus"] = {"name": "builtin:docstrings", "docs_available": len(big),
+                         "encode_estimate_s": estimate, "limit": args.big_limit}
+    log(f"[docstrings] encoding {len(big):,} docs at ~{rate:.0f} docs/s would take ~{estimate / 60:.1f} min")
+    if args.big_limit is None and estimate > args.max_encode_min * 60 and len(big) > BIG_MIN:
+        log(f"[docstrings] over {args.max_encode_min} min: using the first {BIG_MIN:,} documents")
+        big, t = build_big_corpus(root, BIG_MIN, args.reuse)
+        out["builds"]["docstrings corpus"] = t
+        out["big_corpus"]["limit"] = BIG_MIN
+    out["big_corpus"]["docs"] = len(big)
+    big_sparse, big_dense = sparse_dir(big.folder), dense_dir(big.folder)
+    t = recalled(root, "docstrings sparse") if args.reuse and (big_sparse / "gaia_lite.json").is_file() else None
+    if t is None:
+        log("[docstrings] building the Lucene index (flat)")
+        _, t = timed_build(lambda: build_sparse_index(big, fields="flat", progress=False), lambda _: len(big))
+        t = remember(root, "docstrings sparse", t)
+    out["builds"]["docstrings sparse (Lucene, flat)"] = t
+    t = recalled(root, "docstrings dense") if args.reuse and (big_dense / "gaia_lite.json").is_file() else None
+    if t is None:
+        log(f"[docstrings] building the dense index ({enc_auto.dtype}, flat); progress below")
+        _, t = timed_build(lambda: build_dense_index(big, encoder=enc_auto, progress=True), lambda _: len(big))
+        t = remember(root, "docstrings dense", t | {"dtype": enc_auto.dtype})
+    out["builds"][f"docstrings dense ({t.get('dtype', enc_auto.dtype)}, flat)"] = t
+    log(f"[docstrings] dense index: {t['seconds']:.0f} s, {t['docs_per_s']:.0f} docs/s")
+    return big
+
+
+def stage_effectiveness(args, out: dict, sci, topics: dict, qrels: dict, weighted, root: Path) -> tuple:
+    """2. A bf16 dense index of SciFact (built under ``root``) against the fp32 one, dense and hybrid; returns
+    the fp32 hybrid searcher of SciFact and the bf16 encoder, for the latency stage."""
+    import numpy as np
+
+    from gaia_lite.dense import DenseSearcher, Encoder, build_dense_index, dense_dir
+    from gaia_lite.hybrid import HybridSearcher
+    from gaia_lite.sparse import BM25Searcher, sparse_dir
+
+    sci_dense32, sci_dense16 = dense_dir(sci.folder), scifact_bf16_dir(root)
+    enc32, enc16 = Encoder(dtype="float32"), Encoder(dtype="bfloat16")
     t = recalled(root, "scifact dense bf16") if args.reuse and (sci_dense16 / "gaia_lite.json").is_file() else None
     if t is None:
         log("[scifact] building the bf16 dense index")
-        _, t = timed_build(lambda: build_dense_index(sci, enc16, out=sci_dense16, progress=True), lambda _: len(sci))
+        _, t = timed_build(lambda: build_dense_index(sci, encoder=enc16, out=sci_dense16, progress=True),
+                           lambda _: len(sci))
         t = remember(root, "scifact dense bf16", t | {"dtype": "bfloat16"})
     out["builds"]["scifact dense (bfloat16, flat)"] = t
-    log("[scifact] effectiveness, 300 test queries, k=1000")
-    bm25_sci = BM25Searcher(sci_sparse, sci)
+    log(f"[scifact] effectiveness, {len(topics)} test queries, k=1000")
+    bm25 = BM25Searcher(sparse_dir(sci.folder), sci)
     d32 = DenseSearcher(sci_dense32, sci, encoder=enc32)
     d16 = DenseSearcher(sci_dense16, sci, encoder=enc16)
-    d32q16 = DenseSearcher(sci_dense32, sci, encoder=enc16)
     default_loaded = DenseSearcher(sci_dense32, sci)
+    searchers = {"dense fp32 index, fp32 queries": d32, "dense bf16 index, bf16 queries": d16,
+                 "dense fp32 index, bf16 queries": DenseSearcher(sci_dense32, sci, encoder=enc16),
+                 "hybrid weighted (config), fp32": HybridSearcher(bm25, d32, weighted),
+                 "hybrid weighted (config), bf16": HybridSearcher(bm25, d16, weighted)}
     eff, runs = {}, {}
-    for name, s in (("dense fp32 index, fp32 queries", d32), ("dense bf16 index, bf16 queries", d16),
-                    ("dense fp32 index, bf16 queries", d32q16),
-                    ("hybrid weighted (config), fp32", HybridSearcher(bm25_sci, d32, weighted_cfg.retriever.fusion)),
-                    ("hybrid weighted (config), bf16", HybridSearcher(bm25_sci, d16, weighted_cfg.retriever.fusion))):
-        eff[name], runs[name] = evaluate(s, topics, qrels)
+    for name, searcher in searchers.items():
+        eff[name], runs[name] = evaluate(searcher, topics, qrels)
         log(f"    {name:<36} " + "  ".join(f"{m} {v:.4f}" for m, v in eff[name].items()))
-    import numpy as np
-
     e32, e16 = d32.embeddings, d16.embeddings
     cos = (e32 * e16).sum(1) / (np.linalg.norm(e32, axis=1) * np.linalg.norm(e16, axis=1))
+    diff = {key: {m: eff[a][m] - eff[b][m] for m in METRICS} for key, a, b in (
+        ("diff_bf16_minus_fp32", "dense bf16 index, bf16 queries", "dense fp32 index, fp32 queries"),
+        ("diff_hybrid_bf16_minus_fp32", "hybrid weighted (config), bf16", "hybrid weighted (config), fp32"),
+        ("diff_fp32_index_bf16_queries", "dense fp32 index, bf16 queries", "dense fp32 index, fp32 queries"))}
     out["effectiveness"] = {
-        "protocol": "SciFact test (300 queries), k=1000, hits equal to the query id removed",
-        "metrics": eff,
-        "expected_fp32": SCIFACT_FP32,
-        "diff_bf16_minus_fp32": {m: eff["dense bf16 index, bf16 queries"][m] - eff["dense fp32 index, fp32 queries"][m]
-                                 for m in METRICS},
-        "diff_hybrid_bf16_minus_fp32": {m: eff["hybrid weighted (config), bf16"][m]
-                                        - eff["hybrid weighted (config), fp32"][m] for m in METRICS},
-        "diff_fp32_index_bf16_queries": {m: eff["dense fp32 index, bf16 queries"][m]
-                                         - eff["dense fp32 index, fp32 queries"][m] for m in METRICS},
+        "protocol": f"SciFact test ({len(topics)} queries), k=1000, hits equal to the query id removed",
+        "metrics": eff, "expected_fp32": SCIFACT_FP32, **diff,
         "doc_vectors_cosine_bf16_vs_fp32": {"min": float(cos.min()), "mean": float(cos.mean())},
         "top10_bf16_vs_fp32": top10_agreement(runs["dense fp32 index, fp32 queries"],
                                               runs["dense bf16 index, bf16 queries"]),
         "fp32_index_loaded_without_encoder_uses": {"index_dtype": d32.meta.params["encoder"]["dtype"],
                                                    "query_encoder_dtype": default_loaded.encoder.dtype},
     }
-    del default_loaded, d32q16, runs
+    del default_loaded, searchers, runs, d16
     gc.collect()
+    return HybridSearcher(bm25, d32, weighted), enc16
 
-    # -- 3. hybrid latency
-    out["latency"] = {}
-    log("[latency] SciFact: 300 test queries, fp32 encoder and index (the configs')")
-    h_sci = HybridSearcher(bm25_sci, d32, weighted_cfg.retriever.fusion)
-    sci_queries = list(topics.values())
-    out["latency"]["scifact"] = {
-        "docs": len(sci), "queries": "SciFact test queries (qrels/test.tsv)", "encoder_dtype": enc32.dtype,
+
+def stage_latency(args, out: dict, h_sci, enc16, big, enc_auto, topics: dict, settings: dict, weighted
+                  ) -> dict | None:
+    """3. Hybrid latency on SciFact and the big corpus, with the diagnostics that need the loaded searchers;
+    returns the big corpus's queries (None without one)."""
+    from gaia_lite.dense import DenseSearcher, dense_dir
+    from gaia_lite.hybrid import HybridSearcher
+    from gaia_lite.sparse import BM25Searcher, sparse_dir
+
+    enc32, sci_queries = h_sci.dense.encoder, list(topics.values())
+    log(f"[latency] SciFact: {len(topics)} test queries, fp32 encoder and index (the configs')")
+    out["latency"] = {"scifact": {
+        "docs": len(h_sci.corpus), "queries": "SciFact test queries (qrels/test.tsv)", "encoder_dtype": enc32.dtype,
         "settings": bench_latency(h_sci, topics, settings, args.passes),
-        "faiss_only": faiss_only(d32, enc32.encode_queries(sci_queries), 1000),
-    }
+        "faiss_only": faiss_only(h_sci.dense, enc32.encode_queries(sci_queries), 1000),
+    }}
     out["latency"]["query_encoding_parts"] = query_encoding_parts({"fp32": enc32, "bf16": enc16}, sci_queries)
     out["diagnostics"] = {"bm25_fill_scifact": bm25_fill_parts(h_sci, topics)}
-    del h_sci, d16
+    if big is None:
+        return None
+    bq, info = docstring_queries(big, args.n_queries, args.seed)
+    log(f"[latency] docstrings: {len(bq)} queries ({info['kind']}), {enc_auto.dtype} encoder")
+    bm25_big = BM25Searcher(sparse_dir(big.folder), big)
+    h_big = HybridSearcher(bm25_big, DenseSearcher(dense_dir(big.folder), big, encoder=enc_auto), weighted)
+    out["latency"]["docstrings"] = {
+        "docs": len(big), "queries": info, "encoder_dtype": enc_auto.dtype,
+        "settings": bench_latency(h_big, bq, settings, args.passes),
+        "faiss_only": faiss_only(h_big.dense, enc_auto.encode_queries(list(bq.values())), 1000),
+    }
+    log("[diagnostics] docstrings: encoding + FAISS with FAISS's default threads and with 1")
+    tc = thread_contention(h_big, bq, settings["weighted, depth 100"])
+    out["diagnostics"]["thread_contention_docstrings"] = tc
+    log("    " + "; ".join(f"{k}: encode {v['encode_ms_p50']:.2f} ms, FAISS {v['faiss_ms_p50']:.2f} ms, hybrid "
+                           f"p50 {v['hybrid_p50_ms']:.1f} p95 {v['hybrid_p95_ms']:.1f} ms"
+                           for k, v in tc["runs"].items()))
+    out["diagnostics"]["bm25_fill_docstrings"] = bm25_fill_parts(h_big, bq)
+    bm25_big.close()
+    del h_big, bm25_big
     gc.collect()
-    if big is not None:
-        bq, info = docstring_queries(big, args.n_queries, args.seed)
-        log(f"[latency] docstrings: {len(bq)} queries ({info['kind']}), {enc_auto.dtype} encoder")
-        bm25_big = BM25Searcher(big_sparse, big)
-        dense_big = DenseSearcher(big_dense, big, encoder=enc_auto)
-        h_big = HybridSearcher(bm25_big, dense_big, weighted_cfg.retriever.fusion)
-        out["latency"]["docstrings"] = {
-            "docs": len(big), "queries": info, "encoder_dtype": enc_auto.dtype,
-            "settings": bench_latency(h_big, bq, settings, args.passes),
-            "faiss_only": faiss_only(dense_big, enc_auto.encode_queries(list(bq.values())), 1000),
-        }
-        log("[diagnostics] docstrings: encoding + FAISS with FAISS's default threads and with 1")
-        out["diagnostics"]["thread_contention_docstrings"] = thread_contention(
-            h_big, bq, settings["weighted, depth 100"])
-        log("    " + "; ".join(f"{k}: encode {v['encode_ms_p50']:.2f} ms, FAISS {v['faiss_ms_p50']:.2f} ms, hybrid "
-                               f"p50 {v['hybrid_p50_ms']:.1f} p95 {v['hybrid_p95_ms']:.1f} ms"
-                               for k, v in out["diagnostics"]["thread_contention_docstrings"]["runs"].items()))
-        out["diagnostics"]["bm25_fill_docstrings"] = bm25_fill_parts(h_big, bq)
-        bm25_big.close()
-        del h_big, dense_big, bm25_big
-        gc.collect()
+    return bq
 
-    # -- 4. memory
+
+def stage_memory(out: dict, sci, big, bq: dict | None, root: Path, sci_queries: list[str]) -> None:
+    """4. Artifact sizes, and the resident memory of fresh processes loading a HybridSearcher."""
+    from gaia_lite.dense import dense_dir
+    from gaia_lite.sparse import sparse_dir
+
     log("[memory] artifact sizes and resident memory (fresh processes)")
     mem = {"disk": {}, "rss": {}}
-    sci_parts = {"dataset": sci.folder / "dataset", "sparse index (Lucene, flat)": sci_sparse} | dense_parts(sci_dense32)
-    mem["disk"]["scifact"] = {"docs": len(sci), "parts": artifact_sizes(sci_parts, len(sci))}
-    spec_fusion = {"method": "weighted", "normalization": "zscore", "weights": {"bm25": 0.4, "dense": 0.6},
-                   "depth": 1000}
-    probes = {"scifact": {"corpus": str(sci.folder), "sparse": str(sci_sparse), "dense": str(sci_dense16),
-                          "dtype": "auto", "fusion": spec_fusion, "queries": sci_queries}}
+    spec_fusion = {"method": "weighted", "normalization": "zscore", "bm25_weight": 0.4, "depth": 1000}
+    corpora = {"scifact": (sci, sci_queries, scifact_bf16_dir(root))}
     if big is not None:
-        big_parts = {"dataset": big.folder / "dataset", "sparse index (Lucene, flat)": big_sparse} | dense_parts(big_dense)
-        mem["disk"]["docstrings"] = {"docs": len(big), "parts": artifact_sizes(big_parts, len(big))}
-        probes["docstrings"] = {"corpus": str(big.folder), "sparse": str(big_sparse), "dense": str(big_dense),
-                                "dtype": "auto", "fusion": spec_fusion, "queries": list(bq.values())}
-    for name, spec in probes.items():
-        mem["rss"][name] = run_rss_probe(spec, root)
-        r = mem["rss"][name]
-        log(f"    {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in r["stages_mib"].items()) + f" MiB; peak {r['peak_mib']:.0f}")
+        corpora["docstrings"] = (big, list(bq.values()), dense_dir(big.folder))
+    for name, (corpus, queries, probe_dense) in corpora.items():
+        parts = {"dataset": corpus.folder / "dataset",
+                 "sparse index (Lucene, flat)": sparse_dir(corpus.folder)} | dense_parts(dense_dir(corpus.folder))
+        mem["disk"][name] = {"docs": len(corpus), "parts": artifact_sizes(parts, len(corpus))}
+        spec = {"corpus": str(corpus.folder), "sparse": str(sparse_dir(corpus.folder)), "dense": str(probe_dense),
+                "dtype": "auto", "fusion": spec_fusion, "queries": queries}
+        r = mem["rss"][name] = run_rss_probe(spec, root)
+        log(f"    {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in r["stages_mib"].items())
+            + f" MiB; peak {r['peak_mib']:.0f}")
     if "docstrings" in mem["rss"]:
         a, b = mem["rss"]["scifact"], mem["rss"]["docstrings"]
         scale = 100_000 / (b["docs"] - a["docs"])
@@ -1057,12 +1101,13 @@ def write_section(out: dict, path: Path) -> None:
                     f"encoder and index (`dtype=\"auto\"`), {q['n']} seeded queries: {q['kind']}, "
                     f"{q['words_mean']:.1f} words on average. ")
     latency_intro = (
-        "SciFact: its 300 test queries, float32 encoder and index (the configs'). " + big_line
+        f"SciFact: its {settings.get('scifact_queries', 300)} test queries, float32 encoder and index (the "
+        "configs'). " + big_line
         + "Weighted = configs/scifact-hybrid-weighted.yaml's fusion (z-score, BM25 0.4 / dense 0.6, one-sided "
         "documents filled with their real score on the other side); RRF (k=60) fills nothing. One warm-up pass "
         f"per setting, then {settings['latency_passes']} timed passes per setting, interleaved; p50/p95/max over "
-        "all timed queries. Columns encode … fusion: the split, mean ms per query, from separate passes that run "
-        "HybridSearcher's own steps one at a time (they return the same hits as `search`, checked); "
+        "all timed queries. Columns encode … fusion: the split, mean ms per query, from a separate pass of `search` "
+        "with a `gaia_lite.timing.StepTimes` attached (the steps HybridSearcher records itself); "
         "\"filled\": documents per query given their score on that side."
     )
     qe = lat["query_encoding_parts"]
@@ -1110,9 +1155,10 @@ def write_section(out: dict, path: Path) -> None:
         fill = diag.get(name)
         if fill:
             corpus = name.rsplit("_", 1)[1]
-            rows = [[k, f"{v:.2f}"] for k, v in fill["ms_mean"].items()]
+            rows = [[FILL_STEPS.get(k, k), f"{v:.2f}"] for k, v in fill["ms_mean"].items()]
             fill_intro = (f"`BM25Searcher.score_documents` when filling, {corpus}, weighted depth {fill['depth']} "
-                     f"({fill['ids_per_query_mean']:.0f} ids per query), mean ms:")
+                          f"({fill['ids_per_query_mean']:.0f} ids per query), mean ms: the steps it records in a "
+                          "`StepTimes`, and the rest of its time:")
             diag_parts += [fill_intro, "", fmt_table(["step", "ms"], rows), ""]
     parts = [
         "## Dense and hybrid", "", intro, "",
@@ -1151,11 +1197,20 @@ def main(argv=None) -> int:
     p.add_argument("--n-queries", type=int, default=300, help="queries for the big corpus")
     p.add_argument("--passes", type=int, default=2, help="timed latency passes per fusion setting")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--max-queries", type=int, help="use only the first N SciFact test queries (effectiveness "
+                                                    "and latency; a short check run)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short check run (a few minutes): no big corpus, the first 20 SciFact queries, 64 "
+                        "documents per encode sample, one encode round and one latency pass, output under "
+                        "benchmarks/out/quick/; options given explicitly win (figures not for BENCHMARKS.md)")
     p.add_argument("--reuse", action="store_true", help="reuse indexes already under --root (their build "
                                                          "timings come from the run that built them)")
     p.add_argument("--section-only", action="store_true", help="remake dense_section.md from dense.json")
     p.add_argument("--rss-probe", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.quick:  # shrink what was not given explicitly
+        p.set_defaults(**QUICK)
+        args = p.parse_args(argv)
     if args.rss_probe:
         return rss_probe(args)
 
@@ -1220,7 +1275,7 @@ def reading(out: dict) -> list[str]:
     dl = eff["fp32_index_loaded_without_encoder_uses"]
     if dl["index_dtype"] != dl["query_encoder_dtype"]:
         lines.append(
-            f"- **Query dtype.** `DenseSearcher(index_dir)` without an encoder (so also `HybridSearcher.from_corpus`) "
+            f"- **Query dtype.** `DenseSearcher(index_dir)` without an encoder (so also `open_searcher`) "
             f"encodes queries in {dl['query_encoder_dtype']} on this CPU even for a {dl['index_dtype']} index: it "
             "rebuilds the encoder from the settings stored in the index but leaves out the stored `dtype`, so "
             "`dtype=\"auto\"` decides. On SciFact that changes nDCG@10 by "
@@ -1244,14 +1299,14 @@ def reading(out: dict) -> list[str]:
     fill = diag.get("bm25_fill_scifact")
     if fill:
         ms = fill["ms_mean"]
-        key = "TermInSetQuery of the ids (through Jackson)"
+        whole = ms[FILL_WHOLE]
         lines.append(
-            f"- **BM25 filling.** Of `score_documents`'s {ms['score_documents (whole)']:.1f} ms for "
-            f"{fill['ids_per_query_mean']:.0f} ids (SciFact, depth {fill['depth']}), {ms[key]:.1f} ms "
-            f"({ms[key] / ms['score_documents (whole)']:.0%}) go to building the id filter: the ids cross into Java as "
-            "one JSON string that Jackson reads into `BytesRef`s (until 2026-11-24 one pyjnius call per id, 3.2 of "
-            "3.8 ms). Lucene's search and Jackson take "
-            f"{ms['Lucene search + Jackson']:.1f} ms.")
+            f"- **BM25 filling.** Of `score_documents`'s {whole:.1f} ms for "
+            f"{fill['ids_per_query_mean']:.0f} ids (SciFact, depth {fill['depth']}), {ms['id_filter']:.1f} ms "
+            f"({ms['id_filter'] / whole if whole else 0:.0%}) go to building the id filter: the ids cross into Java "
+            "as one JSON string that Jackson reads into `BytesRef`s (until 2026-11-24 one pyjnius call per id, 3.2 "
+            "of 3.8 ms). Lucene's search and Jackson take "
+            f"{ms['lucene_search'] + ms['jackson_json']:.1f} ms.")
     big = lat.get("docstrings")
     if big:
         b = big["settings"]

@@ -1,0 +1,296 @@
+"""The benchmark scripts against gaia_lite as it is: each script's measuring functions (and, where cheap, its whole
+run) on the tiny fixtures, and a check that the scripts use gaia_lite's public API only.
+
+The scripts live in ``benchmarks/`` (not a package) and are imported from their files. Nothing here asserts a
+speed: only that every measurement runs, returns what the report code reads, and agrees with the searchers.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import socket
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+from .conftest import TINY_DOCS, write_jsonl
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = ("bench_bm25.py", "bench_dense.py", "bench_app.py", "_common.py")
+# Tiny BEIR queries over TINY_DOCS; "t4" matches a single document, so weighted fusion has documents to fill.
+QUERIES = {"t1": "python programming language", "t2": "open source search engine library",
+           "t3": "ranking function relevance of documents", "t4": "rock band london"}
+QRELS = {"t1": "d1", "t2": "d3", "t3": "d4", "t4": "d8"}
+
+
+def load_script(name: str):
+    """``benchmarks/<name>.py`` as a module (imported once; sys.path as it was before)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        sys.path[:] = path
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench_bm25():
+    return load_script("bench_bm25")
+
+
+@pytest.fixture(scope="module")
+def bench_dense():
+    return load_script("bench_dense")
+
+
+@pytest.fixture(scope="module")
+def bench_app():
+    return load_script("bench_app")
+
+
+@pytest.fixture(scope="module")
+def tiny_beir(tmp_path_factory) -> Path:
+    """TINY_DOCS as a BEIR folder with a few test queries and their qrels."""
+    folder = tmp_path_factory.mktemp("tiny_beir")
+    write_jsonl(folder / "corpus.jsonl", TINY_DOCS)
+    write_jsonl(folder / "queries.jsonl", [{"_id": q, "text": t} for q, t in QUERIES.items()])
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in QRELS.items()))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_hybrid(tiny_corpus, tiny_dense, encoder):
+    from gaia_lite.config import FusionConfig
+    from gaia_lite.retriever import open_searcher
+
+    h = open_searcher(tiny_corpus, kind="hybrid", encoder=encoder,
+                      fusion=FusionConfig(method="weighted", normalization="zscore", bm25_weight=0.4))
+    yield h
+    h.bm25.close()
+
+
+# --- the public API only ---------------------------------------------------------------------------------------
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_uses(source: str, filename: str = "<source>") -> list[str]:
+    """Where ``source`` imports a ``_`` name from gaia_lite or reads a ``_`` attribute (dunders aside) of anything."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        where = f"{filename}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gaia_lite":
+            names = node.module.split(".") + [a.name for a in node.names]
+            found += [f"{where}: from {node.module} import {n}" for n in names if _private(n)]
+        elif isinstance(node, ast.Import):
+            found += [f"{where}: import {a.name}" for a in node.names
+                      if a.name.split(".")[0] == "gaia_lite" and any(map(_private, a.name.split(".")))]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            found.append(f"{where}: .{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+              and _private(node.args[1].value)):
+            found.append(f"{where}: {node.func.id}(..., {node.args[1].value!r})")
+    return sorted(found, key=lambda f: int(f.split(":")[1]) if f.split(":")[1].isdigit() else 0)
+
+
+def test_the_check_finds_private_uses():
+    source = ("from gaia_lite.sparse.searcher import _loads\nfrom gaia_lite.sparse.indexer import lucene_rows\n"
+              "import gaia_lite._x\nq = searcher._generator.buildQuery(s.__class__)\ngetattr(s, '_rows')\n")
+    assert private_uses(source) == ["<source>:1: from gaia_lite.sparse.searcher import _loads",
+                                    "<source>:3: import gaia_lite._x", "<source>:4: ._generator",
+                                    "<source>:5: getattr(..., '_rows')"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmarks_use_public_api_only(script):
+    path = BENCHMARKS / script
+    assert private_uses(path.read_text(encoding="utf-8"), script) == []
+
+
+# --- the step hook, as the benchmarks read it ------------------------------------------------------------------
+
+
+def test_step_split_records_every_step_of_a_bm25_search(tiny_searcher):
+    common = load_script("_common")
+    calls = common.step_split(tiny_searcher, [lambda: tiny_searcher.search("python programming", 3)] * 2)
+    assert tiny_searcher.step_times is None  # detached after
+    for call in calls:
+        assert set(call["steps"]) == set(tiny_searcher.STEPS)
+        assert all(v >= 0 for v in call["steps"].values())
+        assert sum(call["steps"].values()) <= call["total"]
+        assert call["counts"] == {"lucene_rounds": 1}
+        assert [h.doc_id for h in call["result"]] == [h.doc_id for h in tiny_searcher.search("python programming", 3)]
+
+
+# --- bench_bm25 ------------------------------------------------------------------------------------------------
+
+
+def test_bm25_profile(bench_bm25, tiny_searcher):
+    p = bench_bm25.profile_gaia(tiny_searcher, QUERIES, k=3, repeat=1, warmup=0)
+    steps = tiny_searcher.STEPS
+    assert p["queries"] == len(QUERIES)
+    assert set(p["ms_per_query"]) == {*steps, "untimed", "total"}
+    assert all(v >= 0 for v in p["ms_per_query"].values())
+    assert sum(p["ms_per_query"][s] for s in steps) <= p["ms_per_query"]["total"] * (1 + 1e-9)
+    assert sum(p["share"].values()) == pytest.approx(1.0)
+    assert p["lucene_rounds_per_query"] >= 1
+    assert 0 < p["hits_per_query"] <= 3
+    assert "Lucene searches/query" in bench_bm25.profile_line(p)
+
+
+def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, tiny_beir, tmp_path, capsys):
+    """main() end to end (build, bm25s and Pyserini beside gaia_lite, effectiveness, exactness, speed, profile,
+    diagnostics, report) with the smallest settings."""
+    out_json = tmp_path / "bm25.json"
+    assert bench_bm25.main(["--scifact", str(tiny_beir), "--quick", "--root", str(tmp_path / "root"),
+                            "--out", str(out_json), "--ks", "3", "--check-k", "5", "--bm25s-backend", "numpy"]) == 0
+    out = json.loads(out_json.read_text())
+    (r,) = out["corpora"]
+    assert r["corpus"] == "scifact" and r["build"]["docs"] == len(TINY_DOCS)
+    assert r["exactness"]["queries"] == len(QUERIES)
+    assert r["exactness"]["doc_id_lists_differing"] == 0
+    assert r["exactness"]["scores_differing_after_anserini_rounding"] == 0
+    assert r["effectiveness"]["gaia_equals_pyserini"] is True
+    assert [(row["k"], row["threads"]) for row in r["search"]] == [(3, None), (3, 1), (3, 2)]
+    assert all(row[s]["qps"] > 0 for row in r["search"] for s in bench_bm25.SYSTEMS)
+    (p,) = r["profile"]
+    assert p["k"] == 3 and p["lucene_rounds_per_query"] >= 1
+    d = r["diagnostics"]
+    assert set(d["by_k"]["3"]["gaia_batch_qps_by_threads"]) == set(d["by_k"]["3"]["speedup_over_t1"]) == {"1", "2"}
+    assert set(d["us_per_100_results"]) == {"hit_namedtuple", "tuple"}
+    assert "gaia_lite per query at k=3" in capsys.readouterr().out
+
+
+# --- bench_dense -----------------------------------------------------------------------------------------------
+
+
+def test_dense_split_is_the_search(bench_dense, tiny_hybrid):
+    from gaia_lite.hybrid import HybridSearcher
+
+    assert set(bench_dense.SPLIT_PARTS) == set(HybridSearcher.STEPS)
+    texts = [QUERIES["t1"], QUERIES["t4"]]  # t4 matches one document by BM25; the dense side retrieves all 8
+    for name, f in bench_dense.fusion_settings(tiny_hybrid.fusion).items():
+        if name == "weighted, depth 1000":
+            continue  # as depth 100 on 8 documents
+        hits, parts = bench_dense.hybrid_split(tiny_hybrid, texts, 5, f)
+        assert tiny_hybrid.step_times is None
+        assert hits == [tiny_hybrid.search(q, k=5, fusion_config=f) for q in texts]
+        for i in range(len(texts)):
+            steps = [parts[s][i] for s in bench_dense.SPLIT_PARTS]
+            assert all(v >= 0 for v in steps) and sum(steps) <= parts["total"][i]
+            assert parts["encode"][i] > 0 and parts["bm25_search"][i] > 0 and parts["fusion"][i] > 0
+        if f.fills:
+            assert parts["filled_bm25"][1] == len(TINY_DOCS) - 1 and parts["filled_dense"] == [0, 0]
+            assert all(v > 0 for v in parts["fill_bm25"])
+        else:
+            assert parts["filled_bm25"] == parts["fill_bm25"] == [0, 0], name
+
+
+def test_dense_thread_contention_restores_the_threads(bench_dense, tiny_hybrid):
+    import faiss
+
+    before = (faiss.omp_get_max_threads(), tiny_hybrid.dense.faiss_threads)
+    f = bench_dense.fusion_settings(tiny_hybrid.fusion)["weighted, depth 100"]
+    tc = bench_dense.thread_contention(tiny_hybrid, {"t1": QUERIES["t1"]}, f, depth=5)
+    assert (faiss.omp_get_max_threads(), tiny_hybrid.dense.faiss_threads) == before
+    assert "faiss threads 1" in tc["runs"]
+    assert all(v >= 0 for run in tc["runs"].values() for v in run.values())
+
+
+def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, tiny_dense, encoder, tmp_path,
+                                          monkeypatch, capsys):
+    """main() end to end without a big corpus, on 2 queries, with two stand-ins for speed: the encoders compared are
+    the test encoder under the systems' names (no sentence-transformers loading), and the memory probe runs in this
+    process (not a fresh one). The measurements return what the report, the section and the reading read."""
+    def encoders(folder):
+        systems = {name: (lambda t: encoder.encode_documents(t, progress=False))
+                   for name in ("sentence-transformers fp32", "gaia_lite fp32", "gaia_lite bf16")}
+        notes = {"auto_dtype": "float32",
+                 "onnx_int8": {"reason": "not tried in tests", "onnx_files_in_model_folder": []}}
+        return systems, {"notes": notes, "gaia_fp32": encoder, "gaia_bf16": encoder}
+
+    monkeypatch.setattr(bench_dense, "encoders", encoders)
+    monkeypatch.setattr(bench_dense, "run_rss_probe", lambda spec, tmp: bench_dense.probe(
+        spec, {bench_dense.BEFORE_LOADING: bench_dense.proc_status()}))
+    out_dir = tmp_path / "out"
+    assert bench_dense.main(["--scifact", str(tiny_beir), "--scifact-corpus", str(tiny_corpus.folder), "--quick",
+                             "--max-queries", "2", "--encode-docs", "8", "--root", str(tmp_path / "root"),
+                             "--out", str(out_dir)]) == 0
+    out = json.loads((out_dir / "dense.json").read_text())
+    assert out["settings"]["scifact_queries"] == 2
+    enc = out["encode"]["samples"]["scifact"]["systems"]
+    assert enc["gaia_lite fp32"]["cosine_to_st_fp32_min"] == pytest.approx(1.0, abs=1e-5)
+    eff = out["effectiveness"]["metrics"]
+    assert len(eff) == 5 and all(0 <= m["nDCG@10"] <= 1 for m in eff.values())
+    assert out["effectiveness"]["fp32_index_loaded_without_encoder_uses"]["query_encoder_dtype"] == "float32"
+    lat = out["latency"]["scifact"]["settings"]
+    assert set(lat) == {"weighted, depth 100", "weighted, depth 1000", "rrf, depth 100"}
+    for row in lat.values():
+        assert row["queries"] == 2 and row["p50_ms"] <= row["max_ms"]
+        assert set(row["split_ms_mean"]) == {*bench_dense.SPLIT_PARTS, "untimed", "total"}
+        split = row["split_ms_mean"]
+        assert sum(split[s] for s in bench_dense.SPLIT_PARTS) <= split["total"] * (1 + 1e-9)
+    assert lat["weighted, depth 100"]["filled_per_query_mean"]["bm25"] > 0
+    assert lat["rrf, depth 100"]["filled_per_query_mean"] == {"bm25": 0, "dense": 0}
+    assert set(out["latency"]["query_encoding_parts"]) == {"fp32", "bf16"}
+    fill = out["diagnostics"]["bm25_fill_scifact"]
+    assert set(fill["ms_mean"]) == {*bench_dense.FILL_STEPS, bench_dense.FILL_REST, bench_dense.FILL_WHOLE}
+    ms = fill["ms_mean"]
+    assert sum(ms[s] for s in bench_dense.FILL_STEPS) <= ms[bench_dense.FILL_WHOLE] * (1 + 1e-9)
+    assert fill["ids_per_query_mean"] > 0
+    probe = out["memory"]["rss"]["scifact"]
+    assert probe["docs"] == len(TINY_DOCS) and set(probe["load_s"]) == {"BM25Searcher", "DenseSearcher"}
+    assert probe["held"]["dense_embeddings_is_faiss_storage"] is True
+    assert "BM25 filling" in "\n".join(out["reading"])
+    assert "## Dense and hybrid" in (out_dir / "dense_section.md").read_text()
+    assert "== hybrid latency" in capsys.readouterr().out
+
+
+# --- bench_app -------------------------------------------------------------------------------------------------
+
+
+def test_app_prepare_peer_load_and_section(bench_app, tiny_beir, tmp_path, encoder):
+    """prepare() builds the corpus and indexes; the peer and the load (2 clients against the app served from this
+    process) run every mix; the section reads both."""
+    from gaia_lite.app import Explorer, launch
+
+    folder = bench_app.prepare(tiny_beir, tmp_path / "root")
+    assert {p.name for p in folder.iterdir()} >= {"dataset", "sparse-flat", "dense-all-minilm-l6-v2"}
+    texts = bench_app.queries(tiny_beir)
+    peer = bench_app.peer(folder, texts, 8, 1, warmup=1, encoder=encoder)  # k=1: BM25 finds that many for each
+    assert peer["searches"] == 8 and peer["all"]["n"] == 8
+    assert set(peer["by_mix"]) == {"bm25", "dense", "hybrid-rrf", "hybrid-weighted"}
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = launch(Explorer(folder, encoder=encoder), host="127.0.0.1", port=port, block=False, quiet=True)
+    try:
+        app = bench_app.load(f"http://127.0.0.1:{port}/", texts, 8, 2, 1, os.getpid())
+    finally:
+        demo.close()
+    assert app["errors"] == 0, app["error_samples"]
+    assert app["ok"] == 8 and set(app["by_mix"]) == set(peer["by_mix"])
+    text = bench_app.section({"date": "today", "k": 1, "cpus": os.cpu_count(), "documents": len(TINY_DOCS),
+                              "app": app, "peer": peer})
+    assert "| app, 2 clients | 8 | 0 |" in text
