@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -130,7 +133,8 @@ def atomic_build(final: str | os.PathLike, *, replaces: Callable[[Path], bool] =
         created.append(parent)
         parent = parent.parent
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.building-{uuid.uuid4().hex[:8]}"
+    remove_stale(final)
+    tmp = scratch_path(final, "building")
     tmp.mkdir()
     try:
         yield tmp
@@ -148,11 +152,43 @@ def atomic_build(final: str | os.PathLike, *, replaces: Callable[[Path], bool] =
 def swap_in(new: Path, final: Path) -> None:
     """Put the complete folder ``new`` at ``final`` by two renames, then remove the folder it replaced: ``final``
     is never half-written, and is missing only between the two renames."""
-    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    old = scratch_path(final, "old")
     if final.exists():
         final.rename(old)
     new.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def scratch_path(final: Path, role: str) -> Path:
+    """A hidden sibling of ``final`` for one build's scratch work: ``.<name>.<role>-<host>-<pid>-<random>``. The
+    host and process in the name let a later build tell a dead build's leftovers from a running one's."""
+    host = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:20] or "host"
+    return final.parent / f".{final.name}.{role}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def remove_stale(final: Path) -> list[Path]:
+    """Remove the scratch folders of ``final`` (see :func:`scratch_path`) that a killed build left behind: those
+    of this host whose process is gone. Returns what was removed."""
+    host = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:20] or "host"
+    pattern = re.compile(rf"\.{re.escape(final.name)}\.[a-z]+-(?:(\w+)-(\d+)-)?[0-9a-f]{{8}}")
+    removed = []
+    for path in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        m = pattern.fullmatch(path.name)
+        if m is None or (m.group(1) is not None and (m.group(1) != host or _alive(int(m.group(2))))):
+            continue  # not ours, another host's, or a build still running
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def link_or_copy(src, dst):
