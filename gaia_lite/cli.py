@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from . import __version__
-from .config import (DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS, DenseConfig, FusionConfig,
-                     RetrieverConfig, SparseConfig, check_k)
+from .config import (DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS, BuildConfig, DenseConfig,
+                     FusionConfig, RetrieverConfig, SparseConfig, check_k)
 from .errors import ConfigError, GaiaLiteError, InputError
 
 DEMO_QUERY = "read a parquet file into a table"
@@ -115,6 +115,25 @@ def _add_fusion(p: argparse.ArgumentParser) -> None:
                    help=f"pyserini fusion: alpha x BM25 + dense (default: {d.alpha})")
 
 
+def _add_build(p: argparse.ArgumentParser) -> None:
+    d = BuildConfig()
+    g = p.add_argument_group("how the build runs (shards, workers, a Ray cluster)")
+    g.add_argument("--shard-size", dest="build.shard_size", type=_positive_int,
+                   help="documents per shard (default: automatic, 10,000 to 250,000 and about 4 shards a worker)")
+    g.add_argument("--workers", dest="build.workers", type=_positive_int,
+                   help=f"local worker processes, or with --ray the most encoding actors (default: {d.workers})")
+    g.add_argument("--ray", dest="build.ray", metavar="auto|HOST:PORT",
+                   help="run the shards on this Ray cluster (pip install gaia-lite[ray]; default: this machine)")
+    g.add_argument("--workdir", dest="build.workdir",
+                   help="where shards are made (default: beside the index; with --ray, storage every node reads)")
+
+
+def build_config(args: argparse.Namespace) -> BuildConfig:
+    """The :class:`BuildConfig` the build flags ask for."""
+    given = {key.split(".", 1)[1]: v for key, v in vars(args).items() if key.startswith("build.") and v is not None}
+    return BuildConfig(**given)
+
+
 def _add_retriever(p: argparse.ArgumentParser, *, choose: bool = True) -> None:
     """Every retriever flag; ``choose`` adds ``--retriever`` itself."""
     if choose:
@@ -130,7 +149,7 @@ def retriever_config(args: argparse.Namespace, base: RetrieverConfig | None = No
     config = base or RetrieverConfig()
     given: dict[str, dict] = {}
     for key, value in vars(args).items():
-        if value is not None and "." in key:
+        if value is not None and "." in key and not key.startswith("build."):
             section, name = key.split(".", 1)
             given.setdefault(section, {})[name] = value
     updates = {section: replace(getattr(config, section), **values) for section, values in given.items()}
@@ -201,7 +220,8 @@ def _index_parser(sub) -> None:
                          description="Build a Lucene index with positions, document vectors and raw documents.")
     s.add_argument("corpus", help="corpus name or folder")
     _add_sparse(s, search=False)
-    s.add_argument("--threads", type=_positive_int, default=2, help="indexing threads (default: 2)")
+    s.add_argument("--threads", type=_positive_int, default=2, help="indexing threads per shard (default: 2)")
+    _add_build(s)
     s.add_argument("--out", help="index folder (default: indexes/<name>/sparse-<fields>)")
     _add_root(s)
     _add_progress(s)
@@ -211,6 +231,7 @@ def _index_parser(sub) -> None:
                                      "(Pyserini's layout); the embeddings are kept as a Dataset aligned to the ids.")
     d.add_argument("corpus", help="corpus name or folder")
     _add_dense(d, build=True)
+    _add_build(d)
     d.add_argument("--out", help="index folder (default: indexes/<name>/dense-<model>)")
     _add_root(d)
     _add_progress(d)
@@ -224,22 +245,24 @@ def _cmd_index_sparse(args) -> int:
     corpus = open_corpus(args.corpus, root=args.root, verify=True)
     config = retriever_config(args).sparse
     start = time.perf_counter()
-    path = build_sparse_index(corpus, config, threads=args.threads, out=args.out, progress=args.progress)
+    path = build_sparse_index(corpus, config, threads=args.threads, out=args.out, progress=args.progress,
+                              **build_config(args).options())
     _report_build(f"sparse index ({config.fields})", corpus, start, path, f"gaia-lite search {corpus.folder} \"your query\"")
     return 0
 
 
 def _cmd_index_dense(args) -> int:
-    from .dense import Encoder, build_dense_index
+    from .artifacts import ArtifactMeta
+    from .dense import build_dense_index
     from .retriever import open_corpus
 
     corpus = open_corpus(args.corpus, root=args.root, verify=True)
     config = retriever_config(args).dense
-    encoder = Encoder(config.encoder_config())
     start = time.perf_counter()
-    path = build_dense_index(corpus, config, encoder=encoder, out=args.out, progress=args.progress)
-    _report_build(f"dense index ({config.index_type or 'flat'}, {encoder.dim} dims, {encoder.dtype})", corpus, start,
-                  path, f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
+    path = build_dense_index(corpus, config, out=args.out, progress=args.progress, **build_config(args).options())
+    encoder = ArtifactMeta.read(path, "dense").params["encoder"]
+    _report_build(f"dense index ({config.index_type or 'flat'}, {encoder['dim']} dims, {encoder['dtype']})", corpus,
+                  start, path, f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
     return 0
 
 

@@ -299,6 +299,36 @@ class RetrieverConfig:
         return out
 
 
+@dataclass(frozen=True)
+class BuildConfig:
+    """How an index build runs. ``shard_size``: rows per shard (None: automatic, see
+    :func:`gaia_lite.shards.plan_shards`). ``workers``: local worker processes, or with ``ray`` the most actors
+    an encoding uses. ``ray``: None runs on this machine; ``auto`` or ``host:port`` on that Ray cluster.
+    ``workdir``: where the shards are made (None: beside the index; on a cluster, storage every node reads)."""
+
+    shard_size: int | None = None
+    workers: int = 1
+    ray: str | None = None
+    workdir: str | None = None
+
+    def __post_init__(self):
+        _at_least("shard_size", self.shard_size, 1)
+        _at_least("workers", self.workers, 1)
+
+    def executor(self):
+        """The executor these settings ask for."""
+        from .executors import LocalExecutor, RayExecutor
+
+        if self.ray:
+            return RayExecutor(self.ray, workers=self.workers if self.workers > 1 else None)
+        return LocalExecutor(self.workers)
+
+    def options(self) -> dict:
+        """Keyword arguments for :func:`~gaia_lite.sparse.build_sparse_index` and
+        :func:`~gaia_lite.dense.build_dense_index`."""
+        return {"shard_size": self.shard_size, "executor": self.executor(), "workdir": self.workdir}
+
+
 DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
 
 

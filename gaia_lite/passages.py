@@ -103,7 +103,7 @@ class PassageSource(Source):
         from .corpus import Corpus
 
         corpus = Corpus.load(self.location, verify=False)
-        columns = ["id", "text"] + (["title"] if corpus.has_title else [])
+        columns = corpus.text_columns
         for batch in corpus.dataset.select_columns(columns).iter(batch_size=1000):
             titles = batch["title"] if corpus.has_title else None
             for i, (doc_id, text) in enumerate(zip(batch["id"], batch["text"])):

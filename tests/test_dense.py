@@ -151,6 +151,12 @@ def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, en
     with pytest.raises(RuntimeError, match="out of memory"):
         build_dense_index(tiny_corpus, encoder=encoder, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()} == before
+    # What is left is the build's workdir, kept so that a rerun resumes: no finished shard, no half-made one.
+    work = tiny_dense.parent / f".{tiny_dense.name}.work"
+    assert [p for p in tiny_dense.parent.iterdir() if p.name.startswith(".")] == [work]
+    assert list((work / "parts").iterdir()) == []
+    monkeypatch.undo()
+    build_dense_index(tiny_corpus, encoder=encoder, progress=False)  # the next build clears the workdir away
     assert not [p for p in tiny_dense.parent.iterdir() if p.name.startswith(".")]
 
 

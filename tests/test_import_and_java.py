@@ -12,14 +12,14 @@ import pytest
 from gaia_lite import java
 from gaia_lite.errors import JavaError
 
-HEAVY = ["jnius", "torch", "faiss", "gradio", "pyserini", "transformers", "datasets", "pyarrow", "numpy"]
+HEAVY = ["jnius", "torch", "faiss", "gradio", "pyserini", "transformers", "datasets", "pyarrow", "numpy", "ray"]
 
 
 def test_import_gaia_lite_starts_no_jvm_and_loads_nothing_heavy():
     code = (
         "import sys, json, gaia_lite, gaia_lite.cli, gaia_lite.corpus, gaia_lite.sparse, gaia_lite.evaluate, "
         "gaia_lite.experiments, gaia_lite.config, gaia_lite.retriever, gaia_lite.hub, gaia_lite.types, "
-        "gaia_lite.timing, gaia_lite.report; "
+        "gaia_lite.timing, gaia_lite.report, gaia_lite.shards, gaia_lite.executors; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

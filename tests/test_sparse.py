@@ -163,7 +163,7 @@ def test_failed_index_build_keeps_the_previous_index(tmp_path, monkeypatch):
 
     import gaia_lite.sparse.indexer as indexer
 
-    def broken(batch, fields):
+    def broken(batch, fields, fingerprint):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(indexer, "_json_documents", broken)
@@ -171,10 +171,14 @@ def test_failed_index_build_keeps_the_previous_index(tmp_path, monkeypatch):
         build_sparse_index(corpus, progress=False)
     assert sorted(p.name for p in index.iterdir()) == before
     assert (index / META_FILE).read_text() == meta_before
-    assert [p.name for p in index.parent.iterdir() if p.name.startswith(".")] == []
+    # What is left is the build's workdir, kept so that a rerun resumes: no finished shard, no half-made one.
+    assert [p.name for p in index.parent.iterdir() if p.name.startswith(".")] == [".sparse-flat.work"]
+    assert list((index.parent / ".sparse-flat.work" / "parts").iterdir()) == []
     monkeypatch.undo()
     with BM25Searcher(index, corpus) as s:
         assert s.search("lucene", 1)[0].doc_id == "d3"
+    build_sparse_index(corpus, progress=False)  # the next build of the same index clears the workdir away
+    assert [p.name for p in index.parent.iterdir() if p.name.startswith(".")] == []
 
 
 def test_index_folder_not_built_by_gaia_lite_is_refused(tmp_path, tiny_corpus):

@@ -384,13 +384,19 @@ class Corpus:
         """Whether the corpus has a title column."""
         return "title" in self.dataset.column_names
 
+    @property
+    def text_columns(self) -> list[str]:
+        """The columns that make a document's identity and text: ``id``, ``text``, and ``title`` where present
+        (what fingerprints cover and indexes read)."""
+        return ["id", "text"] + (["title"] if self.has_title else [])
+
     def __len__(self) -> int:
         return len(self.dataset)
 
     def compute_fingerprint(self) -> str:
         """Recompute the fingerprint of (id, title, text) in row order from the stored Dataset."""
         fp = Fingerprint()
-        columns = ["id", "text"] + (["title"] if self.has_title else [])
+        columns = self.text_columns
         for batch in self.dataset.select_columns(columns).iter(batch_size=10_000):
             titles = batch["title"] if self.has_title else [""] * len(batch["id"])
             for doc_id, text, title in zip(batch["id"], batch["text"], titles):

@@ -11,17 +11,26 @@ Documents are encoded as title + " " + text (as BEIR and MTEB do), cut at the mo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from ..artifacts import ArtifactMeta, atomic_build, datasets_progress
-from ..config import DEFAULT_MODEL, DenseConfig, configure
+from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
+from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
 from ..corpus import Corpus
-from .encoder import Encoder
+from ..errors import ArtifactError
+from ..executors import LocalExecutor, run_shards, worker_node
+from ..shards import SHARD_FIELDS, Shard, Workdir, plan_shards
+from .encoder import Encoder, resolve_model
 
 EMBEDDINGS_DIR = "embeddings"
+PART_FILE = "embeddings.arrow"  # a shard's (id, embedding) table in the workdir
 
 
 def model_slug(model: str) -> str:
@@ -48,56 +57,140 @@ def build_dense_index(
     *,
     encoder: Encoder | None = None,
     out: str | os.PathLike | None = None,
+    shard_size: int | None = None,
+    executor=None,
+    workdir: str | os.PathLike | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = print,
     **settings,
 ) -> Path:
     """Encode ``corpus`` and build its FAISS index; returns the index folder (default ``indexes/<name>/dense-<model>``).
 
     ``config`` (or its fields as keyword arguments: ``model=``, ``index_type="hnsw"``, ``dtype=``...) says how to
     encode and index; ``encoder``, an :class:`~gaia_lite.dense.Encoder` already loaded, replaces its encoder
-    settings. ``index_type`` ``flat`` (the default) is exact inner product, ``hnsw`` an HNSW graph for large
-    corpora. The build is atomic: on failure or interruption the previous index at that folder is left as it was.
+    settings (in this process only). ``index_type`` ``flat`` (the default) is exact inner product, ``hnsw`` an
+    HNSW graph for large corpora.
+
+    The corpus is encoded in shards of ``shard_size`` rows (automatic where None) by ``executor`` (default: in
+    this process; :class:`~gaia_lite.executors.RayExecutor` for a pool of actors on a cluster, each loading the
+    model once) into ``workdir`` (default beside the index); the vectors are then put together in corpus order
+    and indexed. A build interrupted at any point reuses its finished shards when run again (``log`` says how
+    many). The index is put in place atomically: until it is complete, the previous one stays.
     """
     import faiss
 
     config = configure(DenseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
-    if encoder is None:
-        encoder = Encoder(config.encoder_config())
+    executor = executor or LocalExecutor()
+    encoder_config = encoder.config if encoder is not None else config.encoder_config()
+    model = encoder_config.model or DEFAULT_MODEL
     index_type = config.index_type or "flat"
-    out = Path(out) if out else dense_dir(corpus.folder, encoder.config.model, index_type)
-
+    out = Path(out) if out else dense_dir(corpus.folder, model, index_type)
+    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
+    work = Workdir(Path(workdir) / f"{corpus.name}.{out.name}" if workdir else out.parent / f".{out.name}.work")
+    in_process = isinstance(executor, LocalExecutor) and executor.workers == 1
+    if encoder is None and in_process:  # loaded now: a model that cannot be found is said before any work starts
+        encoder = Encoder(encoder_config)
+    elif encoder is None:
+        resolve_model(model)  # the same check; the workers load it
+    job = DenseShardJob(str(corpus.folder), encoder_config, str(work.folder), encoder=encoder,
+                        progress=progress and in_process)
+    plan = {"kind": "dense", "fingerprint": corpus.meta.fingerprint, "encoder": to_dict(encoder_config)}
+    records = run_shards(job, shards, work, plan, executor, what=f"Encoding {corpus.name}", progress=progress,
+                         log=log)
+    described = _one_encoder(records)
     with atomic_build(out) as tmp:
-        embeddings = _encode_corpus(corpus, encoder, tmp, progress)
-        faiss.write_index(_faiss_index(embeddings, encoder.dim, index_type, config), str(tmp / "index"))
+        embeddings = _gather(work, shards, tmp, progress)
+        faiss.write_index(_faiss_index(embeddings, described["dim"], index_type, config), str(tmp / "index"))
         with open(tmp / "docid", "w", encoding="utf-8") as f:
             for doc_id in corpus.ids:
                 f.write(doc_id + "\n")
-        _metadata(corpus, encoder, config, index_type, out).write(tmp)
+        meta = _metadata(corpus, described, config, index_type, out)
+        meta.params["shards"] = [{k: r[k] for k in SHARD_FIELDS} for r in records]
+        meta.write(tmp)
+    work.remove()
     return out
 
 
-def _encode_corpus(corpus: Corpus, encoder: Encoder, folder: Path, progress: bool):
-    """Encode every document of ``corpus`` into the embeddings Dataset (``id``, ``embedding``) under the build
-    folder ``folder``; returns it as loaded back from disk."""
+class DenseShardJob:
+    """Encode one shard of a corpus into an (id, embedding) table in the build's workdir (a
+    :class:`~gaia_lite.executors.ShardJob`): the encoder is loaded once per worker, then serves every shard the
+    worker gets."""
+
+    stateful = True
+    wants_gpu = True
+
+    def __init__(self, corpus_folder: str, encoder_config, workdir: str, *, encoder: Encoder | None = None,
+                 progress: bool = False):
+        self.corpus_folder, self.encoder_config, self.workdir, self.progress = (
+            corpus_folder, encoder_config, workdir, progress)
+        self._encoder = encoder  # an encoder already loaded in this process; never sent to another
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "_encoder"} | {"_encoder": None}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DenseShardJob) and self.__getstate__() == other.__getstate__()
+
+    def setup(self) -> None:
+        """Load the encoder (once per worker)."""
+        if self._encoder is None:
+            self._encoder = Encoder(self.encoder_config)
+
+    def run(self, shard: Shard) -> dict:
+        """Encode the shard's rows (title + text); returns its record, with the encoder's resolved settings."""
+        import datasets
+
+        started = time.perf_counter()
+        corpus = Corpus.load(self.corpus_folder, verify=False)
+        work = Workdir(self.workdir)
+        scratch = work.scratch(shard)
+        encoder, fingerprint = self._encoder, Fingerprint()
+        columns = corpus.text_columns
+        features = datasets.Features({
+            "id": datasets.Value("string"),
+            "embedding": datasets.Sequence(datasets.Value("float32"), length=encoder.dim),
+        })
+
+        def encode(batch):
+            for doc_id, text, title in zip(batch["id"], batch["text"], batch.get("title") or [""] * len(batch["id"])):
+                fingerprint.update(doc_id, text, title)
+            return {"id": batch["id"], "embedding": encoder.encode_documents(document_texts(batch), progress=False)}
+
+        rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
+        try:
+            with datasets_progress(self.progress):
+                rows.map(encode, batched=True, batch_size=1024, remove_columns=columns, features=features,
+                         cache_file_name=str(scratch / PART_FILE), desc=f"Encoding shard {shard.name}",
+                         new_fingerprint=f"gaia-lite-{shard.name}")
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        record = {"docs": len(shard), "fingerprint": fingerprint.hexdigest(), "encoder": encoder.describe(),
+                  "seconds": round(time.perf_counter() - started, 3), "node": worker_node()}
+        work.finish(shard, scratch, record)
+        return record
+
+
+def _one_encoder(records: list[dict]) -> dict:
+    """The encoder settings every shard was encoded with (they must agree: one index, one vector space)."""
+    seen = {json.dumps(r["encoder"], sort_keys=True) for r in records}
+    if len(seen) > 1:
+        raise ArtifactError(f"the shards were encoded with different settings ({sorted(seen)}), for example workers "
+                            "with and without bfloat16 hardware under dtype auto: pass --dtype float32 (or "
+                            "bfloat16) and build again")
+    return records[0]["encoder"]
+
+
+def _gather(work: Workdir, shards: list[Shard], folder: Path, progress: bool):
+    """The shards' (id, embedding) tables, in shard order, saved as the index's embeddings Dataset."""
     import datasets
 
-    columns = ["id", "text"] + (["title"] if corpus.has_title else [])
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "embedding": datasets.Sequence(datasets.Value("float32"), length=encoder.dim),
-    })
+    parts = [datasets.Dataset.from_file(str(work.part(s) / PART_FILE)) for s in shards]
     with datasets_progress(progress):
-        embedded = corpus.dataset.select_columns(columns).map(
-            lambda batch: {"id": batch["id"],
-                           "embedding": encoder.encode_documents(document_texts(batch), progress=False)},
-            batched=True, batch_size=1024, remove_columns=columns, features=features,
-            cache_file_name=str(folder / "_map.arrow"), desc=f"Encoding {corpus.name}",
-        )
-    embedded.save_to_disk(str(folder / EMBEDDINGS_DIR))
-    del embedded
-    (folder / "_map.arrow").unlink(missing_ok=True)
+        datasets.concatenate_datasets(parts).save_to_disk(str(folder / EMBEDDINGS_DIR))
+    del parts
     return datasets.load_from_disk(str(folder / EMBEDDINGS_DIR))
 
 
@@ -116,9 +209,9 @@ def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig):
     return index
 
 
-def _metadata(corpus: Corpus, encoder: Encoder, config: DenseConfig, index_type: str, out: Path) -> ArtifactMeta:
+def _metadata(corpus: Corpus, encoder: dict, config: DenseConfig, index_type: str, out: Path) -> ArtifactMeta:
     """The index's ``gaia_lite.json``: encoder and FAISS settings, the corpus fingerprint, the rebuild command."""
-    params = {"encoder": encoder.describe(), "index_type": index_type, "text": "title + ' ' + text"}
+    params = {"encoder": encoder, "index_type": index_type, "text": "title + ' ' + text"}
     if index_type == "hnsw":
         params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
     return ArtifactMeta(
@@ -127,15 +220,14 @@ def _metadata(corpus: Corpus, encoder: Encoder, config: DenseConfig, index_type:
         fingerprint=corpus.meta.fingerprint,
         source=str(corpus.folder),
         params=params,
-        command=index_command(corpus.folder, encoder, index_type, out),
+        command=index_command(corpus.folder, replace(config, **{k: encoder[k] for k in (
+            "model", "query_prefix", "document_prefix")}), index_type, out),
     )
 
 
-def index_command(corpus_folder: Path, encoder: Encoder | DenseConfig, index_type: str = "flat",
-                  out: Path | None = None) -> str:
+def index_command(corpus_folder: Path, c: DenseConfig, index_type: str = "flat", out: Path | None = None) -> str:
     """The ``gaia-lite index dense`` command that builds this index (stored in its metadata, and named by errors
     about a missing index)."""
-    c = encoder.config if isinstance(encoder, Encoder) else encoder
     args = ["gaia-lite", "index", "dense", str(corpus_folder)]
     if c.model and model_slug(c.model) != model_slug(DEFAULT_MODEL):
         args += ["--model", c.model]

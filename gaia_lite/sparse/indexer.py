@@ -14,13 +14,18 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from ..artifacts import ArtifactMeta, atomic_build
+from ..artifacts import ArtifactMeta, Fingerprint, atomic_build
 from ..config import SparseConfig, configure
 from ..corpus import Corpus
 from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
+from ..executors import LocalExecutor, run_shards, worker_node
+from ..shards import SHARD_FIELDS, Shard, Workdir, plan_shards, shard_batches
 
 ROWS_FILE = "rows.npy"
 
@@ -37,15 +42,25 @@ def build_sparse_index(
     threads: int = 2,
     out: str | os.PathLike | None = None,
     batch_size: int = 1000,
+    shard_size: int | None = None,
+    executor=None,
+    workdir: str | os.PathLike | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = print,
     **settings,
 ) -> Path:
     """Index ``corpus`` with Lucene and return the index folder (default ``indexes/<name>/sparse-<fields>``).
 
     ``config`` (or its fields as keyword arguments: ``fields="multifield"``, ``stemmer=``, ``keep_stopwords=``,
     ``language=``) sets the fields and the analyzer, by default Anserini's default English analyzer (Porter
-    stemming, Lucene's English stopwords). The build is atomic: on failure the previous index at that folder is
-    left as it was.
+    stemming, Lucene's English stopwords).
+
+    The corpus is indexed in shards of ``shard_size`` rows (automatic where None; see
+    :func:`gaia_lite.shards.plan_shards`), each an index of its own built by ``executor`` (default: in this
+    process; :class:`~gaia_lite.executors.RayExecutor` for a cluster) into ``workdir`` (default beside the
+    index), then merged with Lucene's ``addIndexes`` into one segment: the same index, documents and scores as
+    one unsharded build. A build interrupted at any point reuses its finished shards when run again (``log``
+    says how many). The index is put in place atomically: until it is complete, the previous one stays.
     """
     import numpy as np
 
@@ -53,20 +68,16 @@ def build_sparse_index(
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
     out = Path(out) if out else sparse_dir(corpus.folder, config)
+    executor = executor or LocalExecutor()
+    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
+    work = Workdir(Path(workdir) / f"{corpus.name}.{out.name}" if workdir else out.parent / f".{out.name}.work")
+    job = SparseShardJob(str(corpus.folder), config, str(work.folder), threads, batch_size)
+    plan = {"kind": "sparse", "fingerprint": corpus.meta.fingerprint, "args": job.anserini_args("")}
+    records = run_shards(job, shards, work, plan, executor, what=f"Indexing {corpus.name} (Lucene)",
+                         progress=progress, log=log)
     start_jvm()
-    command = index_command(corpus.folder, config, out)
-
     with atomic_build(out) as tmp:
-        args = [
-            "-index", str(tmp), "-input", "", "-collection", "JsonCollection", "-threads", str(threads),
-            "-storePositions", "-storeDocvectors", "-storeRaw", "-language", config.language,
-            "-stemmer", config.stemmer,
-        ]
-        if config.keep_stopwords:
-            args.append("-keepStopwords")
-        if config.fields == "multifield":
-            args += ["-fields", "title"]
-        _add_documents(jclass("io.anserini.index.SimpleIndexer")(args), corpus, config.fields, batch_size, progress)
+        _merge([work.part(s) for s in shards], tmp)
         rows = lucene_rows(tmp, corpus)
         np.save(tmp / ROWS_FILE, rows)
         ArtifactMeta(
@@ -75,35 +86,93 @@ def build_sparse_index(
             fingerprint=corpus.meta.fingerprint,
             source=str(corpus.folder),
             params={"fields": config.fields, "analyzer": config.analyzer(), "indexed": int(len(rows)),
-                    "anserini_args": args[8:]},
-            command=command,
+                    "anserini_args": job.anserini_args("")[6:],
+                    "shards": [{k: r[k] for k in SHARD_FIELDS} for r in records]},
+            command=index_command(corpus.folder, config, out),
         ).write(tmp)
+    work.remove()
     return out
 
 
-def _add_documents(indexer, corpus: Corpus, fields: str, batch_size: int, progress: bool) -> int:
-    """Feed every document of ``corpus`` to Anserini's ``indexer`` in batches of JSON documents, then close it
-    (on failure too); returns how many documents it added."""
-    from tqdm.auto import tqdm
+class SparseShardJob:
+    """Index one shard of a corpus with Anserini's ``SimpleIndexer`` into the build's workdir (a
+    :class:`~gaia_lite.executors.ShardJob`: small, picklable, run by any executor)."""
 
-    added = 0
+    stateful = False  # a worker's setup is the JVM start, reused by later tasks in the same process anyway
+    wants_gpu = False
+
+    def __init__(self, corpus_folder: str, config: SparseConfig, workdir: str, threads: int = 2,
+                 batch_size: int = 1000):
+        self.corpus_folder, self.config, self.workdir = corpus_folder, config, workdir
+        self.threads, self.batch_size = threads, batch_size
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SparseShardJob) and vars(self) == vars(other)
+
+    def anserini_args(self, index: str) -> list[str]:
+        """``SimpleIndexer``'s arguments for an index at ``index``: positions, document vectors and raw documents
+        stored, as Anserini's regressions index."""
+        c = self.config
+        args = ["-index", index, "-input", "", "-collection", "JsonCollection", "-threads", str(self.threads),
+                "-storePositions", "-storeDocvectors", "-storeRaw", "-language", c.language, "-stemmer", c.stemmer]
+        if c.keep_stopwords:
+            args.append("-keepStopwords")
+        if c.fields == "multifield":
+            args += ["-fields", "title"]
+        return args
+
+    def setup(self) -> None:
+        """Start this worker's JVM."""
+        start_jvm()
+
+    def run(self, shard: Shard) -> dict:
+        """Index the shard's rows; returns its record (documents, fingerprint of its rows, seconds)."""
+        started = time.perf_counter()
+        corpus = Corpus.load(self.corpus_folder, verify=False)
+        work = Workdir(self.workdir)
+        scratch = work.scratch(shard)
+        fingerprint = Fingerprint()
+        try:
+            indexer = jclass("io.anserini.index.SimpleIndexer")(self.anserini_args(str(scratch)))
+            try:
+                for batch in shard_batches(corpus, shard, corpus.text_columns, self.batch_size):
+                    indexer.addRawDocuments(_json_documents(batch, self.config.fields, fingerprint))
+            finally:
+                # close(True) merges the shard into one segment; the merged index is one segment too.
+                indexer.close(True)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        record = {"docs": len(shard), "fingerprint": fingerprint.hexdigest(),
+                  "seconds": round(time.perf_counter() - started, 3), "node": worker_node()}
+        work.finish(shard, scratch, record)
+        return record
+
+
+def _merge(parts: list[Path], out: Path) -> None:
+    """Merge the shard indexes ``parts``, in order, into one single-segment index at ``out``. Lucene's
+    ``addIndexes`` copies the shards' segments (nothing is analyzed again) and keeps their documents in order;
+    the statistics BM25 uses (document count, lengths, term frequencies) are then those of the whole corpus."""
+    paths, fs = jclass("java.nio.file.Paths"), jclass("org.apache.lucene.store.FSDirectory")
+    config = jclass("org.apache.lucene.index.IndexWriterConfig")(
+        jclass("org.apache.lucene.analysis.core.WhitespaceAnalyzer")())
+    writer = jclass("org.apache.lucene.index.IndexWriter")(fs.open(paths.get(str(out))), config)
     try:
-        columns = ["id", "text"] + (["title"] if corpus.has_title else [])
-        with tqdm(total=len(corpus), desc=f"Indexing {corpus.name} (Lucene)", unit=" docs", disable=not progress) as bar:
-            for batch in corpus.dataset.select_columns(columns).iter(batch_size=batch_size):
-                docs = _json_documents(batch, fields)
-                added += indexer.addRawDocuments(docs)
-                bar.update(len(docs))
+        from jnius import cast
+
+        writer.addIndexes(*[cast("org.apache.lucene.store.Directory", fs.open(paths.get(str(p)))) for p in parts])
+        writer.forceMerge(1)
     finally:
-        # close(True) merges the index into one segment, which searches faster (BENCHMARKS.md).
-        indexer.close(True)
-    return added
+        writer.close()
 
 
-def _json_documents(batch: dict, fields: str) -> list[str]:
+def _json_documents(batch: dict, fields: str, fingerprint: Fingerprint) -> list[str]:
+    """A batch of rows as Anserini JSON documents (``flat``: title + text in ``contents``; ``multifield``: text in
+    ``contents`` and a ``title`` field), adding each row to ``fingerprint``."""
     titles = batch.get("title") or [""] * len(batch["id"])
     docs = []
     for doc_id, text, title in zip(batch["id"], batch["text"], titles):
+        fingerprint.update(doc_id, text, title)
         if fields == "flat":
             doc = {"id": doc_id, "contents": f"{title} {text}" if title else text}
         else:

@@ -1,0 +1,233 @@
+"""Executors: where a build's shards run. One pipeline (a :class:`ShardJob` over the shards of a plan), two
+executors:
+
+- :class:`LocalExecutor` runs the shards on this machine: in this process (``workers=1``), or in a pool of
+  worker processes, each set up once;
+- :class:`RayExecutor` runs them on a Ray cluster: CPU work (Lucene shards) as Ray tasks, model work
+  (encoding) through Ray Data with a pool of actors that each load the model once, a GPU per actor where the
+  cluster has GPUs.
+
+A job writes each finished shard into the build's :class:`~gaia_lite.shards.Workdir` itself, so a shard
+counts as done the moment its worker finishes it, whichever executor ran it and whatever happens to the
+driver afterwards. Why not datatrove's executors: its Ray executor starts a fresh actor and process pool per
+job, so an encoder would be loaded again for every shard, and it writes outputs in place without an atomic
+finish; what this module takes from it is the shape (rank = shard, a completion record per shard).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from .errors import ConfigError, require
+from .shards import Shard
+
+#: Called on the driver as each shard finishes: the shard and its record.
+OnDone = Callable[[Shard, dict[str, Any]], None]
+
+
+class ShardJob(Protocol):
+    """What a build does to each shard. Jobs are small picklable objects (paths and settings): executors
+    send them to workers, call :meth:`setup` once per worker, then :meth:`run` per shard."""
+
+    #: True where :meth:`setup` is costly and worth keeping across shards (a model): Ray then runs the job on
+    #: a pool of actors instead of tasks.
+    stateful: bool
+    #: Whether a worker of this job wants a GPU where the cluster has them.
+    wants_gpu: bool
+
+    def setup(self) -> None: ...
+
+    def run(self, shard: Shard) -> dict[str, Any]: ...
+
+
+class LocalExecutor:
+    """Runs shards on this machine: one after the other in this process (``workers=1``, the default), or on
+    ``workers`` processes, each set up once."""
+
+    def __init__(self, workers: int = 1):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be positive (a whole number), got {workers!r}")
+        self.workers = workers
+
+    def describe(self) -> str:
+        """A few words for progress lines."""
+        return "in this process" if self.workers == 1 else f"on {self.workers} local processes"
+
+    def run(self, job: ShardJob, shards: Sequence[Shard], on_done: OnDone) -> None:
+        """Run ``job`` on every shard of ``shards``, calling ``on_done`` as each finishes."""
+        if not shards:
+            return
+        if self.workers == 1 or len(shards) == 1:
+            job.setup()
+            for shard in shards:
+                on_done(shard, job.run(shard))
+            return
+        # spawn, not fork: a forked child of a process running a JVM or torch threads is unsafe.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(self.workers, len(shards)), mp_context=context, initializer=_set_up,
+                                 initargs=(job,)) as pool:
+            futures = {pool.submit(_run, shard): shard for shard in shards}
+            try:
+                while futures:
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        on_done(futures.pop(future), future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+
+_worker_job: ShardJob | None = None
+
+
+def _set_up(job: ShardJob) -> None:
+    global _worker_job
+    job.setup()
+    _worker_job = job
+
+
+def _run(shard: Shard) -> dict[str, Any]:
+    return _worker_job.run(shard)
+
+
+class RayExecutor:
+    """Runs shards on a Ray cluster (``address``: ``auto`` for the cluster this machine belongs to, or
+    ``host:port``); the workdir must be on storage every node reads and writes.
+
+    ``workers`` bounds the actors of a stateful job (default: as many as the cluster has CPUs for, at most one
+    per shard); tasks are retried when their worker dies (up to 3 times), Ray Data restarts lost actors and
+    retries their shards.
+    """
+
+    def __init__(self, address: str = "auto", *, workers: int | None = None, cpus_per_worker: float = 1):
+        self.address = address
+        self.workers = workers
+        self.cpus_per_worker = cpus_per_worker
+
+    def describe(self) -> str:
+        """A few words for progress lines."""
+        return f"on the Ray cluster at {self.address}"
+
+    def connect(self):
+        """The ``ray`` module, connected to the cluster (once per process)."""
+        ray = require("ray", "running a build on a Ray cluster (--ray)", "gaia-lite[ray]")
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+            except ConnectionError as e:
+                raise ConfigError(f"no Ray cluster at {self.address!r} ({e}): start one with `ray start --head` "
+                                  "or pass its address (--ray HOST:PORT)") from None
+        return ray
+
+    def run(self, job: ShardJob, shards: Sequence[Shard], on_done: OnDone) -> None:
+        """Run ``job`` on every shard of ``shards`` on the cluster, calling ``on_done`` as each finishes."""
+        if not shards:
+            return
+        ray = self.connect()
+        gpus = 1 if job.wants_gpu and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        if job.stateful:
+            self._run_actors(ray, job, shards, on_done, gpus)
+        else:
+            self._run_tasks(ray, job, shards, on_done, gpus)
+
+    def _run_tasks(self, ray, job: ShardJob, shards: Sequence[Shard], on_done: OnDone, gpus: int) -> None:
+        task = ray.remote(_ray_task).options(num_cpus=self.cpus_per_worker, num_gpus=gpus, max_retries=3,
+                                             scheduling_strategy="SPREAD")
+        job_ref = ray.put(job)
+        pending = {task.remote(job_ref, shard): shard for shard in shards}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    on_done(pending.pop(ref), ray.get(ref))
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)
+            raise
+
+    def _run_actors(self, ray, job: ShardJob, shards: Sequence[Shard], on_done: OnDone, gpus: int) -> None:
+        data = require("ray.data", "running a build on a Ray cluster (--ray)", "gaia-lite[ray]")
+        # gaia_lite shows the build's progress itself; Ray Data's own bars and progress log lines would repeat it.
+        data.DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        size = self.workers or max(1, min(len(shards), int(cpus // max(self.cpus_per_worker, 1))))
+        if gpus:
+            size = min(size, int(ray.cluster_resources().get("GPU", 1)))
+        items = [{"index": s.index, "start": s.start, "stop": s.stop} for s in shards]
+        by_index = {s.index: s for s in shards}
+        results = data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _ShardActor, fn_constructor_args=(job,), batch_size=1, batch_format="pandas",
+            compute=data.ActorPoolStrategy(size=size), num_cpus=self.cpus_per_worker, num_gpus=gpus)
+        for row in results.iter_rows():
+            on_done(by_index[int(row["index"])], {k: _plain(v) for k, v in row.items() if k != "index"})
+
+
+def _ray_task(job: ShardJob, shard: Shard) -> dict[str, Any]:
+    """One shard as a Ray task: the job is set up in this worker process once, then reused by later tasks."""
+    global _worker_job
+    if _worker_job is None or _worker_job != job:
+        job.setup()
+        _worker_job = job
+    return _worker_job.run(shard)
+
+
+class _ShardActor:
+    """A Ray Data actor: sets the job up once (loads its model), then runs one shard per batch."""
+
+    def __init__(self, job: ShardJob):
+        job.setup()
+        self.job = job
+
+    def __call__(self, batch):
+        import pandas as pd
+
+        rows = []
+        for index, start, stop in zip(batch["index"], batch["start"], batch["stop"]):
+            record = self.job.run(Shard(int(index), int(start), int(stop)))
+            rows.append({"index": int(index), **{k: v for k, v in record.items() if not isinstance(v, dict)}})
+        return pd.DataFrame(rows)
+
+
+def worker_node() -> str:
+    """Where this code runs: the Ray node's id inside a Ray worker, else this machine's name (recorded with each
+    shard, so a build says which node made what)."""
+    import sys
+
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    return os.uname().nodename
+
+
+def _plain(value):
+    """A value from a pandas row as plain Python (Ray Data hands back numpy scalars)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def run_shards(job: ShardJob, shards: Sequence[Shard], workdir, plan: dict[str, Any], executor=None, *,
+               what: str = "documents", progress: bool = True, log: Callable[[str], None] | None = None
+               ) -> list[dict[str, Any]]:
+    """Run ``job`` on the shards of ``plan`` that ``workdir`` has not finished, with ``executor`` (default: in
+    this process), showing progress in documents; returns every shard's record, in shard order. Finished
+    shards of an earlier, interrupted build of the same plan are reused, and ``log`` says how many."""
+    from tqdm.auto import tqdm
+
+    executor = executor or LocalExecutor()
+    finished = workdir.start(plan, list(shards))
+    pending = [s for s in shards if s not in finished]
+    if finished and log is not None:
+        log(f"{len(finished)} of {len(shards)} shards reused from an interrupted build ({workdir.folder})")
+    total = sum(len(s) for s in shards)
+    with tqdm(total=total, initial=sum(len(s) for s in finished), unit=" docs", disable=not progress,
+              desc=f"{what}: {len(shards)} shard{'s' * (len(shards) != 1)} {executor.describe()}") as bar:
+        executor.run(job, pending, lambda shard, record: bar.update(len(shard)))
+    return workdir.records(list(shards))

@@ -1,0 +1,158 @@
+"""Shards: the unit of work of every index build, and the record that makes a build resumable.
+
+A build splits the corpus Dataset into contiguous row ranges (:func:`plan_shards`), builds each shard's part
+on its own (a Lucene index, a table of (id, embedding)), then combines the parts in row order into the
+artifact searchers load. A :class:`Workdir` beside the artifact (or on storage every node of a cluster reads)
+holds the parts while the build runs:
+
+    .<artifact>.work/
+      plan.json            what is being built: kind, settings, corpus fingerprint, the shards
+      parts/00003/         a finished shard's output, put in place by one rename
+      done/00003.json      its record: row range, fingerprint of its rows, documents, seconds
+
+A shard's record is written after its output is in place, so a build killed at any moment (Ctrl+C,
+``kill -9``, a lost worker) leaves only complete parts with records, and the next build with the same plan
+reuses them. A different plan (other settings, another corpus version, another shard size) starts afresh.
+The workdir is removed once the artifact is in place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ArtifactError, ConfigError
+
+#: Automatic shard sizes stay within these bounds (documents): small enough to resume and spread, large
+#: enough that each shard's fixed cost (a Lucene writer, a merge input) stays small beside its work.
+MIN_AUTO_SHARD = 10_000
+MAX_AUTO_SHARD = 250_000
+#: Shards per worker an automatic plan aims for, so that a slow shard does not leave the others idle.
+SHARDS_PER_WORKER = 4
+#: What an artifact's metadata records of each shard: its rows, their fingerprint, and the node that built it.
+SHARD_FIELDS = ("start", "stop", "fingerprint", "node")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rows ``start`` (included) to ``stop`` (excluded) of the corpus, the ``index``-th shard of a plan."""
+
+    index: int
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        """The shard's name in a workdir: its index, zero-padded."""
+        return f"{self.index:05d}"
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def auto_shard_size(num_rows: int, workers: int = 1) -> int:
+    """The shard size an automatic plan uses: about :data:`SHARDS_PER_WORKER` shards per worker, within
+    :data:`MIN_AUTO_SHARD` and :data:`MAX_AUTO_SHARD` documents."""
+    wanted = math.ceil(num_rows / max(1, workers * SHARDS_PER_WORKER))
+    return max(MIN_AUTO_SHARD, min(MAX_AUTO_SHARD, wanted))
+
+
+def plan_shards(num_rows: int, shard_size: int | None = None, *, workers: int = 1) -> list[Shard]:
+    """Contiguous shards covering rows ``0..num_rows``, each ``shard_size`` rows but the last (automatic
+    where None: :func:`auto_shard_size`)."""
+    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int)
+                                   or shard_size < 1):
+        raise ConfigError(f"shard_size must be positive (a whole number), got {shard_size!r}")
+    size = shard_size or auto_shard_size(num_rows, workers)
+    return [Shard(i, start, min(start + size, num_rows)) for i, start in enumerate(range(0, num_rows, size))]
+
+
+def shard_batches(corpus, shard: Shard, columns: list[str], batch_size: int = 1000) -> Iterator[dict]:
+    """The shard's rows, ``columns`` only, in batches (dicts of lists), in row order."""
+    rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
+    yield from rows.iter(batch_size=batch_size)
+
+
+class Workdir:
+    """The working folder of one build: its plan, the finished shards' parts and records (see the module
+    docstring). Every method is safe to call from any worker that sees the folder."""
+
+    PLAN = "plan.json"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def part(self, shard: Shard) -> Path:
+        """Where the finished output of ``shard`` lives."""
+        return self.folder / "parts" / shard.name
+
+    def record_path(self, shard: Shard) -> Path:
+        """Where the record of ``shard`` lives, once finished."""
+        return self.folder / "done" / f"{shard.name}.json"
+
+    def start(self, plan: dict[str, Any], shards: list[Shard]) -> list[Shard]:
+        """Prepare the folder for ``plan`` and return the shards already finished under that same plan. A
+        folder holding another plan (or none readable) is emptied first: its parts cannot be reused."""
+        plan = {**plan, "shards": [asdict(s) for s in shards]}
+        path = self.folder / self.PLAN
+        try:
+            same = json.loads(path.read_text(encoding="utf-8")) == plan
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            self.folder.mkdir(parents=True)
+            tmp = path.with_name(f".{self.PLAN}.{uuid.uuid4().hex[:8]}")
+            tmp.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
+            tmp.replace(path)
+        return [s for s in shards if self.finished(s)]
+
+    def finished(self, shard: Shard) -> bool:
+        """Whether ``shard`` has its part and a record of the same rows."""
+        try:
+            record = json.loads(self.record_path(shard).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return (record.get("start"), record.get("stop")) == (shard.start, shard.stop) and self.part(shard).exists()
+
+    def records(self, shards: list[Shard]) -> list[dict]:
+        """The records of ``shards``, in their order (every one must be finished)."""
+        out = []
+        for shard in shards:
+            if not self.finished(shard):
+                raise ArtifactError(f"shard {shard.name} of {self.folder} is not finished; run the build again")
+            out.append(json.loads(self.record_path(shard).read_text(encoding="utf-8")))
+        return out
+
+    def scratch(self, shard: Shard) -> Path:
+        """A new empty folder for ``shard``'s output while it is made (put in place with :meth:`finish`)."""
+        path = self.folder / "parts" / f".{shard.name}.{uuid.uuid4().hex[:8]}"
+        path.mkdir(parents=True)
+        return path
+
+    def finish(self, shard: Shard, scratch: Path, record: dict[str, Any]) -> None:
+        """Put ``shard``'s output in place (one rename), then write its record: only then does it count as
+        finished."""
+        final = self.part(shard)
+        if final.exists():  # a crashed attempt's part without a record
+            shutil.rmtree(final)
+        scratch.rename(final)
+        done = self.record_path(shard)
+        done.parent.mkdir(parents=True, exist_ok=True)
+        tmp = done.with_name(f".{done.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps({**asdict(shard), **record, "finished": time.time()}, indent=1) + "\n",
+                       encoding="utf-8")
+        tmp.replace(done)
+
+    def remove(self) -> None:
+        """Delete the folder (after the artifact is in place)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
