@@ -522,7 +522,7 @@ def _demo_parser(sub) -> None:
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus and indexes even if present")
     p.add_argument("--no-dense", dest="dense", action="store_false",
                    help="skip the dense index (encoding every docstring is the longest step); the app then offers "
-                        "BM25 only")
+                        "BM25 only. Without it the app opens on BM25 and builds the dense index in the background")
     p.add_argument("--no-app", dest="app", action="store_false", help="print the hits and stop; do not open the app")
     _add_server(p)
     _add_root(p)
@@ -565,7 +565,8 @@ def _cmd_demo(args) -> int:
         doc = corpus.get(h.doc_id)
         print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}  [{doc.get('package', '')}]")
         print(f"     {_snippet(doc['text'])}")
-    if args.dense and (args.rebuild or not dense_dir(corpus.folder).is_dir()):
+    missing = args.dense and (args.rebuild or not dense_dir(corpus.folder).is_dir())
+    if missing and not (args.app and not args.rebuild):
         print(f"\nbuilding the dense index for {len(corpus):,} documents (--no-dense skips it)")
         start = time.perf_counter()
         path = build_dense_index(corpus, progress=args.progress)
@@ -573,7 +574,7 @@ def _cmd_demo(args) -> int:
     if not args.app:
         print(f"\nsearch it yourself: gaia-lite search {corpus.folder} \"your query\"  (or: gaia-lite app {corpus.folder})")
         return 0
-    return _serve(corpus, args, RetrieverConfig())
+    return _serve(corpus, args, RetrieverConfig(), build_dense=missing and not args.rebuild)
 
 
 def _demo_corpus(args):
@@ -609,6 +610,9 @@ def _app_parser(sub) -> None:
                    help="corpus name, folder, or hf://owner/repo[@revision] (default: docstrings)")
     _add_retriever(p, choose=False)
     p.add_argument("--config", help="a YAML config whose retriever section gives the settings (flags override it)")
+    p.add_argument("--no-dense", dest="dense", action="store_false",
+                   help="where no dense index is built, serve BM25 only (default: build it in the background, "
+                        "resuming an interrupted build, and turn dense and hybrid on when it is complete)")
     _add_server(p)
     _add_root(p)
     p.set_defaults(func=_cmd_app)
@@ -618,7 +622,8 @@ def _cmd_app(args) -> int:
     from .retriever import open_corpus
 
     config = retriever_config(args, _config_file_retriever(args.config))
-    return _serve(open_corpus(args.corpus, root=args.root), args, config)
+    corpus = open_corpus(args.corpus, root=args.root)
+    return _serve(corpus, args, config, build_dense=args.dense and not corpus.artifacts("dense"))
 
 
 def _space_parser(sub) -> None:
@@ -651,12 +656,15 @@ def _cmd_space_build(args) -> int:
     return 0
 
 
-def _serve(corpus, args, config: RetrieverConfig) -> int:
+def _serve(corpus, args, config: RetrieverConfig, *, build_dense: bool = False) -> int:
     from .app import launch
 
     print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
+    if build_dense:
+        print("  BM25 now; the dense index is built in the background (progress on the page), then dense and hybrid "
+              "search turn on. Stopping the app keeps the finished shards: the next start goes on from there.")
     try:
-        launch(corpus, config, host=args.host, port=args.port, share=args.share)
+        launch(corpus, config, host=args.host, port=args.port, share=args.share, build_dense=build_dense)
     except OSError as e:
         if "port" not in str(e):
             raise

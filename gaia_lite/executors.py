@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 from .errors import ConfigError, require
-from .shards import Shard
+from .shards import BuildProgress, Shard
 
 #: Called on the driver as each shard finishes: the shard and its record.
 OnDone = Callable[[Shard, dict[str, Any]], None]
@@ -214,20 +214,27 @@ def _plain(value):
 
 
 def run_shards(job: ShardJob, shards: Sequence[Shard], workdir, plan: dict[str, Any], executor=None, *,
-               what: str = "documents", progress: bool = True, log: Callable[[str], None] | None = None
-               ) -> list[dict[str, Any]]:
+               what: str = "documents", progress: bool = True, log: Callable[[str], None] | None = None,
+               tracker: BuildProgress | None = None) -> list[dict[str, Any]]:
     """Run ``job`` on the shards of ``plan`` that ``workdir`` has not finished, with ``executor`` (default: in
-    this process), showing progress in documents; returns every shard's record, in shard order. Finished
-    shards of an earlier, interrupted build of the same plan are reused, and ``log`` says how many."""
+    this process), showing progress in documents (a bar where ``progress``, and ``tracker`` for a page to read);
+    returns every shard's record, in shard order. Finished shards of an earlier, interrupted build of the same
+    plan are reused, and ``log`` says how many."""
     from tqdm.auto import tqdm
 
     executor = executor or LocalExecutor()
+    tracker = tracker or BuildProgress()
     finished = workdir.start(plan, list(shards))
     pending = [s for s in shards if s not in finished]
     if finished and log is not None:
         log(f"{len(finished)} of {len(shards)} shards reused from an interrupted build ({workdir.folder})")
-    total = sum(len(s) for s in shards)
-    with tqdm(total=total, initial=sum(len(s) for s in finished), unit=" docs", disable=not progress,
+    tracker.begin(sum(len(s) for s in shards), len(shards), sum(len(s) for s in finished), len(finished))
+    with tqdm(total=tracker.total, initial=tracker.done, unit=" docs", disable=not progress,
               desc=f"{what}: {len(shards)} shard{'s' * (len(shards) != 1)} {executor.describe()}") as bar:
-        executor.run(job, pending, lambda shard, record: bar.update(len(shard)))
+
+        def done(shard: Shard, record: dict[str, Any]) -> None:
+            bar.update(len(shard))
+            tracker.shard_done(len(shard))
+
+        executor.run(job, pending, done)
     return workdir.records(list(shards))

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,6 +57,31 @@ class Shard:
 
     def __len__(self) -> int:
         return self.stop - self.start
+
+
+class BuildProgress:
+    """How far a build is, in documents and shards, for a page to show while it runs (read from any thread).
+    ``reused`` counts the shards an interrupted build had finished."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = self.done = self.shards = self.shards_done = self.reused = 0
+
+    def begin(self, total: int, shards: int, done: int, reused: int) -> None:
+        """The plan is known: ``total`` documents in ``shards`` shards, ``done`` of them in ``reused`` shards."""
+        with self._lock:
+            self.total, self.shards, self.done, self.shards_done, self.reused = total, shards, done, reused, reused
+
+    def shard_done(self, docs: int) -> None:
+        """One more shard of ``docs`` documents is finished."""
+        with self._lock:
+            self.done += docs
+            self.shards_done += 1
+
+    @property
+    def fraction(self) -> float:
+        """The share of the documents done, from 0 to 1."""
+        return self.done / self.total if self.total else 0.0
 
 
 def auto_shard_size(num_rows: int, workers: int = 1) -> int:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from .explorer import Explorer, Settings
+from .explorer import DenseBuild, Explorer, Settings
 
-__all__ = ["Explorer", "Settings", "build_demo", "launch"]
+__all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
 
 #: How many searches the app runs at once; more queue. Lucene and FAISS release the GIL, so a few help.
 CONCURRENCY = 4
@@ -28,12 +28,13 @@ def build_demo(corpus, config=None, *, root=None, title: str | None = None):
 
 
 def launch(corpus, config=None, *, host: str | None = None, port: int | None = None, share: bool = False, root=None,
-           block: bool = True, **launch_kwargs):
+           build_dense: bool = False, block: bool = True, **launch_kwargs):
     """Build the explorer over ``corpus`` (as for :func:`build_demo`) and serve it (``host``/``port`` default to
-    Gradio's, or ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``). Returns the running ``gr.Blocks``."""
+    Gradio's, or ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``); with ``build_dense``, a missing dense index
+    is built in the background while BM25 serves. Returns the running ``gr.Blocks``."""
     from .views import CSS
 
-    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root)
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root, build_dense=build_dense)
     # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
     explorer.search("warm up")
     demo = build_demo(explorer)

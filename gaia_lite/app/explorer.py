@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import json
+import logging
 import math
 import re
 import threading
@@ -178,28 +179,47 @@ class Explorer:
     built). The dense side is optional: without it only BM25 is offered.
 
     ``config`` chooses the indexes (as for :func:`~gaia_lite.retriever.open_searcher`) and gives the page's
-    initial settings (its fusion); ``encoder`` is an already loaded query encoder.
+    initial settings (its fusion); ``encoder`` is an already loaded query encoder. With ``build_dense`` and no
+    dense index built, the dense index is built in the background (:class:`DenseBuild`) while BM25 serves;
+    dense and hybrid search turn on when it is complete.
     """
 
-    def __init__(self, corpus: Corpus | str, config: RetrieverConfig | None = None, *, root=None, encoder=None):
+    def __init__(self, corpus: Corpus | str, config: RetrieverConfig | None = None, *, root=None, encoder=None,
+                 build_dense: bool = False):
         from ..retriever import open_corpus, open_searcher
 
         self.corpus = open_corpus(corpus, root=root)
         config = config or RetrieverConfig()
-        # Dense and hybrid where a dense index is built (or one is asked for: then its absence is an error).
-        with_dense = config.dense.model is not None or bool(self.corpus.artifacts("dense"))
+        # Dense and hybrid where a dense index is built, or one is asked for and not to be built here (then its
+        # absence is an error).
+        with_dense = bool(self.corpus.artifacts("dense")) or (config.dense.model is not None and not build_dense)
         searcher = open_searcher(self.corpus, replace(config, kind="hybrid" if with_dense else "bm25"),
                                  encoder=encoder)
+        self.hybrid = self.dense = self.dense_build = None
         if with_dense:
-            self.hybrid, self.bm25, self.dense = searcher, searcher.bm25, searcher.dense
+            self._use(searcher)
         else:
-            self.hybrid, self.bm25, self.dense = None, searcher, None
-        self.config = searcher.config
-        self.retrievers = ("bm25", "dense", "hybrid") if self.dense else ("bm25",)
+            self.bm25, self.config, self.retrievers = searcher, searcher.config, ("bm25",)
+            if build_dense:
+                self.dense_build = DenseBuild(self, encoder)
         self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
         self._analyzed: dict[str, frozenset[str]] = {}
         self._overview = None
         self._overview_lock = threading.Lock()
+
+    def _use(self, hybrid) -> None:
+        """Serve every retriever from ``hybrid`` (a :class:`~gaia_lite.hybrid.HybridSearcher` from the factory)."""
+        self.hybrid, self.bm25, self.dense, self.config = hybrid, hybrid.bm25, hybrid.dense, hybrid.config
+        self.retrievers = ("bm25", "dense", "hybrid")  # set last: searches read it to know what is served
+
+    def dense_status(self) -> dict:
+        """Where the dense side is: ``ready``, ``building`` (with the build's progress), ``failed`` (with the
+        error) or ``none`` (no dense index, none being built)."""
+        if self.dense is not None:
+            return {"state": "ready"}
+        if self.dense_build is None:
+            return {"state": "none"}
+        return self.dense_build.status()
 
     def settings(self, settings: Settings | None = None) -> Settings:
         """``settings`` with every open choice made: the richest retriever built, and the fusion settings of the
@@ -226,6 +246,10 @@ class Explorer:
         start = time.perf_counter()
         query, notes = self._bounded(query)
         if settings.retriever not in self.retrievers:
+            status = self.dense_status()
+            if status["state"] == "building":
+                raise ConfigError(f"the dense index is being built ({status['percent']}% done): BM25 works now, "
+                                  "dense and hybrid search turn on when it is complete")
             raise ConfigError(f"this corpus has no dense index, so only BM25 is available: build one with "
                               f"`gaia-lite index dense {self.corpus.folder}`")
         text, phrases = parse_query(query)
@@ -454,3 +478,53 @@ class Explorer:
             if analyzed & terms:
                 out.add(word)
         return frozenset(out)
+
+
+#: A dense index built while the explorer serves is cut into about this many shards, so that its progress on
+#: the page moves every few seconds and a restart loses at most one shard's work.
+BACKGROUND_SHARDS = 50
+
+
+class DenseBuild:
+    """The dense index of an explorer's corpus, built in a background thread (resuming an interrupted build)
+    while the explorer serves BM25; when it is complete the explorer serves dense and hybrid search too."""
+
+    def __init__(self, explorer: Explorer, encoder=None):
+        from ..shards import BuildProgress
+
+        self.explorer = explorer
+        self.progress = BuildProgress()
+        self.error: str | None = None
+        self.log: list[str] = []
+        self._thread = threading.Thread(target=self._run, args=(encoder,), name="gaia-lite-dense-build", daemon=True)
+        self._thread.start()
+
+    def _run(self, encoder) -> None:
+        from ..dense import build_dense_index
+        from ..retriever import open_searcher
+
+        e = self.explorer
+        try:
+            size = max(1_000, math.ceil(len(e.corpus) / BACKGROUND_SHARDS))
+            build_dense_index(e.corpus, e.config.dense, encoder=encoder, shard_size=size, progress=False,
+                              log=self.log.append, tracker=self.progress)
+            e._use(open_searcher(e.corpus, replace(e.config, kind="hybrid"), encoder=encoder, log=self.log.append))
+        except Exception as error:  # the page shows it; BM25 keeps serving
+            logging.getLogger("gaia_lite.app").exception("building the dense index failed")
+            self.error = str(error) or type(error).__name__
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the build to end (``timeout`` seconds at most); True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def status(self) -> dict:
+        """``building`` with documents and shards done, ``failed`` with the error, or ``ready``."""
+        p = self.progress
+        if self.error is not None:
+            return {"state": "failed", "error": self.error}
+        if self.explorer.dense is not None:
+            return {"state": "ready"}
+        return {"state": "building", "done": p.done, "total": p.total or len(self.explorer.corpus),
+                "shards_done": p.shards_done, "shards": p.shards, "reused": p.reused,
+                "percent": int(100 * p.fraction)}

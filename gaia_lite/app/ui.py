@@ -69,6 +69,8 @@ element.addEventListener('click', (event) => {
 """
 
 _PRIVATE = {"api_visibility": "private"}  # UI events; scripts use the named endpoints of _add_api
+#: How often a page asks how far a background dense build is.
+BUILD_POLL_SECONDS = 2
 
 
 def _safe(fn):
@@ -123,6 +125,7 @@ class _Page:
     fmt: object
     export_btn: object
     exported: object
+    status: object
 
     @property
     def controls(self) -> list:
@@ -139,12 +142,14 @@ class _Page:
 
 def build_demo(explorer: Explorer, *, title: str | None = None):
     """The explorer as a ``gr.Blocks`` app (not launched). Named API endpoints: ``/search``, ``/compare``,
-    ``/document``, ``/overview``."""
+    ``/document``, ``/overview``, ``/status``."""
     with gr.Blocks(title=title or f"gaia_lite · {explorer.corpus.name}") as demo:
         page = _layout(explorer)
         _wire_search(explorer, page)
         _wire_documents(explorer, page)
         _wire_overview_and_export(explorer, page)
+        if explorer.dense_status()["state"] == "building":
+            _wire_dense_build(explorer, page)
 
         @_safe
         def restore(request: gr.Request):
@@ -161,8 +166,9 @@ def _layout(explorer: Explorer) -> _Page:
     hybrid = "hybrid" in explorer.retrievers
     choices = explorer.filter_choices()
     gr.HTML(f"<h2>gaia_lite explorer · {escape(corpus.name)}</h2>"
-            f"<div class='gl-note'>{len(corpus):,} documents · retrievers: {', '.join(explorer.retrievers)} · "
-            "quote words for an exact phrase (&quot;like this&quot;)</div>", js_on_load=None)
+            f"<div class='gl-note'>{len(corpus):,} documents · quote words for an exact phrase "
+            "(&quot;like this&quot;)</div>", js_on_load=None)
+    status = gr.HTML(views.build_status(explorer.dense_status()), js_on_load=None)
     with gr.Row():
         query = gr.Textbox(label="Query", placeholder='words, or "an exact phrase"', max_length=MAX_QUERY_CHARS,
                            scale=5, elem_id="gl-query", submit_btn=False)
@@ -204,7 +210,7 @@ def _layout(explorer: Explorer) -> _Page:
             exported = gr.File(label="Download", interactive=False)
     return _Page(query, retriever, fusion, weight, normalization, k, page, redact, filters, list(choices),
                  search_btn, prev_btn, next_btn, tabs, results, compare_tab, compare_btn, compared, doc_id, open_btn,
-                 document, overview_tab, overview_html, lengths, top_terms, fmt, export_btn, exported)
+                 document, overview_tab, overview_html, lengths, top_terms, fmt, export_btn, exported, status)
 
 
 def _wire_search(explorer: Explorer, p: _Page) -> None:
@@ -282,6 +288,24 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page) -> None:
     p.export_btn.click(run_export, [p.fmt, *p.controls], p.exported, **_PRIVATE)
 
 
+def _wire_dense_build(explorer: Explorer, p: _Page) -> None:
+    """While the dense index is built in the background: its progress every few seconds, then dense and hybrid
+    search turned on in the page, without a restart."""
+    timer = gr.Timer(BUILD_POLL_SECONDS)
+
+    def poll():
+        status = explorer.dense_status()
+        if status["state"] == "building":
+            return views.build_status(status), *[gr.skip()] * 5, gr.skip()
+        if status["state"] == "failed":
+            return views.build_status(status), *[gr.skip()] * 5, gr.Timer(active=False)
+        return ("", gr.Radio(choices=list(explorer.retrievers)), *[gr.update(visible=True)] * 4,
+                gr.Timer(active=False))
+
+    timer.tick(poll, None, [p.status, p.retriever, p.fusion, p.weight, p.normalization, p.compare_tab, timer],
+               **_PRIVATE)
+
+
 def _restore(explorer: Explorer, p: _Page, request: gr.Request):
     """Reopen the search (and document) that the URL names; values it cannot use fall back to the defaults."""
     params = dict(request.query_params) if request is not None else {}
@@ -325,10 +349,11 @@ def _add_api(explorer: Explorer) -> None:
     settings."""
     d = explorer.settings()
 
-    def search(query: str, retriever: str = d.retriever, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
+    def search(query: str, retriever: str | None = None, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
                k: int = d.k, page: int = 1, redact: bool = True, filters: dict | None = None,
                normalization: str = d.normalization) -> dict:
-        """Search the corpus; the hits carry each side's scores and ranks."""
+        """Search the corpus (by default with the richest retriever served: hybrid where a dense index is built);
+        the hits carry each side's scores and ranks."""
         return explorer.search(query, Settings.make(
             retriever=retriever, fusion=fusion, bm25_weight=bm25_weight, k=k, page=page, redact=redact,
             filters=filters if isinstance(filters, dict) else None, normalization=normalization)).to_dict()
@@ -350,5 +375,10 @@ def _add_api(explorer: Explorer) -> None:
         """Document count, length distribution and most frequent words."""
         return explorer.overview()
 
-    for fn in (search, compare, document, overview):
+    def status() -> dict:
+        """The retrievers served now, and the dense index's state (``ready``, ``building`` with its progress,
+        ``failed``, ``none``)."""
+        return {"retrievers": list(explorer.retrievers), "dense": explorer.dense_status()}
+
+    for fn in (search, compare, document, overview, status):
         gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=None)

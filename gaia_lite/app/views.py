@@ -131,6 +131,21 @@ def comparison(c: Comparison) -> str:
     return head + f'<div class="gl-cols" id="gl-compare">{"".join(columns)}</div>'
 
 
+def build_status(status: dict) -> str:
+    """One line on the dense side while it is built in the background (empty once it is ready or where none
+    is being built)."""
+    if status["state"] == "building":
+        reused = f", {status['reused']} reused from an interrupted build" if status["reused"] else ""
+        return (f'<div class="gl-note" id="gl-build">Building the dense index: <b>{status["percent"]}%</b> '
+                f'({status["done"]:,} of {status["total"]:,} documents, {status["shards_done"]} of '
+                f'{status["shards"]} shards{reused}). BM25 works now; dense and hybrid search turn on when it is '
+                "complete.</div>")
+    if status["state"] == "failed":
+        return (f'<div class="gl-note" id="gl-build">Building the dense index failed: {escape(status["error"])}. '
+                "BM25 still works; the server log has the details.</div>")
+    return ""
+
+
 def document(view: DocumentView) -> str:
     """A document's title, id, size and full text (bounded), then its metadata."""
     meta = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in view.metadata.items())

@@ -26,7 +26,7 @@ from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
 from ..corpus import Corpus
 from ..errors import ArtifactError
 from ..executors import LocalExecutor, run_shards, worker_node
-from ..shards import SHARD_FIELDS, Shard, Workdir, plan_shards
+from ..shards import SHARD_FIELDS, BuildProgress, Shard, Workdir, plan_shards
 from .encoder import Encoder, resolve_model
 
 EMBEDDINGS_DIR = "embeddings"
@@ -62,6 +62,7 @@ def build_dense_index(
     workdir: str | os.PathLike | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    tracker: BuildProgress | None = None,
     **settings,
 ) -> Path:
     """Encode ``corpus`` and build its FAISS index; returns the index folder (default ``indexes/<name>/dense-<model>``).
@@ -75,7 +76,8 @@ def build_dense_index(
     this process; :class:`~gaia_lite.executors.RayExecutor` for a pool of actors on a cluster, each loading the
     model once) into ``workdir`` (default beside the index); the vectors are then put together in corpus order
     and indexed. A build interrupted at any point reuses its finished shards when run again (``log`` says how
-    many). The index is put in place atomically: until it is complete, the previous one stays.
+    many; ``tracker`` follows the progress from another thread). The index is put in place atomically: until it
+    is complete, the previous one stays.
     """
     import faiss
 
@@ -98,7 +100,7 @@ def build_dense_index(
                         progress=progress and in_process)
     plan = {"kind": "dense", "fingerprint": corpus.meta.fingerprint, "encoder": to_dict(encoder_config)}
     records = run_shards(job, shards, work, plan, executor, what=f"Encoding {corpus.name}", progress=progress,
-                         log=log)
+                         log=log, tracker=tracker)
     described = _one_encoder(records)
     with atomic_build(out) as tmp:
         embeddings = _gather(work, shards, tmp, progress)

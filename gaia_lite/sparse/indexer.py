@@ -25,7 +25,7 @@ from ..corpus import Corpus
 from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
 from ..executors import LocalExecutor, run_shards, worker_node
-from ..shards import SHARD_FIELDS, Shard, Workdir, plan_shards, shard_batches
+from ..shards import SHARD_FIELDS, BuildProgress, Shard, Workdir, plan_shards, shard_batches
 
 ROWS_FILE = "rows.npy"
 
@@ -47,6 +47,7 @@ def build_sparse_index(
     workdir: str | os.PathLike | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    tracker: BuildProgress | None = None,
     **settings,
 ) -> Path:
     """Index ``corpus`` with Lucene and return the index folder (default ``indexes/<name>/sparse-<fields>``).
@@ -60,7 +61,8 @@ def build_sparse_index(
     process; :class:`~gaia_lite.executors.RayExecutor` for a cluster) into ``workdir`` (default beside the
     index), then merged with Lucene's ``addIndexes`` into one segment: the same index, documents and scores as
     one unsharded build. A build interrupted at any point reuses its finished shards when run again (``log``
-    says how many). The index is put in place atomically: until it is complete, the previous one stays.
+    says how many; ``tracker`` follows the progress from another thread). The index is put in place
+    atomically: until it is complete, the previous one stays.
     """
     import numpy as np
 
@@ -74,7 +76,7 @@ def build_sparse_index(
     job = SparseShardJob(str(corpus.folder), config, str(work.folder), threads, batch_size)
     plan = {"kind": "sparse", "fingerprint": corpus.meta.fingerprint, "args": job.anserini_args("")}
     records = run_shards(job, shards, work, plan, executor, what=f"Indexing {corpus.name} (Lucene)",
-                         progress=progress, log=log)
+                         progress=progress, log=log, tracker=tracker)
     start_jvm()
     with atomic_build(out) as tmp:
         _merge([work.part(s) for s in shards], tmp)
