@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import sys
-from argparse import Namespace
 from pathlib import Path
 
 import pytest
