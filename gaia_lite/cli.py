@@ -76,7 +76,8 @@ def _add_dense(p: argparse.ArgumentParser, *, build: bool = False) -> None:
                    help="HF model id or local folder (default: all-MiniLM-L6-v2 to build; to search, the model of "
                         "the dense index built)")
     g.add_argument("--index-type", dest="dense.index_type", choices=INDEX_TYPES,
-                   help="flat: exact inner product; hnsw: approximate, for large corpora (default: flat to build; "
+                   help="flat: exact inner product; approximate, for large corpora: hnsw (a graph), ivf (inverted "
+                        "lists), ivfpq (compressed: 48 bytes a vector) (default: flat to build; "
                         "to search, the one built)")
     g.add_argument("--dtype", dest="dense.dtype", choices=DTYPES,
                    help="auto: bfloat16 where the CPU/GPU computes it natively, else float32 (default: auto to "
@@ -92,9 +93,15 @@ def _add_dense(p: argparse.ArgumentParser, *, build: bool = False) -> None:
         g.add_argument("--hnsw-m", dest="dense.hnsw_m", type=_positive_int, help=f"HNSW links per node (default: {d.hnsw_m})")
         g.add_argument("--hnsw-ef-construction", dest="dense.hnsw_ef_construction", type=_positive_int,
                        help=f"HNSW build-time beam (default: {d.hnsw_ef_construction})")
+        g.add_argument("--ivf-lists", dest="dense.ivf_lists", type=_positive_int,
+                       help="IVF lists (default: 4 x the square root of the documents)")
+        g.add_argument("--pq-m", dest="dense.pq_m", type=_positive_int,
+                       help=f"ivfpq: bytes a vector, dividing the model's dimensions (default: {d.pq_m})")
     else:
         g.add_argument("--ef-search", dest="dense.ef_search", type=_positive_int,
                        help=f"HNSW search-time beam (default: {d.ef_search})")
+        g.add_argument("--ivf-probe", dest="dense.ivf_probe", type=_positive_int,
+                       help=f"IVF lists a search visits (default: {d.ivf_probe})")
 
 
 def _add_fusion(p: argparse.ArgumentParser) -> None:

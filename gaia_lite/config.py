@@ -40,7 +40,7 @@ STEMMERS = ("porter", "krovetz", "none")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 POOLINGS = ("mean", "cls", "max")
 DTYPES = ("auto", "float32", "bfloat16")
-INDEX_TYPES = ("flat", "hnsw")
+INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
 #: Hits a search returns unless told otherwise (CLI ``-k``, the explorer's page size, ``search(query, k)``).
 DEFAULT_K = 10
 
@@ -170,21 +170,27 @@ class EncoderConfig:
 class DenseConfig(EncoderConfig):
     """The dense side: an :class:`EncoderConfig` and the FAISS index over its vectors.
 
-    ``index_type``: ``flat`` (exact inner product) or ``hnsw`` (approximate); None means flat when building
-    and, when searching, whichever is built (flat where both are). ``hnsw_m`` and ``hnsw_ef_construction``
-    shape an HNSW graph when it is built, ``ef_search`` its search.
+    ``index_type``: ``flat`` (exact inner product), or approximate: ``hnsw`` (a graph), ``ivf`` (inverted lists
+    of full vectors) or ``ivfpq`` (inverted lists of product-quantized codes, ``pq_m`` bytes a vector: for
+    millions of vectors in little memory; its hits are re-scored exactly from the stored vectors). None means
+    flat when building and, when searching, whichever is built (flat where several are).
+    ``hnsw_m`` and ``hnsw_ef_construction`` shape an HNSW graph when it is built, ``ef_search`` its search;
+    ``ivf_lists`` is the number of IVF lists (None: 4·√documents), ``ivf_probe`` how many a search visits.
     """
 
     index_type: str | None = None
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     ef_search: int = 128
+    ivf_lists: int | None = None
+    ivf_probe: int = 32
+    pq_m: int = 48
 
     def __post_init__(self):
         super().__post_init__()
         if self.index_type is not None:
             _choice("index_type", self.index_type, INDEX_TYPES)
-        for name in ("hnsw_m", "hnsw_ef_construction", "ef_search"):
+        for name in ("hnsw_m", "hnsw_ef_construction", "ef_search", "ivf_lists", "ivf_probe", "pq_m"):
             _at_least(name, getattr(self, name), 1)
 
     def encoder_config(self) -> EncoderConfig:

@@ -128,10 +128,11 @@ def _as_built(dense, config: DenseConfig) -> DenseConfig:
     stored = params["encoder"]
     fixed = {name: stored[name] for name in ("model", "pooling", "normalize", "max_length", "query_prefix",
                                              "document_prefix")}
-    hnsw = params.get("hnsw", {})
+    hnsw, ivf = params.get("hnsw", {}), params.get("ivf", {})
     return replace(config, index_type=params.get("index_type", "flat"), dtype=config.dtype or stored.get("dtype"),
                    hnsw_m=hnsw.get("m", config.hnsw_m),
-                   hnsw_ef_construction=hnsw.get("ef_construction", config.hnsw_ef_construction), **fixed)
+                   hnsw_ef_construction=hnsw.get("ef_construction", config.hnsw_ef_construction),
+                   ivf_lists=ivf.get("lists", config.ivf_lists), pq_m=ivf.get("pq", {}).get("m", config.pq_m), **fixed)
 
 
 def _describe(meta) -> str:

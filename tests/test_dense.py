@@ -162,3 +162,33 @@ def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, en
 
 def test_queries_are_encoded_in_the_precision_the_index_was_built_in(tiny_corpus, tiny_dense):
     assert DenseSearcher(tiny_dense, tiny_corpus).encoder.dtype == "float32"  # tiny_dense is float32
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivf", "ivfpq"])
+def test_approximate_indexes_record_their_settings_and_find_what_exact_search_finds(tiny_corpus, tiny_dense, encoder,
+                                                                                   index_type, tmp_path):
+    from gaia_lite.config import DenseConfig
+    from gaia_lite.corpus import Corpus
+    from gaia_lite.retriever import open_searcher
+
+    shutil.copytree(tiny_corpus.folder, tmp_path / "tiny", ignore=shutil.ignore_patterns("dense-*", ".*"))
+    copy = Corpus.load(tmp_path / "tiny")
+    path = build_dense_index(copy, encoder=encoder, index_type=index_type, progress=False)
+    assert path == dense_dir(copy.folder, DEFAULT_MODEL, index_type) and path.name.endswith(f"-{index_type}")
+    params = json.loads((path / META_FILE).read_text())["params"]
+    assert params["index_type"] == index_type
+    if index_type != "hnsw":
+        assert params["ivf"]["lists"] >= 1 and (index_type == "ivf") == ("pq" not in params["ivf"])
+    exact = DenseSearcher(tiny_dense, tiny_corpus, encoder=encoder)
+    approx = open_searcher(copy, kind="dense", encoder=encoder)  # the one dense index built there
+    assert approx.config.dense.index_type == index_type
+    for query in ["open source search library", "rock band", "a language for machine learning"]:
+        want = exact.search(query, 3)
+        got = approx.search(query, 3)
+        assert [h.doc_id for h in got] == [h.doc_id for h in want]
+        # Every hit carries its exact inner product, also from compressed codes (re-scored from the vectors).
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
+    allowed = ["d3", "d7"]
+    assert {h.doc_id for h in approx.search("search engine", 5, only=allowed)} <= set(allowed)
+    assert approx.score_documents(exact.encode_query("java"), ["d2"]) == \
+        pytest.approx(exact.score_documents(exact.encode_query("java"), ["d2"]))

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
 from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
 from ..corpus import Corpus
-from ..errors import ArtifactError
+from ..errors import ArtifactError, ConfigError
 from ..executors import LocalExecutor, run_shards, worker_node
 from ..shards import SHARD_FIELDS, BuildProgress, Shard, Workdir, plan_shards
 from .encoder import Encoder, resolve_model
@@ -39,10 +39,10 @@ def model_slug(model: str) -> str:
 
 
 def dense_dir(corpus_folder: str | os.PathLike, model: str | None = None, index_type: str | None = None) -> Path:
-    """Where a dense index lives: ``indexes/<name>/dense-<model>`` (``-hnsw`` added for HNSW); the default model
-    and a flat index where not given."""
+    """Where a dense index lives: ``indexes/<name>/dense-<model>``, with ``-hnsw``, ``-ivf`` or ``-ivfpq`` added
+    for an approximate index; the default model and a flat index where not given."""
     slug = model_slug(model or DEFAULT_MODEL)
-    return Path(corpus_folder) / (f"dense-{slug}" + ("-hnsw" if index_type == "hnsw" else ""))
+    return Path(corpus_folder) / (f"dense-{slug}" + (f"-{index_type}" if index_type not in (None, "flat") else ""))
 
 
 def document_texts(batch: dict) -> list[str]:
@@ -196,16 +196,53 @@ def _gather(work: Workdir, shards: list[Shard], folder: Path, progress: bool):
     return datasets.load_from_disk(str(folder / EMBEDDINGS_DIR))
 
 
+#: Vectors an IVF index trains its lists on, at most (FAISS wants 39 or more a list; more adds little).
+IVF_TRAINING = 200_000
+
+
+def ivf_lists(num_vectors: int, config: DenseConfig) -> int:
+    """The number of IVF lists: ``config.ivf_lists``, else 4·√n (FAISS's usual rule), never more than n / 39
+    (FAISS wants 39 training vectors a list)."""
+    import math
+
+    wanted = config.ivf_lists or round(4 * math.sqrt(num_vectors))
+    return max(1, min(wanted, num_vectors // 39 or 1))
+
+
+def pq_bits(num_vectors: int) -> int:
+    """Bits of each product-quantizer code: 8 (256 centroids a subspace), fewer where the corpus is too small to
+    train 256 centroids (39 vectors each)."""
+    import math
+
+    return max(1, min(8, int(math.log2(max(2, min(num_vectors, IVF_TRAINING) // 39)))))
+
+
 def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig):
-    """A FAISS index of ``index_type`` (``flat`` or ``hnsw``) holding the vectors of ``embeddings`` in row order."""
+    """A FAISS index of ``index_type`` holding the vectors of ``embeddings`` in row order; an IVF index is
+    first trained on an evenly spaced sample of them."""
     import faiss
     import numpy as np
 
     if index_type == "flat":
         index = faiss.IndexFlatIP(dim)
-    else:
+    elif index_type == "hnsw":
         index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = config.hnsw_ef_construction
+    else:
+        lists = ivf_lists(len(embeddings), config)
+        quantizer = faiss.IndexFlatIP(dim)
+        if index_type == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        else:
+            if dim % config.pq_m:
+                raise ConfigError(f"pq_m={config.pq_m} must divide the model's {dim} dimensions")
+            index = faiss.IndexIVFPQ(quantizer, dim, lists, config.pq_m, pq_bits(len(embeddings)),
+                                     faiss.METRIC_INNER_PRODUCT)
+        index.own_fields = True
+        quantizer.this.disown()  # the index owns its quantizer now
+        step = max(1, len(embeddings) // IVF_TRAINING)
+        sample = np.asarray(embeddings.select(range(0, len(embeddings), step))["embedding"], dtype=np.float32)
+        index.train(sample)
     for batch in embeddings.with_format("numpy").iter(batch_size=10_000):
         index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
     return index
@@ -216,6 +253,10 @@ def _metadata(corpus: Corpus, encoder: dict, config: DenseConfig, index_type: st
     params = {"encoder": encoder, "index_type": index_type, "text": "title + ' ' + text"}
     if index_type == "hnsw":
         params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
+    elif index_type in ("ivf", "ivfpq"):
+        params["ivf"] = {"lists": ivf_lists(len(corpus), config), "training_vectors": min(len(corpus), IVF_TRAINING)}
+        if index_type == "ivfpq":
+            params["ivf"]["pq"] = {"m": config.pq_m, "bits": pq_bits(len(corpus)), "refine": "exact re-scoring"}
     return ArtifactMeta(
         kind="dense",
         num_rows=len(corpus),

@@ -14,6 +14,9 @@ from ..types import Hit, Run
 from .encoder import Encoder
 from .index import EMBEDDINGS_DIR, model_slug
 
+#: A product-quantized index is asked for this many times k hits, which are then re-scored exactly.
+REFINE = 4
+
 
 class DenseSearcher:
     """Inner-product search over a dense index built by :func:`~gaia_lite.dense.build_dense_index`.
@@ -49,8 +52,15 @@ class DenseSearcher:
         self.index = faiss.read_index(str(self.index_dir / "index"))
         if hasattr(self.index, "hnsw"):
             self.index.hnsw.efSearch = config.ef_search
+        self._ivf = faiss.try_extract_index_ivf(self.index)
+        if self._ivf is not None:
+            self._ivf.nprobe = config.ivf_probe
         self.docids = (self.index_dir / "docid").read_text(encoding="utf-8").splitlines()
-        self._check_alignment(datasets.load_from_disk(str(self.index_dir / EMBEDDINGS_DIR)))
+        embeddings = datasets.load_from_disk(str(self.index_dir / EMBEDDINGS_DIR))
+        self._check_alignment(embeddings)
+        #: The exact vectors, row for row: documents only BM25 retrieved are scored from them, and the hits of
+        #: a product-quantized index re-scored.
+        self.embeddings = _stored_vectors(self.index, embeddings)
         stored = self.meta.params["encoder"]
         if encoder is None:
             encoder = Encoder(query_encoder_config(self.index_dir, self.meta, config))
@@ -74,7 +84,6 @@ class DenseSearcher:
             problems.append("the embeddings' ids differ from the corpus ids")
         if problems:
             raise ArtifactMismatchError(f"{self.index_dir}: " + "; ".join(problems) + f": rebuild with `{rebuild}`")
-        self.embeddings = _stored_vectors(self.index)
 
     def encode_query(self, query: str):
         """The query's vector."""
@@ -97,9 +106,16 @@ class DenseSearcher:
             if not len(rows):
                 return []
             selector = faiss.IDSelectorBatch(rows)
-            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
-                      if hasattr(self.index, "hnsw") else faiss.SearchParameters(sel=selector))
+            if hasattr(self.index, "hnsw"):
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+            elif self._ivf is not None:
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self._ivf.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector)
             k = min(k, len(rows))
+        wanted = k
+        if self._quantized:  # codes give approximate scores: take more, then re-score exactly and keep k
+            k = min(k * REFINE, self.index.ntotal if only is None else len(rows))
         threads = faiss.omp_get_max_threads()
         if self.faiss_threads is not None:
             faiss.omp_set_num_threads(self.faiss_threads)
@@ -109,9 +125,21 @@ class DenseSearcher:
         finally:
             faiss.omp_set_num_threads(threads)
         with step(self.step_times, "hits"):
-            pairs = sorted(((self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0),
-                           key=lambda x: (-x[1], x[0]))
-            return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs, start=1)]
+            found = [p for p in positions[0] if p >= 0]
+            if self._quantized:
+                exact = self.embeddings[found] @ query[0] if found else []
+                pairs = [(self.docids[p], float(s)) for p, s in zip(found, exact)]
+            else:
+                pairs = [(self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+            pairs.sort(key=lambda x: (-x[1], x[0]))
+            return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:wanted], start=1)]
+
+    @property
+    def _quantized(self) -> bool:
+        """Whether the index holds compressed codes (IVF-PQ) rather than the vectors themselves."""
+        import faiss
+
+        return self._ivf is not None and not isinstance(self._ivf, faiss.IndexIVFFlat)
 
     def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
         """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
@@ -144,18 +172,44 @@ class DenseSearcher:
         return {d: float(s) for d, s in zip(ids, scores)}
 
 
-def _stored_vectors(index):
-    """The vectors a flat or HNSW-flat FAISS index stores, as a read-only numpy view (no copy): documents that
-    only BM25 retrieved are scored from them without a second copy of the embeddings in memory."""
+def _stored_vectors(index, embeddings):
+    """The exact vectors, row for row, without a second copy in memory: a flat or HNSW-flat index's own
+    storage (a read-only numpy view), else the embeddings Dataset's memory-mapped Arrow column (an IVF index's
+    lists hold the vectors in list order, or only as codes)."""
     import faiss
     import numpy as np
 
     flat = faiss.downcast_index(index.storage) if hasattr(index, "storage") else index
     if not isinstance(flat, faiss.IndexFlat):
-        raise ArtifactMismatchError(f"unsupported FAISS index type {type(flat).__name__}: rebuild the dense index")
+        return _MappedVectors(embeddings.data.column("embedding"))
     view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
     view.flags.writeable = False
     return np.asarray(view, dtype=np.float32)
+
+
+class _MappedVectors:
+    """Rows of a memory-mapped Arrow column of fixed-size float32 lists, gathered by row number on demand (the
+    pages of the rows read come into memory; the rest stay on disk)."""
+
+    def __init__(self, column):
+        import numpy as np
+
+        self._chunks = [c.values.to_numpy(zero_copy_only=True).reshape(len(c), -1) for c in column.chunks if len(c)]
+        self._starts = np.cumsum([0] + [len(c) for c in self._chunks])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, rows):
+        import numpy as np
+
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk = np.searchsorted(self._starts, rows, side="right") - 1
+        out = np.empty((len(rows), self._chunks[0].shape[1]), dtype=np.float32)
+        for c in np.unique(chunk):
+            mask = chunk == c
+            out[mask] = self._chunks[c][rows[mask] - self._starts[c]]
+        return out
 
 
 def query_encoder_config(index_dir: Path, meta, config: DenseConfig) -> EncoderConfig:
