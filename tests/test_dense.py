@@ -167,7 +167,6 @@ def test_queries_are_encoded_in_the_precision_the_index_was_built_in(tiny_corpus
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf", "ivfpq"])
 def test_approximate_indexes_record_their_settings_and_find_what_exact_search_finds(tiny_corpus, tiny_dense, encoder,
                                                                                    index_type, tmp_path):
-    from gaia_lite.config import DenseConfig
     from gaia_lite.corpus import Corpus
     from gaia_lite.retriever import open_searcher
 
