@@ -29,15 +29,46 @@ def cpu_ticks() -> tuple[int, int]:
         return 0, 0
 
 
+def tree_ticks(pid: int | None = None) -> int:
+    """CPU ticks of process ``pid`` (this one by default) and of all its descendants, finished children they
+    waited for included: the work of a build's worker processes, or of a Ray cluster this process started."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        table[int(entry.name)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    todo, total = [pid or os.getpid()], 0
+    while todo:
+        p = todo.pop()
+        total += table.get(p, (0, 0))[1]
+        todo.extend(children.get(p, ()))
+    return total
+
+
 class OtherLoad:
-    """CPU cores that other processes used while a block ran (``cores``), and this process's own (``own_cores``)."""
+    """CPU cores that other processes used while a block ran (``cores``), and this process's own (``own_cores``).
+    With ``tree``, "own" is this process and all its descendants (worker processes, a Ray cluster it started)."""
+
+    def __init__(self, tree: bool = False):
+        self.tree = tree
+
+    def read_ticks(self) -> tuple[int, int]:
+        busy, own = cpu_ticks()
+        return (busy, tree_ticks()) if self.tree else (busy, own)
 
     def __enter__(self):
-        self.t, self.ticks = perf(), cpu_ticks()
+        self.t, self.ticks = perf(), self.read_ticks()
         return self
 
     def __exit__(self, *exc):
-        busy, own = cpu_ticks()
+        busy, own = self.read_ticks()
         hz = os.sysconf("SC_CLK_TCK")
         wall = perf() - self.t
         self.cores = max(0.0, ((busy - self.ticks[0]) - (own - self.ticks[1])) / hz / wall)

@@ -16,6 +16,7 @@ finish; what this module takes from it is the shape (rank = shard, a completion 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -69,8 +70,9 @@ class LocalExecutor:
             return
         # spawn, not fork: a forked child of a process running a JVM or torch threads is unsafe.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.workers, len(shards)), mp_context=context, initializer=_set_up,
-                                 initargs=(job,)) as pool:
+        workers = min(self.workers, len(shards))
+        threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not each take them all
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_set_up, initargs=(job, threads)) as pool:
             futures = {pool.submit(_run, shard): shard for shard in shards}
             try:
                 while futures:
@@ -86,8 +88,10 @@ class LocalExecutor:
 _worker_job: ShardJob | None = None
 
 
-def _set_up(job: ShardJob) -> None:
+def _set_up(job: ShardJob, threads: int) -> None:
     global _worker_job
+    # Read by torch and FAISS (OpenMP) when they load, which in a spawned worker is after this.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     job.setup()
     _worker_job = job
 
@@ -119,11 +123,23 @@ class RayExecutor:
         ray = require("ray", "running a build on a Ray cluster (--ray)", "gaia-lite[ray]")
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address, log_to_driver=False, configure_logging=False)
+                with _native_signal_handlers_kept():
+                    ray.init(address=self.address, log_to_driver=False, configure_logging=False)
             except ConnectionError as e:
                 raise ConfigError(f"no Ray cluster at {self.address!r} ({e}): start one with `ray start --head` "
                                   "or pass its address (--ray HOST:PORT)") from None
         return ray
+
+    @staticmethod
+    def disconnect() -> None:
+        """Disconnect this process from its Ray cluster, if connected. Use this rather than ``ray.shutdown()``
+        in a process that goes on using the JVM: ``ray.shutdown()`` resets the native SIGSEGV handler, and the
+        JVM's next deliberate SIGSEGV would end the process."""
+        import sys
+
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+            with _native_signal_handlers_kept():
+                sys.modules["ray"].shutdown()
 
     def run(self, job: ShardJob, shards: Sequence[Shard], on_done: OnDone) -> None:
         """Run ``job`` on every shard of ``shards`` on the cluster, calling ``on_done`` as each finishes."""
@@ -162,11 +178,44 @@ class RayExecutor:
             size = min(size, int(ray.cluster_resources().get("GPU", 1)))
         items = [{"index": s.index, "start": s.start, "stop": s.stop} for s in shards]
         by_index = {s.index: s for s in shards}
+        # The job travels inside the actor class, not as constructor arguments: Ray keeps those in the object
+        # store, where a restarted actor could find them gone.
+        actor = type("ShardActor", (_ShardActor,), {"job": job})
         results = data.from_items(items, override_num_blocks=len(items)).map_batches(
-            _ShardActor, fn_constructor_args=(job,), batch_size=1, batch_format="pandas",
-            compute=data.ActorPoolStrategy(size=size), num_cpus=self.cpus_per_worker, num_gpus=gpus)
+            actor, batch_size=1, batch_format="pandas", compute=data.ActorPoolStrategy(size=size),
+            num_cpus=self.cpus_per_worker, num_gpus=gpus)
         for row in results.iter_rows():
             on_done(by_index[int(row["index"])], {k: _plain(v) for k, v in row.items() if k != "index"})
+
+
+#: The signals a JVM handles itself: it raises SIGSEGV on purpose (implicit null checks, safepoint polls).
+_JVM_SIGNALS = (4, 7, 8, 11)  # SIGILL, SIGBUS, SIGFPE, SIGSEGV on Linux
+
+
+@contextlib.contextmanager
+def _native_signal_handlers_kept():
+    """Put back, after the block, the native handlers of :data:`_JVM_SIGNALS` it replaced. ``ray.init``
+    installs crash-report handlers for them and ``ray.shutdown`` resets them to the default; in a driver whose
+    JVM is running (it merges the Lucene shards) the JVM's own SIGSEGVs would then end the process."""
+    import ctypes
+
+    class Action(ctypes.Structure):  # glibc's struct sigaction on Linux
+        _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
+                    ("restorer", ctypes.c_void_p)]
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        saved = {sig: Action() for sig in _JVM_SIGNALS}
+        for sig, action in saved.items():
+            libc.sigaction(sig, None, ctypes.byref(action))
+    except (OSError, AttributeError):  # not glibc: nothing to keep
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, action in saved.items():
+            libc.sigaction(sig, ctypes.byref(action), None)
 
 
 def _ray_task(job: ShardJob, shard: Shard) -> dict[str, Any]:
@@ -179,11 +228,12 @@ def _ray_task(job: ShardJob, shard: Shard) -> dict[str, Any]:
 
 
 class _ShardActor:
-    """A Ray Data actor: sets the job up once (loads its model), then runs one shard per batch."""
+    """A Ray Data actor: sets its class's job up once (loads its model), then runs one shard per batch."""
 
-    def __init__(self, job: ShardJob):
-        job.setup()
-        self.job = job
+    job: ShardJob
+
+    def __init__(self):
+        self.job.setup()
 
     def __call__(self, batch):
         import pandas as pd

@@ -293,3 +293,118 @@ def test_app_prepare_peer_load_and_section(bench_app, tiny_beir, tmp_path, encod
     text = bench_app.section({"date": "today", "k": 1, "cpus": os.cpu_count(), "documents": len(TINY_DOCS),
                               "app": app, "peer": peer})
     assert "| app, 2 clients | 8 | 0 |" in text
+
+
+# --- bench_scale -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bench_scale():
+    return load_script("bench_scale")
+
+
+def test_scale_uses_public_api_only():
+    assert private_uses((BENCHMARKS / "bench_scale.py").read_text(encoding="utf-8"), "bench_scale.py") == []
+
+
+def test_scale_build_throughput_in_process_and_on_local_workers(bench_scale, tiny_corpus, tmp_path):
+    """Lucene and encoding, unsharded and in 4 shards on 2 local processes: each sharded artifact is reported equal
+    to the unsharded one, with the figures the table reads."""
+    places = bench_scale.local_places(len(tiny_corpus))
+    sparse = bench_scale.throughput("sparse", tiny_corpus, places, tmp_path, queries=QUERIES)
+    dense = bench_scale.throughput("dense", tiny_corpus, places, tmp_path, dtype="float32")
+    for base, pool in (sparse, dense):
+        assert (base["place"], base["shards"], base["workers"], base["speedup"]) == ("unsharded, in process", 1, 1, 1.0)
+        assert (pool["shards"], pool["workers"], pool["nodes"]) == (4, 2, 1)
+        assert pool["efficiency"] == pytest.approx(pool["speedup"] / 2)
+        assert "same" not in base and pool["same"]["same"] is True
+        for r in (base, pool):
+            assert r["docs"] == len(TINY_DOCS) and r["docs_per_s"] == pytest.approx(r["docs"] / r["seconds"])
+            assert 0 <= r["shards_s"] <= r["seconds"] and r["combine_s"] >= 0 and r["others"] >= 0
+    same = sparse[1]["same"]
+    assert same["queries_differing"] == 0 and same["max_score_delta"] == 0 and same["hits"] > len(QUERIES)
+    assert dense[1]["same"]["same_ids"] and dense[1]["same"]["max_abs_delta"] <= bench_scale.VECTOR_TOLERANCE
+    table = bench_scale.build_table({"rows": sparse + dense, "dtype": "float32"})
+    assert table.count("(reference)") == 2 and "yes: 0 of 4 queries differ" in table and "NO" not in table
+
+
+def test_scale_a_different_artifact_is_reported_different(bench_scale, tiny_corpus, tiny_dense, tmp_path):
+    from gaia_lite.dense import build_dense_index
+    from gaia_lite.sparse import sparse_dir
+
+    flat, multifield = sparse_dir(tiny_corpus.folder), tiny_corpus.folder / "sparse-multifield"
+    assert bench_scale.same_sparse(flat, multifield, tiny_corpus, QUERIES)["same"] is False
+    other = build_dense_index(tiny_corpus, dtype="bfloat16", out=tmp_path / "bf16", progress=False, log=None)
+    assert bench_scale.same_dense(tiny_dense, other)["same"] is False
+
+
+def test_scale_replicated_corpus_its_lucene_build_latency_and_explorer(bench_scale, tiny_corpus, tmp_path):
+    """The scifact-x recipe on the tiny corpus (304 documents): copy 0 as is, then copies of the same words and
+    lengths; then the million part's measurements on it (the Lucene build and the explorer in child processes)."""
+    from collections import Counter
+
+    from gaia_lite.corpus import build_corpus
+
+    path = tmp_path / "x.jsonl"
+    info = bench_scale.replicate(tiny_corpus, path, 300, seed=1)
+    n = len(TINY_DOCS)
+    assert (info["source_docs"], info["copies"], info["docs"]) == (n, 38, 38 * n)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert records[:n] == [{"_id": d["_id"], "title": d["title"], "text": d["text"]} for d in TINY_DOCS]
+    for field in ("title", "text"):
+        words = Counter(w for d in TINY_DOCS for w in d[field].split())
+        for r in (1, 37):
+            copy = records[r * n:(r + 1) * n]
+            assert [d["_id"] for d in copy] == [f"{d['_id']}-r{r}" for d in TINY_DOCS]
+            assert [len(d[field].split()) for d in copy] == [len(d[field].split()) for d in TINY_DOCS]
+            assert Counter(w for d in copy for w in d[field].split()) == words
+    assert records[n]["text"] != TINY_DOCS[0]["text"]  # the words moved between documents
+
+    corpus, _ = build_corpus(str(path), "x", root=tmp_path, progress=False)
+    queries = bench_scale.first_sentences(corpus, 3, seed=1, rows=n)
+    assert len(queries) == 3 and all(int(q[1:]) < n for q in queries)
+    lucene = bench_scale.run_child("sparse-build", corpus.folder)
+    assert (lucene["docs"], lucene["shards"]) == (38 * n, 1)
+    assert 0 < lucene["rss_before_mib"] <= lucene["peak_rss_mib"] and lucene["process_wall_s"] > lucene["seconds"]
+    latency = bench_scale.bm25_latency(lucene["index"], corpus, queries)
+    assert set(latency) == {"10", "100"}
+    assert all(r["queries"] == 3 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["max_ms"] for r in latency.values())
+    explorer = bench_scale.run_child("explorer", corpus.folder, next(iter(queries.values())))
+    assert explorer["retrievers"] == ["bm25"] and explorer["hits"] > 0 and explorer["rss_mib"] > 0
+    part = {"docs": len(corpus), "lucene": lucene | {"index_mib": 1.0}, "latency": latency, "explorer": explorer,
+            "corpus": {"replication": info, "replicate_s": 0.1, "build_corpus_s": 0.1, "jsonl_mib": 0.1,
+                       "dataset_mib": 0.1, "others": 0.0}}
+    assert "explorer start" in bench_scale.million_table(part)
+
+
+def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
+    """Every index kind and setting on 2,000 random unit vectors: exact search's own recall is 1, every recall is
+    in [0, 1], the target is recall and speed-up together; the noisy copies are unit vectors after the originals."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((2000, 384), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:40] + 0.05 * rng.standard_normal((40, 384), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    sweep = bench_scale.ann_sweep(vectors, queries, tmp_path, max_seconds=0.05, build_threads=1)
+    rows = sweep["rows"]
+    assert (sweep["vectors"], sweep["dim"], sweep["queries"]) == (2000, 384, 40)
+    assert [(r["index"], r["setting"]) for r in rows] == [
+        (kind, label) for kind in ("flat", "hnsw", "ivf", "ivfpq") for label, _, _ in bench_scale.settings_of(kind)]
+    flat = rows[0]
+    assert flat["recall@10"] == flat["recall@10_ids"] == 1.0 and flat["speedup_over_flat"] == 1.0
+    assert flat["bytes_per_vector"] == pytest.approx(384 * 4, rel=0.01)
+    for r in rows:
+        assert 0 <= r["recall@10_ids"] <= r["recall@10"] <= 1 and r["qps"] > 0 and r["timed_queries"] >= 20
+        assert r["target_met"] == (r["recall@10"] >= 0.95 and r["speedup_over_flat"] >= 5)
+        assert r["bytes"] > 0 and r["build_threads"] == 1
+    assert max(r["recall@10"] for r in rows if r["index"] == "hnsw") >= 0.9  # the query's own vector is near
+    assert rows[-1]["bytes_per_vector"] < flat["bytes_per_vector"] / 4  # product-quantized codes
+    assert [r["gaia_lite_default"] for r in rows if r["index"] == "ivf"] == [False, False, True, False]
+    assert "efSearch=128 (default)" in bench_scale.ann_table(sweep)
+
+    big, made = bench_scale.noisy_copies(vectors[:100], 250, 0.025, seed=1)
+    assert big.shape == (250, 384) and np.array_equal(big[:100], vectors[:100])
+    assert np.allclose(np.linalg.norm(big, axis=1), 1, atol=1e-5)
+    assert made["copies"] == 3 and 0.5 < made["cosine_copy_to_original_mean"] < 1

@@ -215,14 +215,16 @@ def test_scratch_folders_of_dead_builds_are_removed(corpus, tmp_path):
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A real Ray cluster on this machine: a head and two worker nodes, one CPU each."""
-    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install gaia-lite[ray]")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install gaia-lite[ray]")
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     yield cluster, workers
-    ray.shutdown()
+    from gaia_lite.executors import RayExecutor
+
+    RayExecutor.disconnect()  # not ray.shutdown(), which would leave this process's JVM without its handlers
     cluster.shutdown()
 
 
