@@ -1,5 +1,5 @@
 """The ``gaia-lite`` command: ``corpus``, ``index``, ``search``, ``eval``, ``tune``, ``demo``, ``app``, ``space``,
-``push`` and ``pull``.
+``push``, ``pull``, ``contamination`` and ``duplicates``.
 
 ``main(argv) -> int`` holds the whole CLI so tests can call it in-process. Every error a user can cause prints
 as one line (``error: …``, saying what to do) with exit status 2, argparse's own included; a closed stdout
@@ -755,6 +755,161 @@ def _cmd_pull(args) -> int:
 
 # --- main -------------------------------------------------------------------------------------------------
 
+# --- analysis ---------------------------------------------------------------------------------------------
+
+def _contamination_parser(sub) -> None:
+    from .analysis.benchmark import TEXT_FIELDS
+    from .config import ContaminationConfig
+
+    d = ContaminationConfig()
+    p = sub.add_parser("contamination", help="which items of a benchmark occur in a corpus (n-gram overlap), and where",
+                       description="Flag each benchmark item one of whose n-grams (normalised words: case, "
+                                   "punctuation, whitespace and Unicode forms ignored) occurs in a corpus document; "
+                                   "an item shorter than n words must occur whole. Prints the rate and the flagged "
+                                   "items with their longest shared span.")
+    p.add_argument("corpus", help="corpus name or folder")
+    p.add_argument("benchmark", help="JSONL or parquet file, saved Dataset, BEIR folder (its queries) or Hub dataset")
+    p.add_argument("--field", action="append", dest="fields", metavar="FIELD",
+                   help=f"text field of the items; repeat to join several, e.g. question and choices (default: "
+                        f"the first of {', '.join(TEXT_FIELDS)})")
+    p.add_argument("--id-field", help="field holding item ids (default: _id, id, qid ... else the row number)")
+    p.add_argument("--format", default="auto", choices=["auto", "jsonl", "beir", "parquet", "disk", "hub"])
+    p.add_argument("--config", help="Hub dataset configuration")
+    p.add_argument("--split", help="Hub dataset / DatasetDict split (default: train); for a BEIR folder, the qrels "
+                                   "split whose queries to check (default: all queries)")
+    p.add_argument("--revision", help="Hub dataset revision (branch, tag or commit)")
+    p.add_argument("--ngram", type=_positive_int, default=d.ngram, help=f"n-gram length in words (default: {d.ngram})")
+    p.add_argument("--top-documents", type=_positive_int, default=d.top_documents,
+                   help=f"documents kept per item, most overlap first (default: {d.top_documents})")
+    p.add_argument("--show", type=_positive_int, default=20, help="flagged items printed (default: 20)")
+    p.add_argument("--json", action="store_true", help="print the summary and every item as JSON")
+    p.add_argument("--output", help="save the result set: a folder (Dataset + card), .parquet or .jsonl")
+    p.add_argument("--push", metavar="OWNER/NAME", help="push the result set and its card to this Hub dataset repo")
+    _add_build(p)
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_contamination)
+
+
+def _cmd_contamination(args) -> int:
+    from .analysis import find_contamination, read_benchmark
+    from .config import ContaminationConfig
+    from .corpus import Source
+    from .retriever import open_corpus
+
+    config = ContaminationConfig(ngram=args.ngram, top_documents=args.top_documents)
+    source = Source(args.benchmark, format=args.format, config=args.config, split=args.split or "train",
+                    revision=args.revision)
+    beir = source.resolved_format() == "beir"
+    benchmark = read_benchmark(source, args.fields, id_field=args.id_field, beir_split=args.split if beir else None)
+    corpus = open_corpus(args.corpus, root=args.root)
+    _check_output(args.output)
+    report = find_contamination(corpus, benchmark, config, progress=args.progress, log=_to_stderr,
+                                **build_config(args).options())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _print_contamination(report, args.show)
+    if args.output or args.push:
+        from .artifacts import datasets_progress
+        from .hub import export_analysis
+
+        with datasets_progress(args.progress):
+            ds, card = report.to_dataset(), report.card()
+            for where in filter(None, [args.output and export_analysis(ds, card, out=args.output),
+                                       args.push and export_analysis(ds, card, repo_id=args.push)]):
+                print(f"saved the result set ({len(ds)} items) -> {where}", file=sys.stderr)
+    return 0
+
+
+def _print_contamination(report, show: int) -> None:
+    s = report.summary()
+    print(f"{s['flagged']:,} of {s['items']:,} items flagged ({100 * report.rate:.2f}%): {report.benchmark} "
+          f"[{', '.join(report.fields)}] in {report.corpus!r} ({report.num_documents:,} documents, "
+          f"{report.config.ngram}-grams, {report.seconds:.1f} s)")
+    print("overlap (share of an item's n-grams in the corpus): "
+          + ", ".join(f"{label}: {n:,}" for label, n in report.overlap_histogram()))
+    flagged = sorted(report.flagged, key=lambda r: (-r.overlap, -r.longest.words, r.item_id))[:show]
+    if flagged:
+        from .report import markdown_table
+
+        print(markdown_table([{"item": r.item_id, "overlap": f"{r.overlap:.2f}", "docs": r.documents,
+                               "longest": r.longest.words,
+                               "in": f"{r.longest.doc_id} [{r.longest.start}:{r.longest.end}]",
+                               "span": _snippet(r.longest.span, 60)} for r in flagged]))
+        if len(report.flagged) > show:
+            print(f"... {len(report.flagged) - show:,} more flagged items (--show, --json or --output for all)")
+    if report.most_matched:
+        print("documents holding the most items: "
+              + ", ".join(f"{doc_id} ({n:,})" for doc_id, n in report.most_matched[:5]))
+
+
+def _duplicates_parser(sub) -> None:
+    from .config import DuplicatesConfig
+
+    d = DuplicatesConfig()
+    p = sub.add_parser("duplicates", help="exact and near-duplicate documents of a corpus (MinHash LSH), stored as "
+                                          "clusters beside it",
+                       description="Group documents with the same normalised words (exact) and documents whose "
+                                   "word-shingle sets are similar (MinHash LSH over Jaccard similarity). The "
+                                   "clusters go to <corpus>/duplicates/, where the explorer reads them; the corpus "
+                                   "itself is not changed.")
+    p.add_argument("corpus", help="corpus name or folder")
+    p.add_argument("--shingle", type=_positive_int, default=d.shingle, help=f"words per shingle (default: {d.shingle})")
+    p.add_argument("--threshold", type=float, default=d.threshold,
+                   help=f"Jaccard similarity of near duplicates, between 0 and 1 (default: {d.threshold})")
+    p.add_argument("--num-perm", type=_positive_int, default=d.num_perm,
+                   help=f"MinHash permutations (default: {d.num_perm})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"MinHash seed (default: {d.seed})")
+    p.add_argument("--show", type=_positive_int, default=5, help="largest clusters printed (default: 5)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_build(p)
+    _add_root(p)
+    _add_progress(p)
+    p.set_defaults(func=_cmd_duplicates)
+
+
+def _cmd_duplicates(args) -> int:
+    from .analysis import find_duplicates
+    from .config import DuplicatesConfig
+    from .retriever import open_corpus
+
+    config = DuplicatesConfig(shingle=args.shingle, threshold=args.threshold, num_perm=args.num_perm, seed=args.seed)
+    corpus = open_corpus(args.corpus, root=args.root)
+    report = find_duplicates(corpus, config, progress=args.progress, log=_to_stderr, **build_config(args).options())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(f"{report.documents:,} documents of {report.corpus!r} in {report.seconds:.1f} s "
+          f"({report.empty:,} without words, in no cluster)")
+    for kind in ("exact", "near"):
+        r = getattr(report, kind)
+        print(f"{kind} duplicates: {r['duplicates']:,} ({100 * r['rate']:.2f}%) beyond the first of "
+              f"{r['clusters']:,} clusters; sizes "
+              + ", ".join(f"{k}: {v:,}" for k, v in r["size_distribution"].items()))
+    print(f"near-duplicate settings: MinHash {report.config.num_perm} permutations, "
+          f"{report.config.shingle}-word shingles, "
+          f"{report.bands} bands x {report.rows}, threshold {report.config.threshold:g}")
+    for cluster in report.near["largest"][:args.show]:
+        print(f"  cluster {cluster['cluster_id']} ({cluster['size']:,} documents): "
+              + " | ".join(f"{e['doc_id']}: {_snippet(e['text'], 50)}" for e in cluster["examples"]))
+    print(f"stored -> {corpus.folder / 'duplicates'} (the explorer hides near duplicates with it)")
+    return 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _check_output(path) -> None:
+    """Refuse, before any work, an output folder that holds other files."""
+    from pathlib import Path
+
+    if path and Path(path).is_dir() and any(Path(path).iterdir()) and not (Path(path) / "dataset_info.json").is_file():
+        raise InputError(f"{path} is a folder holding other files: save the result set to a new folder, or to a "
+                         ".parquet or .jsonl file")
+
+
 COMMANDS: dict[str, Callable] = {
     "corpus": _corpus_parser,
     "index": _index_parser,
@@ -767,6 +922,8 @@ COMMANDS: dict[str, Callable] = {
     "space": _space_parser,
     "push": _push_parser,
     "pull": _pull_parser,
+    "contamination": _contamination_parser,
+    "duplicates": _duplicates_parser,
 }
 
 

@@ -335,6 +335,42 @@ class BuildConfig:
         return {"shard_size": self.shard_size, "executor": self.executor(), "workdir": self.workdir}
 
 
+@dataclass(frozen=True)
+class ContaminationConfig:
+    """Benchmark contamination (:mod:`gaia_lite.analysis.contamination`). A benchmark item is flagged when at
+    least one of its ``ngram``-word n-grams occurs in a document (an item of fewer words is matched whole),
+    words as :mod:`gaia_lite.analysis.text` normalises them. The default 13 is the n of GPT-3's and
+    lm-evaluation-harness's decontamination. ``top_documents``: documents kept per item, by overlap."""
+
+    ngram: int = 13
+    top_documents: int = 5
+
+    def __post_init__(self):
+        _at_least("ngram", self.ngram, 1)
+        _at_least("top_documents", self.top_documents, 1)
+
+
+@dataclass(frozen=True)
+class DuplicatesConfig:
+    """Duplicate analysis (:mod:`gaia_lite.analysis.duplicates`). Exact duplicates share their normalised
+    words; near duplicates are found by MinHash LSH over sets of ``shingle``-word shingles, with ``num_perm``
+    permutations and bands chosen by datasketch for Jaccard ``threshold``. The defaults are common settings of
+    web-corpus deduplication (5-word shingles, datasketch's 128 permutations, threshold 0.8: a pair shares at
+    least 80% of its shingles)."""
+
+    shingle: int = 5
+    threshold: float = 0.8
+    num_perm: int = 128
+    seed: int = 1
+
+    def __post_init__(self):
+        _at_least("shingle", self.shingle, 1)
+        _at_least("num_perm", self.num_perm, 2)
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be between 0 and 1 (exclusive), got {self.threshold!r}")
+
+
 DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
 
 

@@ -93,3 +93,38 @@ def export_results(
         dataset.push_to_hub(spec.repo_id, private=private, revision=spec.revision, token=token,
                             commit_message="gaia_lite: result set")
     return f"https://huggingface.co/datasets/{spec.repo_id}"
+
+
+def export_analysis(dataset, card: str, *, out: str | os.PathLike | None = None, repo_id: str | None = None,
+                    private: bool = True, revision: str | None = None, token: str | None = None) -> str:
+    """Save an analysis result set (a ``Dataset`` and its card, as
+    :meth:`~gaia_lite.analysis.contamination.ContaminationReport.to_dataset` and ``card`` make them) to ``out``
+    (``.parquet``, ``.jsonl``, else a ``save_to_disk`` folder with the card as its ``README.md``), or push both to
+    the Hub dataset repo ``repo_id`` in one commit (``data/train.parquet`` and ``README.md``, which the Hub's
+    viewer reads). Returns where it went."""
+    if (out is None) == (repo_id is None):
+        raise InputError("export_analysis: give exactly one of out= (a local path) or repo_id= (a Hub repo)")
+    if out is not None:
+        where = export_results(dataset, out=out)
+        if Path(where).is_dir():
+            (Path(where) / "README.md").write_text(card, encoding="utf-8")
+        return where
+    import tempfile
+
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    spec = parse_spec(repo_id, revision)
+    token = client.token(token, required=True)
+    with tempfile.TemporaryDirectory(prefix="gaia_lite_analysis_") as staging:
+        files = {"data/train.parquet": Path(staging, "train.parquet"), "README.md": Path(staging, "README.md")}
+        dataset.to_parquet(str(files["data/train.parquet"]))
+        files["README.md"].write_text(card, encoding="utf-8")
+        with client.hub_errors(spec, token, "push the analysis to"):
+            api = HfApi(token=token)
+            api.create_repo(spec.repo_id, repo_type="dataset", private=private, exist_ok=True)
+            if spec.revision and spec.revision != "main":
+                api.create_branch(spec.repo_id, branch=spec.revision, repo_type="dataset", exist_ok=True)
+            api.create_commit(spec.repo_id, [CommitOperationAdd(path_in_repo=k, path_or_fileobj=str(v))
+                                             for k, v in files.items()],
+                              repo_type="dataset", revision=spec.revision, commit_message="gaia_lite: analysis")
+    return f"https://huggingface.co/datasets/{spec.repo_id}"
