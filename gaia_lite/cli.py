@@ -620,6 +620,9 @@ def _app_parser(sub) -> None:
     p.add_argument("--no-dense", dest="dense", action="store_false",
                    help="where no dense index is built, serve BM25 only (default: build it in the background, "
                         "resuming an interrupted build, and turn dense and hybrid on when it is complete)")
+    p.add_argument("--benchmark", action="append", default=[], metavar="SOURCE",
+                   help="a benchmark the Contamination tab offers (a file, BEIR folder, saved Dataset or Hub "
+                        "dataset); repeat for several. Users can also upload one.")
     _add_server(p)
     _add_root(p)
     p.set_defaults(func=_cmd_app)
@@ -630,7 +633,22 @@ def _cmd_app(args) -> int:
 
     config = retriever_config(args, _config_file_retriever(args.config))
     corpus = open_corpus(args.corpus, root=args.root)
-    return _serve(corpus, args, config, build_dense=args.dense and not corpus.artifacts("dense"))
+    return _serve(corpus, args, config, build_dense=args.dense and not corpus.artifacts("dense"),
+                  benchmarks=_benchmarks(args.benchmark))
+
+
+def _benchmarks(locations: list[str]) -> dict:
+    """``{name: Source}`` for the app's ``--benchmark`` flags, each checked now (a typo fails at start)."""
+    from .corpus import Source
+    from .corpus.sources import source_name
+
+    out = {}
+    for location in locations:
+        source = Source(location)
+        source.resolved_format()  # raises InputError for a path that is not there
+        name = source_name(source)
+        out[name if name not in out else location] = source
+    return out
 
 
 def _space_parser(sub) -> None:
@@ -663,7 +681,7 @@ def _cmd_space_build(args) -> int:
     return 0
 
 
-def _serve(corpus, args, config: RetrieverConfig, *, build_dense: bool = False) -> int:
+def _serve(corpus, args, config: RetrieverConfig, *, build_dense: bool = False, benchmarks=None) -> int:
     from .app import launch
 
     print(f"opening the explorer over {corpus.name!r} ({len(corpus):,} documents); Ctrl+C stops it")
@@ -671,7 +689,8 @@ def _serve(corpus, args, config: RetrieverConfig, *, build_dense: bool = False) 
         print("  BM25 now; the dense index is built in the background (progress on the page), then dense and hybrid "
               "search turn on. Stopping the app keeps the finished shards: the next start goes on from there.")
     try:
-        launch(corpus, config, host=args.host, port=args.port, share=args.share, build_dense=build_dense)
+        launch(corpus, config, host=args.host, port=args.port, share=args.share, build_dense=build_dense,
+               benchmarks=benchmarks)
     except OSError as e:
         if "port" not in str(e):
             raise

@@ -28,13 +28,15 @@ def build_demo(corpus, config=None, *, root=None, title: str | None = None):
 
 
 def launch(corpus, config=None, *, host: str | None = None, port: int | None = None, share: bool = False, root=None,
-           build_dense: bool = False, block: bool = True, **launch_kwargs):
+           build_dense: bool = False, block: bool = True, benchmarks: dict | None = None, **launch_kwargs):
     """Build the explorer over ``corpus`` (as for :func:`build_demo`) and serve it (``host``/``port`` default to
     Gradio's, or ``$GRADIO_SERVER_NAME``/``$GRADIO_SERVER_PORT``); with ``build_dense``, a missing dense index
-    is built in the background while BM25 serves. Returns the running ``gr.Blocks``."""
+    is built in the background while BM25 serves; ``benchmarks`` (``{name: Source}``) are offered in the
+    Contamination tab. Returns the running ``gr.Blocks``."""
     from .views import CSS
 
-    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root, build_dense=build_dense)
+    explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root, build_dense=build_dense,
+                                                                    benchmarks=benchmarks)
     # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
     explorer.search("warm up")
     demo = build_demo(explorer)

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 
 from ..config import DEFAULT_K, RETRIEVERS, FusionConfig, RetrieverConfig, to_dict
 from ..corpus import Corpus
@@ -39,6 +40,12 @@ DOC_CHARS = 100_000  # characters of a document shown at most
 SNIPPET_CHARS = 300
 FILTER_MAX_VALUES = 500  # a metadata column with more distinct values gets no filter
 OVERVIEW_SAMPLE = 50_000  # documents read for the frequent terms
+#: Hiding near duplicates looks this many times deeper than the page, so that a page still fills up.
+DUPLICATE_LOOKAHEAD = 3
+#: A benchmark checked from the page has at most this many items (a run reads the whole corpus).
+MAX_BENCHMARK_ITEMS = 20_000
+#: Flagged items listed on the page at most (the export has every item).
+MAX_CONTAMINATION_ROWS = 200
 _STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her here
@@ -57,7 +64,8 @@ class Settings:
     ``retriever``, ``fusion`` (the fusion method), ``bm25_weight`` and ``normalization`` mean what the
     :class:`~gaia_lite.config.RetrieverConfig` and :class:`~gaia_lite.config.FusionConfig` fields of those names
     mean; None takes the explorer's own setting (see :meth:`Explorer.settings`). ``filters`` maps a metadata
-    column to the values a document may have (any of them); ``page`` counts from 1.
+    column to the values a document may have (any of them); ``page`` counts from 1. ``hide_duplicates`` shows
+    only the best-ranked document of each near-duplicate cluster (where ``gaia-lite duplicates`` has run).
     """
 
     retriever: str | None = None
@@ -68,6 +76,7 @@ class Settings:
     page: int = 1
     redact: bool = True
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    hide_duplicates: bool = False
 
     def __post_init__(self):
         if self.retriever is not None and self.retriever not in RETRIEVERS:
@@ -182,10 +191,15 @@ class Explorer:
     initial settings (its fusion); ``encoder`` is an already loaded query encoder. With ``build_dense`` and no
     dense index built, the dense index is built in the background (:class:`DenseBuild`) while BM25 serves;
     dense and hybrid search turn on when it is complete.
+
+    ``benchmarks`` names the benchmark sources the page may check for contamination (``{name: Source}``); a page
+    can also upload a file or name a Hub dataset, never a path on the server. A duplicate analysis stored
+    beside the corpus (``gaia-lite duplicates``) is read at start: the overview shows it, and searches can hide
+    near duplicates.
     """
 
     def __init__(self, corpus: Corpus | str, config: RetrieverConfig | None = None, *, root=None, encoder=None,
-                 build_dense: bool = False):
+                 build_dense: bool = False, benchmarks: dict | None = None):
         from ..retriever import open_corpus, open_searcher
 
         self.corpus = open_corpus(corpus, root=root)
@@ -203,6 +217,8 @@ class Explorer:
             if build_dense:
                 self.dense_build = DenseBuild(self, encoder)
         self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
+        self.benchmarks = dict(benchmarks or {})
+        self.duplicates = self._stored_duplicates()
         self._analyzed: dict[str, frozenset[str]] = {}
         self._overview = None
         self._overview_lock = threading.Lock()
@@ -256,6 +272,11 @@ class Explorer:
         only = self._only(settings.filters, tuple(phrases))
         pool = len(self.corpus) if only is None else len(only)
         depth = settings.page * settings.k
+        hiding = settings.hide_duplicates and self.duplicates is not None
+        if settings.hide_duplicates and self.duplicates is None:
+            notes.append(f"no duplicate analysis of this corpus, so nothing is hidden: run `gaia-lite duplicates "
+                         f"{self.corpus.folder}`")
+        wanted, depth = depth, depth * DUPLICATE_LOOKAHEAD if hiding else depth
         hits: list[HybridHit] = []
         matches: int | None = None
         fusion = self.fusion_config(settings) if settings.retriever == "hybrid" else None
@@ -271,7 +292,12 @@ class Explorer:
                 hits = self.hybrid.search(text, depth, fusion, only=only)
         elif not phrases and not settings.filters:
             notes.append("type a query to search")
-        rows = [Row(h) for h in hits[depth - settings.k:]]
+        if hiding:
+            hits, hidden = self._collapse(hits)
+            hits = hits[:wanted]
+            if hidden:
+                notes.append(f"{hidden:,} near duplicate{'s' * (hidden != 1)} of better-ranked results hidden")
+        rows = [Row(h) for h in hits[wanted - settings.k:]]
         pages = max(1, min(math.ceil((matches or 0) / settings.k), MAX_DEPTH // settings.k))
         counts = self._render_rows(rows, text, settings.redact)
         return Results(query, settings, rows, matches, pool, phrases, pages, notes,
@@ -290,9 +316,35 @@ class Explorer:
                 "dense": [r.hit.doc_id for r in lists["dense"] if r.hit.doc_id not in bm25]}
         return Comparison(query, lists, overlap, only)
 
-    def document(self, doc_id: str, *, query: str = "", redact: bool = True, html: bool = True) -> DocumentView:
+    def _collapse(self, hits: list[HybridHit]) -> tuple[list[HybridHit], int]:
+        """``hits`` without the near duplicates of a better-ranked hit, and how many were left out."""
+        seen, kept = set(), []
+        cluster = self.duplicates.near_cluster
+        for h in hits:
+            row = self.corpus.row_of(h.doc_id)
+            key = int(cluster[row]) if cluster[row] >= 0 else -1 - row  # a document in no cluster is its own
+            if key not in seen:
+                seen.add(key)
+                kept.append(h)
+        return kept, len(hits) - len(kept)
+
+    def _stored_duplicates(self):
+        from ..analysis.duplicates import has_duplicates, load_duplicates
+        from ..errors import ArtifactError
+
+        if not has_duplicates(self.corpus):
+            return None
+        try:
+            return load_duplicates(self.corpus)
+        except ArtifactError as e:  # stale (the corpus was rebuilt): say so, and serve without it
+            logging.getLogger("gaia_lite.app").warning("duplicate analysis not used: %s", e)
+            return None
+
+    def document(self, doc_id: str, *, query: str = "", redact: bool = True, html: bool = True,
+                 span: tuple[str, int, int] | None = None) -> DocumentView:
         """The document with id ``doc_id``, from the Dataset (an id is looked up, never opened as a path); its
-        text as HTML with the query's words highlighted, or with ``html=False`` as plain text (the API's)."""
+        text as HTML with the query's words highlighted, or with ``html=False`` as plain text (the API's).
+        ``span`` (``field``, start, end: a contamination match) is marked in the HTML."""
         doc_id = str(doc_id).strip()
         if doc_id not in self.corpus:
             shown = doc_id if len(doc_id) <= 80 else doc_id[:77] + "..."
@@ -308,7 +360,16 @@ class Explorer:
             metadata[column] = render.redact_text(value)[0] if redact else value
         if html:
             highlight = self._highlight(query, [title, text[:DOC_CHARS]]) if query.strip() else frozenset()
-            shown_html, shown_text = render.to_html(text, highlight=highlight, redact=redact, limit=DOC_CHARS), ""
+            marked = _span(span, "text")
+            shown_html = render.to_html(text, highlight=highlight, redact=redact, limit=DOC_CHARS, span=marked)
+            title_span = _span(span, "title")
+            if title_span is not None:
+                shown_html = ('<div class="gl-note">shared with the benchmark item, in the title: '
+                              f"{render.to_html(title, redact=redact, span=title_span)}</div>" + shown_html)
+            elif marked is not None and marked[0] >= DOC_CHARS:
+                shown_html = (f'<div class="gl-note">the shared passage starts at character {marked[0]:,}, past '
+                              f"the {DOC_CHARS:,} shown</div>" + shown_html)
+            shown_text = ""
         else:
             shown = render.bounded(text, DOC_CHARS)  # never cut inside personal data
             shown_html, shown_text = "", render.redact_text(shown)[0] if redact else shown
@@ -397,8 +458,84 @@ class Explorer:
             "sampled": n if step == 1 else len(range(0, n, step)),
             "columns": self.columns,
             "filters": {c: len(v) for c, v in self._filter_choices()},
-            "indexes": [name for name, meta in self.corpus.artifacts().items() if meta.kind != "corpus"],
+            "indexes": [name for name, meta in self.corpus.artifacts().items() if meta.kind in ("sparse", "dense")],
+            "duplicates": self._duplicates_overview(),
         }
+
+    def _duplicates_overview(self) -> dict | None:
+        """The stored duplicate analysis in numbers (None where there is none)."""
+        if self.duplicates is None:
+            return None
+        r = self.duplicates.report
+        return {kind: {k: r[kind][k] for k in ("clusters", "documents", "duplicates", "rate", "largest")}
+                for kind in ("exact", "near")} | {"settings": r["config"], "definition": r["definition"]}
+
+    # --- contamination ----------------------------------------------------------------------------------------
+
+    def contamination(self, *, benchmark: str | None = None, upload: str | None = None, hub: str | None = None,
+                      fields: str = "", split: str = "", ngram: int | None = None, progress=None):
+        """Check a benchmark for contamination of this corpus: one of :attr:`benchmarks` by name, an uploaded
+        file (JSON Lines or parquet), or a Hub dataset (``owner/name``); ``fields`` is a comma-separated list
+        (default: the usual text fields). Returns a
+        :class:`~gaia_lite.analysis.contamination.ContaminationReport`."""
+        from ..analysis import find_contamination, read_benchmark
+        from ..config import ContaminationConfig
+        from ..corpus import Source
+
+        given = [x for x in (benchmark, upload, hub) if x]
+        if len(given) != 1:
+            raise InputError("choose one benchmark: a listed one, an uploaded file, or a Hub dataset (owner/name)")
+        split = (split or "").strip() or None
+        if benchmark:
+            if benchmark not in self.benchmarks:
+                raise InputError(f"unknown benchmark {benchmark!r}; listed: {', '.join(self.benchmarks) or 'none'}")
+            source = self.benchmarks[benchmark]
+        elif upload:
+            name = str(upload).lower()
+            if not name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".parquet")):
+                raise InputError("upload a JSON Lines (.jsonl) or parquet (.parquet) file")
+            source = Source(str(upload), format="parquet" if name.endswith(".parquet") else "jsonl")
+        else:
+            hub = hub.strip()
+            if Path(hub).exists() or not re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", hub) or ".." in hub:
+                raise InputError(f"{hub[:80]!r} is not a Hub dataset name (owner/name); files are uploaded")
+            source = Source(hub, format="hub", split=split or "train")
+        beir = source.resolved_format() == "beir"
+        items = read_benchmark(source, [f.strip() for f in fields.split(",") if f.strip()] or None,
+                               beir_split=split if beir else None)
+        if len(items) > MAX_BENCHMARK_ITEMS:
+            raise InputError(f"the benchmark has {len(items):,} items; the page checks at most "
+                             f"{MAX_BENCHMARK_ITEMS:,}: run `gaia-lite contamination` for more")
+        config = ContaminationConfig(ngram=int(ngram)) if ngram else ContaminationConfig()
+        return find_contamination(self.corpus, items, config, progress=False, log=None, tracker=progress)
+
+    @staticmethod
+    def contamination_export(report, fmt: str, *, redact: bool = True) -> str:
+        """Every item of a contamination ``report`` as JSON Lines (its records) or CSV (one row per item, the
+        longest span flattened), personal data in texts and spans redacted unless ``redact`` is False."""
+        if fmt not in ("jsonl", "csv"):
+            raise ConfigError(f"unknown export format {fmt!r}; valid: jsonl, csv")
+
+        def clean(text):
+            return render.redact_text(text)[0] if redact and text else text
+
+        records = []
+        for r in report.items:
+            record = r.record()
+            record["text"] = clean(record["text"])
+            for o in ([record["longest"]] if record["longest"] else []) + record["top_documents"]:
+                o["span"] = clean(o["span"])
+            records.append(record)
+        if fmt == "jsonl":
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        out = io.StringIO()
+        columns = ["item_id", "flagged", "overlap", "documents", "matched_ngrams", "ngrams", "words", "doc_id",
+                   "field", "start", "end", "span", "text"]
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({**r, **(r["longest"] or {}), "words": r["words"]})
+        return out.getvalue()
 
     # --- exports ----------------------------------------------------------------------------------------------
 
@@ -478,6 +615,17 @@ class Explorer:
             if analyzed & terms:
                 out.add(word)
         return frozenset(out)
+
+
+def _span(span, field: str) -> tuple[int, int] | None:
+    """The (start, end) of ``span`` (field, start, end) where it is in ``field``, checked."""
+    if not span or span[0] != field:
+        return None
+    try:
+        start, end = int(span[1]), int(span[2])
+    except (TypeError, ValueError):
+        return None
+    return (start, end) if 0 <= start < end else None
 
 
 #: A dense index built while the explorer serves is cut into about this many shards, so that its progress on

@@ -201,9 +201,11 @@ def words(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
 
 
-def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, limit: int | None = None) -> str:
+def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, limit: int | None = None,
+            span: tuple[int, int] | None = None) -> str:
     """``text`` as safe HTML: escaped, words whose lowercase form is in ``highlight`` in ``<mark>``, personal
-    data (with ``redact``) as a marked ``[EMAIL]``-style placeholder, newlines as ``<br>``.
+    data (with ``redact``) as a marked ``[EMAIL]``-style placeholder, newlines as ``<br>``. ``span`` (character
+    offsets) is wrapped in ``<mark class="gl-span" id="gl-span">``: a passage shared with a benchmark item.
 
     With ``limit``, at most ``limit`` characters of ``text`` are shown (a redacted span across the cut shows as
     its placeholder), then a note saying how much was left out.
@@ -213,7 +215,14 @@ def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, 
     end = len(text) if limit is None else min(limit, len(text))
     # Past the margin no span can start before the cut, so a long document is scanned only as far as it shows.
     spans = find_pii(text if end == len(text) else text[:end + _MARGIN]) if redact else []
-    out = _render(text, 0, end, spans, _lowered(highlight))
+    words = _lowered(highlight)
+    if span is not None and 0 <= span[0] < span[1] and span[0] < end:
+        a, b = span[0], min(span[1], end)
+        # Personal data is found in the whole text first: a span boundary never splits it unredacted.
+        out = (_render(text, 0, a, spans, words) + '<mark class="gl-span" id="gl-span">'
+               + _render(text, a, b, spans, words) + "</mark>" + _render(text, b, end, spans, words))
+    else:
+        out = _render(text, 0, end, spans, words)
     if end < len(text):
         out += f'<br><span class="gl-note">… (showing {end:,} of {len(text):,} characters)</span>'
     return out

@@ -33,11 +33,12 @@ log = logging.getLogger("gaia_lite.app")
 _URL_JS = """
 (...args) => {
   const names = %s;
-  const [q, retriever, fusion, weight, normalization, k, page, redact, ...filters] = args;
+  const [q, retriever, fusion, weight, normalization, k, page, redact, ...rest] = args;
+  const filters = rest.slice(0, names.length), hide = rest[names.length];
   const u = new URLSearchParams();
   if (q) u.set("q", q);
   u.set("retriever", retriever); u.set("fusion", fusion); u.set("w", weight); u.set("norm", normalization);
-  u.set("k", k); u.set("pg", page); if (!redact) u.set("redact", "0");
+  u.set("k", k); u.set("pg", page); if (!redact) u.set("redact", "0"); if (hide) u.set("dups", "hide");
   const chosen = {};
   names.forEach((n, i) => { if (filters[i] && filters[i].length) chosen[n] = filters[i]; });
   if (Object.keys(chosen).length) u.set("filters", JSON.stringify(chosen));
@@ -60,11 +61,13 @@ _DOC_URL_JS = """
 }
 """
 
-# Clicking an id in a results or comparison table opens that document.
+# Clicking an id in a results, comparison or contamination table opens that document (a contamination match
+# also says which span of it to mark).
 _OPEN_JS = """
 element.addEventListener('click', (event) => {
   const target = event.target.closest('[data-doc-id]');
-  if (target) trigger('click', {doc_id: target.getAttribute('data-doc-id')});
+  if (target) trigger('click', {doc_id: target.getAttribute('data-doc-id'), field: target.getAttribute('data-field'),
+                                start: target.getAttribute('data-start'), end: target.getAttribute('data-end')});
 });
 """
 
@@ -107,6 +110,7 @@ class _Page:
     redact: object
     filters: list
     filter_names: list[str]
+    hide: object
     search_btn: object
     prev_btn: object
     next_btn: object
@@ -126,28 +130,34 @@ class _Page:
     export_btn: object
     exported: object
     status: object
+    contamination: object
+
 
     @property
     def controls(self) -> list:
-        """The inputs of a search, in the order the handlers and ``_URL_JS`` take them."""
+        """The inputs of a search, in the order the handlers and ``_URL_JS`` take them: the filters, then the
+        hide-near-duplicates box, come last."""
         return [self.query, self.retriever, self.fusion, self.weight, self.normalization, self.k, self.page,
-                self.redact, *self.filters]
+                self.redact, *self.filters, self.hide]
 
-    def settings(self, retriever, fusion, weight, normalization, k, page, redact, filter_values) -> Settings:
-        """Settings from the controls' values."""
-        filters = {name: values for name, values in zip(self.filter_names, filter_values) if values}
+    def settings(self, retriever, fusion, weight, normalization, k, page, redact, rest) -> Settings:
+        """Settings from the controls' values (``rest``: the filters' values, then the hide box's)."""
+        rest = list(rest)
+        filters = {name: values for name, values in zip(self.filter_names, rest) if values}
+        hide = bool(rest[len(self.filter_names)]) if len(rest) > len(self.filter_names) else False
         return Settings.make(retriever=retriever, fusion=fusion, bm25_weight=weight, normalization=normalization,
-                             k=k, page=page or 1, redact=bool(redact), filters=filters)
+                             k=k, page=page or 1, redact=bool(redact), filters=filters, hide_duplicates=hide)
 
 
 def build_demo(explorer: Explorer, *, title: str | None = None):
     """The explorer as a ``gr.Blocks`` app (not launched). Named API endpoints: ``/search``, ``/compare``,
-    ``/document``, ``/overview``, ``/status``."""
+    ``/document``, ``/overview``, ``/status``, ``/contamination``."""
     with gr.Blocks(title=title or f"gaia_lite · {explorer.corpus.name}") as demo:
         page = _layout(explorer)
         _wire_search(explorer, page)
         _wire_documents(explorer, page)
         _wire_overview_and_export(explorer, page)
+        _wire_contamination(explorer, page)
         if explorer.dense_status()["state"] == "building":
             _wire_dense_build(explorer, page)
 
@@ -183,6 +193,8 @@ def _layout(explorer: Explorer) -> _Page:
                                  label="Normalization (weighted)", visible=hybrid)
         k = gr.Slider(1, MAX_K, value=defaults.k, step=1, label="Results per page (k)")
         redact = gr.Checkbox(value=defaults.redact, label="Redact personal data", elem_id="gl-redact")
+        hide = gr.Checkbox(value=defaults.hide_duplicates, label="Hide near duplicates", elem_id="gl-hide-dups",
+                           visible=explorer.duplicates is not None)
     with gr.Accordion("Filters", open=False, visible=bool(choices)):
         filters = [gr.Dropdown(values, multiselect=True, label=name, value=[]) for name, values in choices.items()]
     with gr.Row():
@@ -208,9 +220,55 @@ def _layout(explorer: Explorer) -> _Page:
             fmt = gr.Radio(list(EXPORT_FORMATS), value=EXPORT_FORMATS[0], label="Format (TREC: run lines)")
             export_btn = gr.Button("Export the current results")
             exported = gr.File(label="Download", interactive=False)
-    return _Page(query, retriever, fusion, weight, normalization, k, page, redact, filters, list(choices),
+        with gr.Tab("Contamination", id="contamination"):
+            contamination = _contamination_widgets(explorer)
+    return _Page(query, retriever, fusion, weight, normalization, k, page, redact, filters, list(choices), hide,
                  search_btn, prev_btn, next_btn, tabs, results, compare_tab, compare_btn, compared, doc_id, open_btn,
-                 document, overview_tab, overview_html, lengths, top_terms, fmt, export_btn, exported, status)
+                 document, overview_tab, overview_html, lengths, top_terms, fmt, export_btn, exported, status,
+                 contamination)
+
+
+@dataclass
+class _Contamination:
+    """The Contamination tab's widgets."""
+
+    benchmark: object
+    upload: object
+    hub: object
+    fields: object
+    split: object
+    ngram: object
+    run_btn: object
+    report: object
+    fmt: object
+    export_btn: object
+    exported: object
+
+
+def _contamination_widgets(explorer: Explorer) -> _Contamination:
+    from ..config import ContaminationConfig
+
+    gr.HTML('<div class="gl-note">Which items of a benchmark occur in this corpus? An item is flagged when one of '
+            "its n-grams (words, case and punctuation ignored) is in a document; an item shorter than n must occur "
+            "whole. Choose a listed benchmark, upload a JSON Lines or parquet file, or name a Hub dataset.</div>",
+            js_on_load=None)
+    with gr.Row():
+        benchmark = gr.Dropdown(list(explorer.benchmarks), value=None, label="Listed benchmark",
+                                visible=bool(explorer.benchmarks))
+        upload = gr.File(label="or upload (.jsonl, .parquet)", file_types=[".jsonl", ".json", ".parquet"],
+                         type="filepath")
+        hub = gr.Textbox(label="or a Hub dataset (owner/name)", max_length=200)
+    with gr.Row():
+        fields = gr.Textbox(label="Text field(s), comma-separated (default: text, question, query...)", max_length=500)
+        split = gr.Textbox(label="Split (Hub: default train; BEIR: a qrels split)", max_length=100)
+        ngram = gr.Number(value=ContaminationConfig().ngram, precision=0, minimum=1, maximum=100, label="n (words)")
+        run_btn = gr.Button("Check", variant="primary", elem_id="gl-contamination-run")
+    report = gr.HTML("", elem_id="gl-contamination-panel", js_on_load=_OPEN_JS)
+    with gr.Row():
+        fmt = gr.Radio(["jsonl", "csv"], value="jsonl", label="Export format")
+        export_btn = gr.Button("Export every item")
+        exported = gr.File(label="Download", interactive=False)
+    return _Contamination(benchmark, upload, hub, fields, split, ngram, run_btn, report, fmt, export_btn, exported)
 
 
 def _wire_search(explorer: Explorer, p: _Page) -> None:
@@ -242,8 +300,8 @@ def _wire_search(explorer: Explorer, p: _Page) -> None:
 
 def _wire_documents(explorer: Explorer, p: _Page) -> None:
     @_safe
-    def open_document(i, q, red):
-        return views.document(explorer.document(i, query=q or "", redact=bool(red)))
+    def open_document(i, q, red, span=None):
+        return views.document(explorer.document(i, query=q or "", redact=bool(red), span=span))
 
     for opened in (p.open_btn.click(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE),
                    p.doc_id.submit(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE)):
@@ -256,9 +314,10 @@ def _wire_documents(explorer: Explorer, p: _Page) -> None:
             i = None
         if not isinstance(i, str) or not i:
             return gr.skip(), gr.skip(), gr.skip()
-        return i, open_document(i, q, red), gr.Tabs(selected="document")
+        span = tuple(getattr(evt, k, None) for k in ("field", "start", "end"))
+        return i, open_document(i, q, red, span if span[0] else None), gr.Tabs(selected="document")
 
-    for panel in (p.results, p.compared):
+    for panel in (p.results, p.compared, p.contamination.report):
         panel.click(open_clicked, [p.query, p.redact], [p.doc_id, p.document, p.tabs], **_PRIVATE) \
             .success(None, [p.doc_id], None, js=_DOC_URL_JS, **_PRIVATE)
 
@@ -286,6 +345,31 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page) -> None:
         return str(path)
 
     p.export_btn.click(run_export, [p.fmt, *p.controls], p.exported, **_PRIVATE)
+
+
+def _wire_contamination(explorer: Explorer, p: _Page) -> None:
+    c = p.contamination
+    last = gr.State(None)  # this page's last report (per browser session), for its export
+
+    @_safe
+    def run(benchmark, upload, hub, fields, split, ngram, red):
+        report = explorer.contamination(benchmark=benchmark or None, upload=upload or None, hub=hub or None,
+                                        fields=fields or "", split=split or "", ngram=ngram)
+        return views.contamination(report, redact=bool(red)), report
+
+    c.run_btn.click(run, [c.benchmark, c.upload, c.hub, c.fields, c.split, c.ngram, p.redact], [c.report, last],
+                    concurrency_limit=1, **_PRIVATE)  # a run reads the whole corpus: one at a time
+    export_dir = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
+
+    @_safe
+    def export(fmt, red, report):
+        if report is None:
+            raise gr.Error("Run a check first.", print_exception=False)
+        path = Path(tempfile.mkdtemp(dir=export_dir)) / f"gaia_lite-{explorer.corpus.name}-contamination.{fmt}"
+        path.write_text(explorer.contamination_export(report, fmt, redact=bool(red)), encoding="utf-8")
+        return str(path)
+
+    c.export_btn.click(export, [c.fmt, p.redact, last], c.exported, **_PRIVATE)
 
 
 def _wire_dense_build(explorer: Explorer, p: _Page) -> None:
@@ -322,11 +406,12 @@ def _restore(explorer: Explorer, p: _Page, request: gr.Request):
         value = params.get(key, default)
         return value if value in valid else default
 
+    hide = params.get("dups") == "hide" and explorer.duplicates is not None
     try:
         s = p.settings(pick("retriever", explorer.retrievers, defaults.retriever),
                        pick("fusion", FUSIONS, defaults.fusion), params.get("w", defaults.bm25_weight),
                        pick("norm", NORMALIZATIONS, defaults.normalization), params.get("k", defaults.k),
-                       params.get("pg", 1), params.get("redact", "1") != "0", fv)
+                       params.get("pg", 1), params.get("redact", "1") != "0", [*fv, hide])
     except GaiaLiteError:
         s = defaults
     q = params.get("q", "")
@@ -341,7 +426,7 @@ def _restore(explorer: Explorer, p: _Page, request: gr.Request):
         out_tab = gr.Tabs(selected="document")
     s = explorer.settings(s)
     return (q[:MAX_QUERY_CHARS], s.retriever, s.fusion, s.bm25_weight, s.normalization, s.k, s.page, s.redact, *fv,
-            out_results, out_doc_id, out_doc, out_tab)
+            s.hide_duplicates, out_results, out_doc_id, out_doc, out_tab)
 
 
 def _add_api(explorer: Explorer) -> None:
@@ -351,12 +436,13 @@ def _add_api(explorer: Explorer) -> None:
 
     def search(query: str, retriever: str | None = None, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
                k: int = d.k, page: int = 1, redact: bool = True, filters: dict | None = None,
-               normalization: str = d.normalization) -> dict:
+               normalization: str = d.normalization, hide_duplicates: bool = False) -> dict:
         """Search the corpus (by default with the richest retriever served: hybrid where a dense index is built);
         the hits carry each side's scores and ranks."""
         return explorer.search(query, Settings.make(
             retriever=retriever, fusion=fusion, bm25_weight=bm25_weight, k=k, page=page, redact=redact,
-            filters=filters if isinstance(filters, dict) else None, normalization=normalization)).to_dict()
+            filters=filters if isinstance(filters, dict) else None, normalization=normalization,
+            hide_duplicates=bool(hide_duplicates))).to_dict()
 
     def compare(query: str, k: int = d.k, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
                 redact: bool = True) -> dict:
@@ -380,5 +466,13 @@ def _add_api(explorer: Explorer) -> None:
         ``failed``, ``none``)."""
         return {"retrievers": list(explorer.retrievers), "dense": explorer.dense_status()}
 
-    for fn in (search, compare, document, overview, status):
-        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=None)
+    def contamination(benchmark: str | None = None, hub: str | None = None, fields: str = "", split: str = "",
+                      ngram: int | None = None) -> dict:
+        """Check a listed benchmark (by name) or a Hub dataset (owner/name) for contamination of the corpus: the
+        summary and every item (the shape of ``gaia-lite contamination --json``)."""
+        return explorer.contamination(benchmark=benchmark, hub=hub, fields=fields or "", split=split or "",
+                                      ngram=ngram).to_dict()
+
+    for fn in (search, compare, document, overview, status, contamination):
+        # A contamination check reads the whole corpus: one at a time; searches run side by side.
+        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=1 if fn is contamination else None)

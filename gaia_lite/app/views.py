@@ -6,8 +6,8 @@ Every value from the corpus or the user passes through :func:`.render.escape` he
 
 from __future__ import annotations
 
-from .explorer import Comparison, DocumentView, Results, Row
-from .render import REDACTION_KINDS, escape
+from .explorer import MAX_CONTAMINATION_ROWS, Comparison, DocumentView, Results, Row
+from .render import REDACTION_KINDS, escape, redact_text
 
 SIDE_NAMES = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid"}
 
@@ -27,6 +27,7 @@ CSS = """
 .gl-up { color: #15803d; } .gl-down { color: #b91c1c; } .gl-new { color: #7c3aed; }
 .gl-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
 mark { background: #fde68a; color: inherit; padding: 0 1px; }
+mark.gl-span { background: #fca5a5; }
 """
 
 
@@ -156,8 +157,55 @@ def document(view: DocumentView) -> str:
             + (f'<table class="gl-table">{meta}</table>' if meta else "") + "</div>")
 
 
+def contamination(report, redact: bool = True) -> str:
+    """A contamination run: the rate, then the flagged items (most overlap first), each with its longest shared
+    span and the document it is in (a click opens the document with the span marked); personal data in items
+    and spans redacted unless ``redact`` is False."""
+
+    def shown(text: str) -> str:
+        return escape(redact_text(text)[0] if redact else text)
+
+    s = report.summary()
+    hist = ", ".join(f"{escape(label)}: {n:,}" for label, n in report.overlap_histogram())
+    head = (f'<div id="gl-contamination"><p><b>{s["flagged"]:,} of {s["items"]:,}</b> items flagged '
+            f'(<b>{100 * report.rate:.2f}%</b>) · {escape(report.benchmark)} [{escape(", ".join(report.fields))}] · '
+            f'{report.config.ngram}-word n-grams · {report.num_documents:,} documents in {report.seconds:.1f} s</p>'
+            f'<div class="gl-note">{escape(report.definition())}</div>'
+            f'<div class="gl-note">overlap (share of an item\'s n-grams found): {hist}</div>')
+    flagged = sorted(report.flagged, key=lambda r: (-r.overlap, -r.longest.words, r.item_id))
+    rows = []
+    for r in flagged[:MAX_CONTAMINATION_ROWS]:
+        o = r.longest
+        attrs = (f'data-doc-id="{escape(o.doc_id)}" data-field="{escape(o.field)}" data-start="{o.start}" '
+                 f'data-end="{o.end}"')
+        rows.append(f'<tr><td>{escape(r.item_id)}</td><td class="num">{r.overlap:.2f}</td>'
+                    f'<td class="num">{r.documents:,}</td><td class="num">{o.words}</td>'
+                    f'<td class="gl-id"><button class="gl-open" {attrs} title="open with the span marked">'
+                    f'{escape(o.doc_id)}</button></td><td>{shown(r.text[:200])}'
+                    f'<div class="gl-snippet">&hellip;<mark class="gl-span">{shown(o.span[:300])}</mark>&hellip;'
+                    "</div></td></tr>")
+    more = (f'<p class="gl-note">{len(flagged) - MAX_CONTAMINATION_ROWS:,} more flagged items: export the result '
+            "set for all</p>") if len(flagged) > MAX_CONTAMINATION_ROWS else ""
+    table = ('<table class="gl-table"><tr><th>item</th><th>overlap</th><th>docs</th><th>words</th>'
+             f'<th>document</th><th>item · shared span</th></tr>{"".join(rows)}</table>') if rows else \
+        "<p>No item is flagged.</p>"
+    return head + table + more + "</div>"
+
+
+def _duplicates(d: dict | None) -> str:
+    if d is None:
+        return "<li>duplicates: not analysed (run <code>gaia-lite duplicates</code>)</li>"
+    out = []
+    for kind in ("exact", "near"):
+        k = d[kind]
+        largest = "; ".join(f"{escape(c['cluster_id'])} ({c['size']:,})" for c in k["largest"][:5])
+        out.append(f"<li>{kind} duplicates: <b>{k['duplicates']:,}</b> ({100 * k['rate']:.2f}%) beyond the first "
+                   f"of {k['clusters']:,} clusters{'; largest: ' + largest if largest else ''}</li>")
+    return "".join(out) + f'<li class="gl-note">{escape(d["definition"])}</li>'
+
+
 def overview(o: dict, corpus_name: str) -> str:
-    """The corpus in numbers: size, lengths, metadata columns and indexes."""
+    """The corpus in numbers: size, lengths, metadata columns, indexes and duplicates."""
     filters = ", ".join(f"{escape(c)} ({n} values)" for c, n in o["filters"].items()) or "none"
     sample = "" if o["sampled"] == o["documents"] else f" (from a sample of {o['sampled']:,} documents)"
     terms = ", ".join(f"{escape(w)} ({n:,})" for w, n in o["top_terms"][:30])
@@ -167,4 +215,5 @@ def overview(o: dict, corpus_name: str) -> str:
             f"<li>metadata columns: {', '.join(escape(c) for c in o['columns']) or 'none'}; "
             f"filterable: {filters}</li>"
             f"<li>indexes: {', '.join(escape(i) for i in o['indexes'])}</li>"
+            + _duplicates(o.get("duplicates")) +
             f"<li>most frequent words{sample}: {terms}</li></ul>")
