@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifield.yaml \
                    configs/scifact-dense-minilm.yaml configs/scifact-hybrid-rrf.yaml configs/scifact-hybrid-weighted.yaml
 
-.PHONY: help setup demo app space test scifact experiments tune eval bench bench-dense bench-app bench-scale clean
+.PHONY: help setup demo app space test scifact experiments tune eval bench bench-dense bench-app bench-scale bench-analysis clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -66,6 +66,9 @@ bench-app: setup  ## load the explorer on SciFact: >= 500 searches from 8 client
 
 bench-scale: setup  ## sharded and Ray build throughput, a 1M-doc corpus, approximate dense search; writes benchmarks/out/
 	$(BIN)/python benchmarks/bench_scale.py
+
+bench-analysis: setup  ## contamination and duplicate analysis vs plain peers, default and 1M-doc corpora; writes benchmarks/out/
+	$(BIN)/python benchmarks/bench_analysis.py $(if $(ROOT),--root $(ROOT))
 
 clean:  ## remove built indexes, runs and results (not the venv)
 	rm -rf indexes/*/ runs/ results/

@@ -408,3 +408,42 @@ def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
     assert big.shape == (250, 384) and np.array_equal(big[:100], vectors[:100])
     assert np.allclose(np.linalg.norm(big, axis=1), 1, atol=1e-5)
     assert made["copies"] == 3 and 0.5 < made["cosine_copy_to_original_mean"] < 1
+
+
+# --- bench_analysis --------------------------------------------------------------------------------------------
+
+def test_analysis_uses_public_api_only():
+    assert private_uses((BENCHMARKS / "bench_analysis.py").read_text(encoding="utf-8"), "bench_analysis.py") == []
+
+
+def test_analysis_measures_both_analyses_beside_their_peers_and_they_agree(tmp_path):
+    """The whole measurement on a small corpus with exact and near duplicates and a planted benchmark: both
+    sides find the same flagged items and document counts, the same exact clusters, and similar near pairs."""
+    import random
+
+    from gaia_lite.corpus import build_corpus
+
+    bench_analysis = load_script("bench_analysis")
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(300)]
+    docs = []
+    for i in range(120):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(20, 60))) + ". More words follow here."
+        docs.append({"_id": f"d{i}", "title": "", "text": text})
+        if i % 10 == 0:
+            docs.append({"_id": f"d{i}-copy", "title": "", "text": text.upper()})
+    corpus, _ = build_corpus(str(write_jsonl(tmp_path / "d.jsonl", docs)), "small", root=tmp_path, progress=False)
+    bench = tmp_path / "bench.jsonl"
+    facts = bench_analysis.make_benchmark(corpus, bench, 10, seed=1)
+    assert facts["items"] == 20
+    out = bench_analysis.measure(corpus, bench)
+    c, d = out["contamination"], out["duplicates"]
+    assert c["same_flags"] and c["same_document_counts"] and c["gaia_lite"]["flagged"] >= 10
+    assert d["same_exact_clusters"] and d["gaia_lite"]["exact"]["clusters"] == 12
+    assert d["near_pairs"]["precision"] == 1.0 and d["near_pairs"]["recall"] == 1.0  # identical texts only
+    for side in (c["gaia_lite"], c["peer"], d["gaia_lite"], d["peer"]):
+        assert side["seconds"] > 0 and side["peak_rss_mib"] > 0
+    report = {"measured": "now", "machine": {"cpu": "x", "cores": 2}, "benchmark": facts, "corpora": {"small": out}}
+    assert "| small (132 docs) | contamination |" in bench_analysis.section(report)
+    assert bench_analysis.pair_agreement([1, 1, -1, 2, 2], [5, 5, 5, -1, -1]) == {
+        "pairs": 2, "peer_pairs": 3, "common_pairs": 1, "precision": 0.5, "recall": 1 / 3}
