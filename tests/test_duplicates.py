@@ -178,3 +178,32 @@ def test_the_api_refuses_bad_settings(dup_corpus):
         find_duplicates(corpus, threshold=True, progress=False)
     with pytest.raises(ConfigError, match="unknown"):
         find_duplicates(corpus, bands=4, progress=False)
+
+
+def test_the_clusters_travel_with_a_pushed_corpus_and_the_pulled_explorer_hides_duplicates(dup_corpus, tmp_path,
+                                                                                           monkeypatch):
+    import huggingface_hub
+
+    from gaia_lite.app.explorer import Explorer, Settings
+    from gaia_lite.hub import pull_corpus, push_corpus
+    from gaia_lite.sparse import build_sparse_index
+
+    from .test_hub import SECRET, FakeHub
+
+    corpus, _ = dup_corpus
+    find_duplicates(corpus, progress=False, log=None)
+    build_sparse_index(corpus, progress=False)
+    fake = FakeHub(tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub, "HfApi", fake.api_class())
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    report = push_corpus(corpus, "me/dups", progress=False)
+    assert "indexes/duplicates/clusters.parquet" in report.files
+    assert "MinHash LSH" in (fake.folder("me/dups", None) / "README.md").read_text()
+    pulled = pull_corpus("me/dups", root=tmp_path / "elsewhere", progress=False)
+    assert _clusters(pulled.folder) == _clusters(corpus.folder)
+    explorer = Explorer(pulled)
+    assert explorer.overview()["duplicates"]["exact"]["clusters"] == 20
+    query = " ".join(corpus.get("b0")["text"].split()[:8])
+    hits = [r.hit.doc_id for r in explorer.search(query, Settings.make(retriever="bm25", k=5,
+                                                                        hide_duplicates=True)).rows]
+    assert len({"b0", "b0-copy"} & set(hits)) == 1

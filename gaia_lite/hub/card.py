@@ -133,6 +133,8 @@ def _layout(manifest: dict) -> list[str]:
 def _kind_text(m: dict) -> str:
     if m["kind"] == "sparse":
         return "Lucene BM25 (Anserini)"
+    if m["kind"] == "duplicates":
+        return "exact and near-duplicate clusters (MinHash LSH)"
     return f"FAISS {m['params'].get('index_type', 'flat')}, dense"
 
 
@@ -142,6 +144,10 @@ def _params_text(name: str, m: dict) -> str:
         a = p.get("analyzer", {})
         return (f"fields={p.get('fields')}, language={a.get('language')}, stemmer={a.get('stemmer')}, "
                 f"stopwords {'kept' if a.get('keep_stopwords') else 'removed'}")
+    if m["kind"] == "duplicates":
+        return (f"{p.get('shingle')}-word shingles, {p.get('num_perm')} permutations, Jaccard threshold "
+                f"{p.get('threshold')} ({p.get('bands')} bands x {p.get('rows')}); clusters.parquet, one row per "
+                "document")
     e = p.get("encoder", {})
     return (f"model `{e.get('model')}`, {e.get('dim')} dims, {e.get('pooling')} pooling, "
             f"{'normalised' if e.get('normalize') else 'not normalised'}, embeddings in config "
