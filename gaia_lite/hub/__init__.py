@@ -36,5 +36,5 @@ from .push import PushReport, push_corpus
 from .results import export_analysis, export_results, results_dataset
 from .specs import HUB_PREFIX, RepoSpec, is_hub_spec, parse_spec
 
-__all__ = ["HUB_PREFIX", "PushReport", "RepoSpec", "export_analysis", "export_results", "is_hub_spec", "parse_spec", "pull_corpus",
-           "push_corpus", "resolve_corpus", "results_dataset"]
+__all__ = ["HUB_PREFIX", "PushReport", "RepoSpec", "export_analysis", "export_results", "is_hub_spec", "parse_spec",
+           "pull_corpus", "push_corpus", "resolve_corpus", "results_dataset"]
