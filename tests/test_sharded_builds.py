@@ -1,5 +1,5 @@
 """Sharded, resumable builds: a sharded build (in this process, on local worker processes, on a real Ray cluster
-of three nodes started here) gives the same artifact as a plain one; a build killed mid-way reuses its finished
+of three nodes started here) gives the same artifact as a plain one, and so do the analyses run on Ray; a build killed mid-way reuses its finished
 shards; a killed build's scratch folders are cleaned up by the next build."""
 
 from __future__ import annotations
@@ -248,6 +248,33 @@ def test_a_ray_build_equals_the_plain_one_and_runs_on_several_nodes(ray_cluster,
     assert main(["index", "sparse", str(corpus.folder), "--ray", cluster.address, "--shard-size", "100",
                  "--workdir", str(tmp_path / "shared"), "--out", str(out), "--no-progress"]) == 0
     _assert_same_sparse(plain_sparse, out, corpus, queries)
+
+
+def test_the_analyses_on_ray_equal_the_local_runs_and_use_several_nodes(ray_cluster, corpus, beir, tmp_path):
+    """Contamination and duplicates run their shards as Ray tasks, on more than one node, with the same answer
+    as one pass in this process."""
+    from gaia_lite.analysis import find_contamination, find_duplicates, read_benchmark
+    from gaia_lite.executors import RayExecutor
+
+    from gaia_lite.analysis.text import words
+
+    cluster, _ = ray_cluster
+    queries = [json.loads(line) for line in (beir / "queries.jsonl").read_text().splitlines()]
+    items = write_jsonl(tmp_path / "items.jsonl", [q for q in queries if words(q["text"])])
+    bench = read_benchmark(str(items))
+    local = find_contamination(corpus, bench, ngram=8, progress=False, log=None)
+    assert len(local.flagged) >= 30  # the queries are the documents' first sentences
+    ray = find_contamination(corpus, bench, ngram=8, shard_size=30, executor=RayExecutor(cluster.address),
+                             workdir=tmp_path / "shared", progress=False, log=None)
+    assert ray.items == local.items and ray.most_matched == local.most_matched
+    assert len(ray.nodes) > 1, ray.nodes
+    plain = find_duplicates(corpus, progress=False, log=None)
+    clusters = (corpus.folder / "duplicates" / "clusters.parquet").read_bytes()
+    spread = find_duplicates(corpus, shard_size=30, executor=RayExecutor(cluster.address),
+                             workdir=tmp_path / "shared", progress=False, log=None)
+    assert (spread.exact, spread.near) == (plain.exact, plain.near) and len(spread.nodes) > 1
+    assert (corpus.folder / "duplicates" / "clusters.parquet").read_bytes() == clusters
+    assert not list((tmp_path / "shared").iterdir())
 
 
 def test_a_ray_build_survives_a_lost_worker_node(ray_cluster, corpus, queries, plain_sparse, tmp_path):
