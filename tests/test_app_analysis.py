@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,35 @@ def test_browser_contamination_tab_opens_the_document_at_the_shared_span(server)
         assert "[EMAIL]" in page.locator("#gl-span").inner_text()
         assert not errors, errors
         browser.close()
+
+
+# --- exports stay bounded -------------------------------------------------------------------------------------
+
+def test_exports_are_aged_out_while_running_and_removed_at_exit(app, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from gaia_lite.app.ui import EXPORT_MAX_AGE_S, build_demo
+
+    demo = build_demo(app)
+    exports = demo.exports
+    assert exports.folder.is_dir() and exports.folder.name.startswith("gaia_lite_export_")
+    first = exports.new("a.csv")
+    first.write_text("x")
+    exports.max_age = 0.05
+    time.sleep(0.1)
+    second = exports.new("b.csv")  # making a new export prunes the old one
+    second.write_text("y")
+    assert not first.exists() and second.exists()
+    exports.close()
+    assert not exports.folder.exists()
+    # A process that exports and exits leaves no folder behind.
+    script = ("from gaia_lite.app.ui import Exports\n"
+              "e = Exports()\n"
+              "e.new('r.jsonl').write_text('{}')\n"
+              "print(e.folder)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.endswith(Path(out).name) and Path(out).name.startswith("gaia_lite_export_")
+    assert not Path(out).exists()
+    assert demo.delete_cache == (EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)  # Gradio ages out its own copies too

@@ -74,6 +74,46 @@ element.addEventListener('click', (event) => {
 _PRIVATE = {"api_visibility": "private"}  # UI events; scripts use the named endpoints of _add_api
 #: How often a page asks how far a background dense build is.
 BUILD_POLL_SECONDS = 2
+#: Exported files older than this (seconds) are removed while the app runs: a download follows its export at
+#: once, and a Space runs for weeks.
+EXPORT_MAX_AGE_S = 3600
+
+
+class Exports:
+    """The files an app exports: one temporary folder per app, each export in a folder of its own. Exports
+    older than ``max_age`` seconds are removed whenever a new one is made, and the whole folder when the process
+    exits (or :meth:`close` is called). Gradio's own copies of them are aged out by ``gr.Blocks(delete_cache=)``."""
+
+    def __init__(self, max_age: float = EXPORT_MAX_AGE_S):
+        import atexit
+
+        self.folder = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
+        self.max_age = max_age
+        atexit.register(self.close)
+
+    def new(self, name: str) -> Path:
+        """A path for a new export file called ``name`` (older exports pruned first)."""
+        self.prune()
+        return Path(tempfile.mkdtemp(dir=self.folder)) / name
+
+    def prune(self) -> None:
+        """Remove the exports older than ``max_age``."""
+        import shutil
+        import time
+
+        now = time.time()
+        for path in list(self.folder.glob("*")):
+            try:
+                if now - path.stat().st_mtime > self.max_age:
+                    shutil.rmtree(path, ignore_errors=True)
+            except FileNotFoundError:  # pruned by a concurrent export
+                pass
+
+    def close(self) -> None:
+        """Remove every export and the folder."""
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _safe(fn):
@@ -152,12 +192,14 @@ class _Page:
 def build_demo(explorer: Explorer, *, title: str | None = None):
     """The explorer as a ``gr.Blocks`` app (not launched). Named API endpoints: ``/search``, ``/compare``,
     ``/document``, ``/overview``, ``/status``, ``/contamination``."""
-    with gr.Blocks(title=title or f"gaia_lite · {explorer.corpus.name}") as demo:
+    exports = Exports()
+    with gr.Blocks(title=title or f"gaia_lite · {explorer.corpus.name}",
+                   delete_cache=(EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)) as demo:
         page = _layout(explorer)
         _wire_search(explorer, page)
         _wire_documents(explorer, page)
-        _wire_overview_and_export(explorer, page)
-        _wire_contamination(explorer, page)
+        _wire_overview_and_export(explorer, page, exports)
+        _wire_contamination(explorer, page, exports)
         if explorer.dense_status()["state"] == "building":
             _wire_dense_build(explorer, page)
 
@@ -167,6 +209,7 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
 
         demo.load(restore, None, [*page.controls, page.results, page.doc_id, page.document, page.tabs], **_PRIVATE)
         _add_api(explorer)
+    demo.exports = exports  # so that whoever serves the app can remove its exports early (exit does anyway)
     return demo
 
 
@@ -322,7 +365,7 @@ def _wire_documents(explorer: Explorer, p: _Page) -> None:
             .success(None, [p.doc_id], None, js=_DOC_URL_JS, **_PRIVATE)
 
 
-def _wire_overview_and_export(explorer: Explorer, p: _Page) -> None:
+def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) -> None:
     import pandas as pd
 
     @_safe
@@ -335,19 +378,17 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page) -> None:
 
     p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 
-    export_dir = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
-
     @_safe
     def run_export(f, q, r, fu, w, n, k, page, red, *fv):
         res = explorer.search(q, p.settings(r, fu, w, n, k, page, red, fv))
-        path = export_dir / f"gaia_lite-{explorer.corpus.name}-results.{'txt' if f == 'trec' else f}"
+        path = exports.new(f"gaia_lite-{explorer.corpus.name}-results.{'txt' if f == 'trec' else f}")
         path.write_text(explorer.export(res, f), encoding="utf-8")
         return str(path)
 
     p.export_btn.click(run_export, [p.fmt, *p.controls], p.exported, **_PRIVATE)
 
 
-def _wire_contamination(explorer: Explorer, p: _Page) -> None:
+def _wire_contamination(explorer: Explorer, p: _Page, exports: Exports) -> None:
     c = p.contamination
     last = gr.State(None)  # this page's last report (per browser session), for its export
 
@@ -359,13 +400,11 @@ def _wire_contamination(explorer: Explorer, p: _Page) -> None:
 
     c.run_btn.click(run, [c.benchmark, c.upload, c.hub, c.fields, c.split, c.ngram, p.redact], [c.report, last],
                     concurrency_limit=1, **_PRIVATE)  # a run reads the whole corpus: one at a time
-    export_dir = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
-
     @_safe
     def export(fmt, red, report):
         if report is None:
             raise gr.Error("Run a check first.", print_exception=False)
-        path = Path(tempfile.mkdtemp(dir=export_dir)) / f"gaia_lite-{explorer.corpus.name}-contamination.{fmt}"
+        path = exports.new(f"gaia_lite-{explorer.corpus.name}-contamination.{fmt}")
         path.write_text(explorer.contamination_export(report, fmt, redact=bool(red)), encoding="utf-8")
         return str(path)
 
