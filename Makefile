@@ -10,9 +10,10 @@ SCIFACT  ?= ../shared/data/beir/scifact
 STAMP    := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifield.yaml \
-                   configs/scifact-dense-minilm.yaml configs/scifact-hybrid-rrf.yaml configs/scifact-hybrid-weighted.yaml
+                   configs/scifact-dense-minilm.yaml configs/scifact-hybrid-default.yaml configs/scifact-hybrid-rrf.yaml \
+                   configs/scifact-hybrid-weighted.yaml
 
-.PHONY: help setup demo app space test scifact experiments tune eval bench bench-dense bench-app bench-scale bench-analysis clean
+.PHONY: help setup demo app space test scifact experiments tune study-fusion eval bench bench-dense bench-app bench-scale bench-analysis clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -52,6 +53,9 @@ experiments: setup  ## every SciFact config (BM25, dense, hybrid), checked; tabl
 tune: setup  ## fusion settings of the hybrid configs on SciFact's train split (tables in results/)
 	$(BIN)/gaia-lite tune $(SCIFACT) --config configs/scifact-hybrid-weighted.yaml --table results/tune-weighted
 	$(BIN)/gaia-lite tune $(SCIFACT) --config configs/scifact-hybrid-rrf.yaml --table results/tune-rrf
+
+study-fusion: setup  ## the default-fusion study: 80 fusion settings on SciFact's train split (results/fusion-study-train*)
+	$(BIN)/gaia-lite tune $(SCIFACT) --config configs/scifact-hybrid-weighted.yaml --grid study --table results/fusion-study-train
 
 eval: experiments  ## alias of experiments
 

@@ -118,6 +118,12 @@ def _add_fusion(p: argparse.ArgumentParser) -> None:
     g.add_argument("--depth", dest="fusion.depth", type=_positive_int,
                    help=f"documents retrieved per side (default: {d.depth})")
     g.add_argument("--rrf-k", dest="fusion.rrf_k", type=int, help=f"RRF's k (default: {d.rrf_k})")
+    g.add_argument("--fill-missing", dest="fusion.fill_missing", action=argparse.BooleanOptionalAction,
+                   help="give a document one side did not retrieve its real score on that side (default: on for "
+                        "weighted, off for pyserini; rrf never fills)")
+    g.add_argument("--missing", dest="fusion.missing", choices=["zero", "min"],
+                   help=f"weighted fusion without filling: what a one-sided document gets from the other side "
+                        f"(default: {d.missing})")
     g.add_argument("--alpha", dest="fusion.alpha", type=float,
                    help=f"pyserini fusion: alpha x BM25 + dense (default: {d.alpha})")
 
@@ -493,7 +499,11 @@ def _tune_parser(sub) -> None:
     p.add_argument("collection", help="BEIR-format folder")
     p.add_argument("--config", required=True, help="a hybrid experiment config")
     p.add_argument("--split", default="train", help="qrels split to tune on (default: train)")
-    p.add_argument("--table", help="also write the table to TABLE.md and TABLE.json")
+    p.add_argument("--table", help="also write the table to TABLE.md and TABLE.json (with --grid study, also "
+                                   "TABLE-families: the settings grouped across BM25 weights)")
+    p.add_argument("--grid", choices=["default", "study"], default="default",
+                   help="default: the config's fusion method's parameters; study: RRF and weighted fusion across "
+                        "normalizations, rules for one-sided documents, weights and depths (the defaults study)")
     _add_retriever(p, choose=False)
     _add_root(p)
     _add_progress(p)
@@ -502,16 +512,23 @@ def _tune_parser(sub) -> None:
 
 def _cmd_tune(args) -> int:
     from .config import ExperimentConfig
-    from .experiments import tune_fusion
+    from .experiments import GRIDS, fusion_families, tune_fusion
     from .report import markdown_table, write_table
 
     config = ExperimentConfig.from_yaml(args.config)
     config = replace(config, retriever=retriever_config(args, config.retriever))
-    rows = tune_fusion(config, args.collection, split=args.split, root=args.root, progress=args.progress)
+    grid = GRIDS[args.grid]() if GRIDS[args.grid] else None
+    rows = tune_fusion(config, args.collection, split=args.split, grid=grid, root=args.root, progress=args.progress)
     print(f"{config.name}: fusion settings on split {args.split!r}, best first")
     print(markdown_table(rows))
+    families = fusion_families(rows, list(config.metrics)) if args.grid == "study" else None
+    if families:
+        print("\nthe same settings grouped across BM25 weights, most robust first")
+        print(markdown_table(families))
     if args.table:
         write_table(rows, args.table)
+        if families:
+            write_table(families, f"{args.table}-families")
     return 0
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
-from .fusion import FUSIONS, NORMALIZATIONS
+from .fusion import FUSIONS, MISSING_RULES, NORMALIZATIONS
 
 #: Environment variable naming the folder that holds built corpora (default: ``./indexes``).
 HOME_ENV = "GAIA_LITE_HOME"
@@ -211,24 +211,36 @@ class FusionConfig:
     tuning) is RRF's standard 1 and 1. ``pyserini`` weighs with ``alpha`` instead.
 
     ``depth`` is how many documents each side retrieves (``bm25_depth``/``dense_depth`` override it per side).
-    ``fill_missing`` (default: on for ``weighted``, off for ``pyserini``, ignored by ``rrf``) gives a document
-    that one side did not retrieve its real score on that side.
+    ``fill_missing`` (``weighted`` and ``pyserini``; ``rrf`` never fills) gives a document that one side did not
+    retrieve its real score on that side; where ``weighted`` does not fill, ``missing`` says what such a
+    document gets from that side: ``zero`` (after normalization: CombSUM, ranx's ``wsum``) or ``min`` (the
+    side's lowest normalized score).
+
+    The defaults: weighted fusion of z-scores with equal weights over 1000 documents per side, a one-sided
+    document getting 0 (the side's mean) from the other side. Chosen on SciFact's train split for robustness,
+    not for the best figure: of the 16 families of settings studied (``make study-fusion``), z-score weighted
+    fusion at depth 1000 loses at most 0.012 nDCG@10 to the best setting at any BM25 weight from 0.3 to 0.7
+    (0.016 filling in real scores), RRF up to 0.047; equal weights need no tuning, and the zero rule needs no
+    extra scoring. README, "Default
+    fusion", gives the figures.
     """
 
-    method: str = "rrf"
+    method: str = "weighted"
     bm25_weight: float = 0.5
-    normalization: str = "minmax"
-    depth: int = 100
+    normalization: str = "zscore"
+    depth: int = 1000
     bm25_depth: int | None = None
     dense_depth: int | None = None
     rrf_k: int = 60
     alpha: float = 0.1
     weight_on_dense: bool = False
     pyserini_normalization: bool = False
-    fill_missing: bool | None = None
+    fill_missing: bool = False
+    missing: str = "zero"
 
     def __post_init__(self):
         _choice("fusion method", self.method, FUSIONS)
+        _choice("missing-document rule", self.missing, [r for r in MISSING_RULES if r != "error"])
         _choice("normalization", self.normalization, NORMALIZATIONS)
         if isinstance(self.bm25_weight, bool) or not isinstance(self.bm25_weight, (int, float)) \
                 or math.isnan(self.bm25_weight) or not 0 <= self.bm25_weight <= 1:
@@ -246,9 +258,7 @@ class FusionConfig:
     @property
     def fills(self) -> bool:
         """Whether one-sided documents get their real score on the other side."""
-        if self.method == "rrf":
-            return False
-        return self.fill_missing if self.fill_missing is not None else self.method == "weighted"
+        return self.method != "rrf" and bool(self.fill_missing)
 
     def side_weights(self) -> dict[str, float]:
         """The factor each side's normalised value (or reciprocal rank) is multiplied by."""
@@ -264,7 +274,9 @@ class FusionConfig:
         if self.method == "rrf":
             return {"k": self.rrf_k, "weights": self.side_weights()}
         if self.method == "weighted":
-            return {"weights": self.side_weights(), "normalization": self.normalization, "missing": "error"}
+            # Filled sides are complete: a document still missing would be a bug, hence "error".
+            return {"weights": self.side_weights(), "normalization": self.normalization,
+                    "missing": "error" if self.fills else self.missing}
         return {"alpha": self.alpha, "normalization": self.pyserini_normalization,
                 "weight_on_dense": self.weight_on_dense}
 

@@ -11,10 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import ExperimentConfig, RetrieverConfig
+from .config import ExperimentConfig, FusionConfig, RetrieverConfig
 from .corpus import Corpus, Source, build_corpus
 from .errors import ArtifactMismatchError, ConfigError, InputError, MissingArtifactError
-from .evaluate import evaluate_run, load_qrels, load_queries, ranked, remove_query_ids, write_trec_run
+from .evaluate import (
+    evaluate_run,
+    load_qrels,
+    load_queries,
+    ranked,
+    remove_query_ids,
+    write_trec_run,
+)
+from .hybrid import Candidates
 from .passages import aggregate_run
 from .report import write_table
 from .retriever import open_corpus, open_searcher
@@ -168,6 +176,26 @@ def write_results_table(results: list[ExperimentResult], path: str | os.PathLike
     return write_table(results_table(results), path)
 
 
+#: The rules for a document one side did not retrieve, as fusion settings: its real score on that side, 0 from
+#: that side (after normalization), or the side's lowest normalized score.
+MISSING_SETTINGS = {"real": {"fill_missing": True}, "zero": {"fill_missing": False, "missing": "zero"},
+                    "min": {"fill_missing": False, "missing": "min"}}
+
+
+def study_grid() -> list[dict]:
+    """The grid of the fusion-defaults study: RRF (k 60, and 20) and weighted fusion (min-max and z-score, each
+    rule for one-sided documents) at BM25 weights 0.3 to 0.7 and 100 or 1000 documents per side."""
+    weights = (0.3, 0.4, 0.5, 0.6, 0.7)
+    grid = [{"method": "rrf", "rrf_k": k, "depth": d, "bm25_weight": w}
+            for k in (60, 20) for d in (100, 1000) for w in weights]
+    grid += [{"method": "weighted", "normalization": n, "missing_rule": rule, "depth": d, "bm25_weight": w}
+             for n in ("zscore", "minmax") for rule in MISSING_SETTINGS for d in (100, 1000) for w in weights]
+    return grid
+
+
+GRIDS = {"default": None, "study": study_grid}
+
+
 def default_grid(method: str) -> list[dict]:
     """The fusion settings :func:`tune_fusion` tries by default for ``method``."""
     if method == "rrf":
@@ -190,8 +218,10 @@ def tune_fusion(
     log: Callable[[str], None] = print,
 ):
     """Evaluate a hybrid config's fusion under each setting of ``grid`` on ``split`` (tune on train, report on
-    test). Both sides are searched once per query; only the fusion is redone per setting. Returns one record per
-    setting, best first by the config's first metric."""
+    test). Both sides are searched once per query, as deep as the deepest setting asks, with every one-sided
+    document's real score on the other side; a setting's lists are cut from those (the same as searching at its
+    depth), and only the fusion is redone per setting. A setting's ``missing_rule`` is a key of
+    :data:`MISSING_SETTINGS`. Returns one record per setting, best first by the config's first metric."""
     from tqdm.auto import tqdm
 
     if config.retriever.kind != "hybrid":
@@ -203,16 +233,20 @@ def tune_fusion(
     qrels, queries = load_qrels(qrels_path), load_queries(queries_path)
     topics = {qid: queries[qid] for qid in qrels}
     base = config.retriever.fusion
+    grid = grid or default_grid(base.method)
+    settings = [replace(base, **{k: v for k, v in params.items() if k != "missing_rule"},
+                        **MISSING_SETTINGS.get(params.get("missing_rule"), {})) for params in grid]
+    deepest = max(max(f.side_depth("bm25"), f.side_depth("dense")) for f in settings)
     vectors = searcher.dense.encoder.encode_queries(list(topics.values()))
     candidates = {
-        qid: searcher.candidates(text, vector, base, fill=True)
+        qid: searcher.candidates(text, vector, replace(base, depth=deepest, bm25_depth=None, dense_depth=None),
+                                 fill=True)
         for (qid, text), vector in tqdm(list(zip(topics.items(), vectors)), desc=f"Searching {split} queries",
                                         disable=not progress)
     }
     rows = []
-    for params in grid or default_grid(base.method):
-        f = replace(base, **params)
-        run = {qid: {h.doc_id: h.score for h in searcher.fuse(topics[qid], candidates[qid], config.k, f)}
+    for params, f in zip(grid, settings):
+        run = {qid: {h.doc_id: h.score for h in searcher.fuse(topics[qid], _cut(candidates[qid], f), config.k, f)}
                for qid in topics}
         if config.remove_query:
             run = remove_query_ids(run)
@@ -220,6 +254,42 @@ def tune_fusion(
         rows.append({"method": f.method, **params, **{m: round(v, 4) for m, v in metrics.items()}})
     first = config.metrics[0]
     return sorted(rows, key=lambda row: -row[first])  # stable: equal scores keep the grid's order
+
+
+def _cut(c: Candidates, f: FusionConfig) -> Candidates:
+    """``c`` (both sides' lists and the real other-side scores of their one-sided documents) as a search at
+    ``f``'s depths would have found it."""
+    depth = {side: f.side_depth(side) for side in c.scores}
+    if all(len(c.scores[side]) <= depth[side] for side in c.scores):
+        return c
+    ranks = {side: {d: r for d, r in c.ranks[side].items() if r <= depth[side]} for side in c.scores}
+    scores = {side: {d: c.scores[side][d] for d in ranks[side]} for side in c.scores}
+    filled = {}
+    for side, other in (("bm25", "dense"), ("dense", "bm25")):
+        real = {**c.filled[side], **c.scores[side]}
+        filled[side] = {d: real[d] for d in scores[other] if d not in scores[side]}
+    return Candidates(scores, ranks, filled)
+
+
+def fusion_families(rows: list[dict], metrics: list[str]) -> list[dict]:
+    """The study's rows grouped by everything but the BM25 weight: per family, the first of ``metrics`` at its
+    worst, mean and best weight, the spread across weights, and the worst loss against the best setting of the
+    whole grid (how much a user could lose by picking a weight without tuning). Most robust first: smallest
+    worst loss."""
+    metric = metrics[0]
+    best = max(r[metric] for r in rows)
+    families: dict[tuple, list[dict]] = {}
+    for r in rows:
+        families.setdefault(tuple((k, v) for k, v in r.items() if k != "bm25_weight" and k not in metrics),
+                            []).append(r)
+    out = []
+    for key, members in families.items():
+        values = [m[metric] for m in members]
+        out.append({**dict(key), f"worst {metric}": min(values), f"mean {metric}": round(sum(values) / len(values), 4),
+                    f"best {metric}": max(values), "spread": round(max(values) - min(values), 4),
+                    "worst loss vs best": round(best - min(values), 4),
+                    "best weight": max(members, key=lambda m: m[metric])["bm25_weight"]})
+    return sorted(out, key=lambda r: (r["worst loss vs best"], -r[f"mean {metric}"]))
 
 
 def default_config(collection: str | os.PathLike, retriever: RetrieverConfig | None = None, **settings

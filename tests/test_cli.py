@@ -86,7 +86,8 @@ def test_dense_and_hybrid_search_from_the_cli(tmp_path, tiny_jsonl, capsys):
                  "--json", "--root", root]) == 0
     assert json.loads(capsys.readouterr().out)[0]["doc_id"] == "d3"
     assert main(["search", "w", "open source java search library", "--retriever", "hybrid", "--fusion", "weighted",
-                 "--bm25-weight", "0.4", "--depth", "3", "--explain-terms", "-k", "4", "--json", "--root", root]) == 0
+                 "--bm25-weight", "0.4", "--depth", "3", "--fill-missing", "--explain-terms", "-k", "4", "--json",
+                 "--root", root]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["doc_id"] == "d3" and hits[0]["weights"] == {"bm25": 0.4, "dense": pytest.approx(0.6)}
     for h in hits:

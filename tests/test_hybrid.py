@@ -43,7 +43,8 @@ def test_rrf_scores_recomputed_from_the_explanation(hybrid, query):
 @pytest.mark.parametrize("normalization", ["minmax", "zscore"])
 def test_weighted_scores_recomputed_from_real_scores_on_both_sides(hybrid, query, normalization):
     depth = 3
-    hits = hybrid.search(query, k=8, method="weighted", depth=depth, bm25_weight=0.3, normalization=normalization)
+    hits = hybrid.search(query, k=8, method="weighted", depth=depth, bm25_weight=0.3, normalization=normalization,
+                         fill_missing=True)
     bm25_all, dense_all = _all_scores(hybrid, query)
     candidates = {h.doc_id for h in hybrid.bm25.search(query, depth)} | {
         h.doc_id for h in hybrid.dense.search(query, depth)}
@@ -62,12 +63,13 @@ def test_weighted_scores_recomputed_from_real_scores_on_both_sides(hybrid, query
 
 
 def test_one_sided_documents_exist_and_are_filled_with_real_scores(hybrid):
-    hits = hybrid.search("rock band from london", k=8, method="weighted", depth=2)
+    hits = hybrid.search("rock band from london", k=8, method="weighted", depth=2, fill_missing=True)
     assert any(h.filled for h in hits)
 
 
 def test_term_scores_sum_to_the_bm25_score(hybrid):
-    for hit in hybrid.search("open source java library", k=5, method="weighted", depth=5, explain_terms=True):
+    for hit in hybrid.search("open source java library", k=5, method="weighted", depth=5, fill_missing=True,
+                             explain_terms=True):
         assert sum(hit.term_scores.values()) == pytest.approx(hit.bm25_score, abs=1e-4)
         assert set(hit.term_scores) <= {"open", "sourc", "java", "librari"}
 
@@ -108,12 +110,13 @@ def test_pyserini_mode_equals_pyserini_hybrid_searcher(hybrid, tiny_corpus, tiny
 
 def test_search_batch_equals_single_searches(hybrid):
     queries = {f"q{i}": q for i, q in enumerate(QUERIES)}
-    config = FusionConfig(method="weighted", depth=4)
+    config = FusionConfig(method="weighted", depth=4, fill_missing=True)
     run = hybrid.search_batch(queries, k=5, fusion_config=config)
     for qid, text in queries.items():
         single = hybrid.search(text, k=5, fusion_config=config)
         assert list(run[qid]) == [h.doc_id for h in single]
-        assert list(run[qid].values()) == pytest.approx([h.score for h in single], abs=1e-6)
+        # Queries encoded together differ from one at a time by ~1e-7 per dimension; z-scores scale that up.
+        assert list(run[qid].values()) == pytest.approx([h.score for h in single], abs=1e-5)
 
 
 def test_odd_queries(hybrid):

@@ -8,6 +8,8 @@ import json
 import os
 import socket
 
+from pathlib import Path
+
 import pytest
 
 from gaia_lite.cli import main
@@ -105,6 +107,19 @@ def test_defaults_are_the_same_everywhere(explorer):  # noqa: F811
     assert (s.fusion, s.bm25_weight, s.normalization) == (
         defaults.fusion.method, defaults.fusion.bm25_weight, defaults.fusion.normalization)
     assert explorer.fusion_config(s) == defaults.fusion  # page 1 at the default k needs no deeper search
+    # The default-fusion study's choice (README, "Default fusion"), and the experiment config that reports it on
+    # SciFact test leaves the fusion to the defaults.
+    f = defaults.fusion
+    assert (f.method, f.normalization, f.bm25_weight, f.depth, f.fills, f.missing) == (
+        "weighted", "zscore", 0.5, 1000, False, "zero")
+    from gaia_lite.config import ExperimentConfig
+
+    config = ExperimentConfig.from_yaml(Path(__file__).resolve().parents[1] / "configs" / "scifact-hybrid-default.yaml")
+    assert config.retriever.fusion == f
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "scifact-hybrid-default.yaml").read_text())
+    assert "fusion" not in raw["retriever"]  # nothing chosen: the defaults, whatever they are
 
 
 def test_the_app_takes_its_settings_from_the_retriever_config(hostile_corpus, encoder):  # noqa: F811
