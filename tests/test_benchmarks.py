@@ -401,7 +401,7 @@ def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
         assert r["bytes"] > 0 and r["build_threads"] == 1
     assert max(r["recall@10"] for r in rows if r["index"] == "hnsw") >= 0.9  # the query's own vector is near
     assert rows[-1]["bytes_per_vector"] < flat["bytes_per_vector"] / 4  # product-quantized codes
-    assert [r["gaia_lite_default"] for r in rows if r["index"] == "ivf"] == [False, False, True, False]
+    assert [r["gaia_lite_default"] for r in rows if r["index"] == "ivf"] == [False, False, False, True]
     assert "efSearch=128 (default)" in bench_scale.ann_table(sweep)
 
     big, made = bench_scale.noisy_copies(vectors[:100], 250, 0.025, seed=1)
