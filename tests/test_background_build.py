@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from gaia_lite.app import Explorer, Settings, views
+from gaia_lite.config import FusionConfig
 from gaia_lite.corpus import Corpus, build_corpus
 from gaia_lite.errors import ConfigError
 from gaia_lite.retriever import open_searcher
@@ -125,7 +126,7 @@ def test_an_app_killed_mid_build_resumes_and_turns_hybrid_on(tmp_path, encoder, 
         page.wait_for_selector("#gl-retriever input[value='hybrid']", state="attached", timeout=30_000)
         page.close()
         answer = client.predict("read a file", "hybrid", api_name="/search")
-        assert answer["hits"] and answer["fusion_config"]["method"] == "rrf"
+        assert answer["hits"] and answer["fusion_config"]["method"] == FusionConfig().method  # the default
     finally:
         app.terminate()
         app.wait(timeout=30)

@@ -283,8 +283,6 @@ class _Contamination:
     ngram: object
     run_btn: object
     report: object
-    fmt: object
-    export_btn: object
     exported: object
 
 
@@ -307,11 +305,9 @@ def _contamination_widgets(explorer: Explorer) -> _Contamination:
         ngram = gr.Number(value=ContaminationConfig().ngram, precision=0, minimum=1, maximum=100, label="n (words)")
         run_btn = gr.Button("Check", variant="primary", elem_id="gl-contamination-run")
     report = gr.HTML("", elem_id="gl-contamination-panel", js_on_load=_OPEN_JS)
-    with gr.Row():
-        fmt = gr.Radio(["jsonl", "csv"], value="jsonl", label="Export format")
-        export_btn = gr.Button("Export every item")
-        exported = gr.File(label="Download", interactive=False)
-    return _Contamination(benchmark, upload, hub, fields, split, ngram, run_btn, report, fmt, export_btn, exported)
+    exported = gr.File(label="Every item (JSON Lines, CSV)", file_count="multiple", interactive=False,
+                       elem_id="gl-contamination-files")
+    return _Contamination(benchmark, upload, hub, fields, split, ngram, run_btn, report, exported)
 
 
 def _wire_search(explorer: Explorer, p: _Page) -> None:
@@ -390,25 +386,22 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
 
 def _wire_contamination(explorer: Explorer, p: _Page, exports: Exports) -> None:
     c = p.contamination
-    last = gr.State(None)  # this page's last report (per browser session), for its export
 
+    # The exports are written with the table: keeping the report for a later export would need a gr.State,
+    # and a page with state holds a connection to the server open for as long as it is open.
     @_safe
     def run(benchmark, upload, hub, fields, split, ngram, red):
         report = explorer.contamination(benchmark=benchmark or None, upload=upload or None, hub=hub or None,
                                         fields=fields or "", split=split or "", ngram=ngram)
-        return views.contamination(report, redact=bool(red)), report
+        files = []
+        for fmt in ("jsonl", "csv"):
+            path = exports.new(f"gaia_lite-{explorer.corpus.name}-contamination.{fmt}")
+            path.write_text(explorer.contamination_export(report, fmt, redact=bool(red)), encoding="utf-8")
+            files.append(str(path))
+        return views.contamination(report, redact=bool(red)), files
 
-    c.run_btn.click(run, [c.benchmark, c.upload, c.hub, c.fields, c.split, c.ngram, p.redact], [c.report, last],
-                    concurrency_limit=1, **_PRIVATE)  # a run reads the whole corpus: one at a time
-    @_safe
-    def export(fmt, red, report):
-        if report is None:
-            raise gr.Error("Run a check first.", print_exception=False)
-        path = exports.new(f"gaia_lite-{explorer.corpus.name}-contamination.{fmt}")
-        path.write_text(explorer.contamination_export(report, fmt, redact=bool(red)), encoding="utf-8")
-        return str(path)
-
-    c.export_btn.click(export, [c.fmt, p.redact, last], c.exported, **_PRIVATE)
+    c.run_btn.click(run, [c.benchmark, c.upload, c.hub, c.fields, c.split, c.ngram, p.redact],
+                    [c.report, c.exported], concurrency_limit=1, **_PRIVATE)  # it reads the whole corpus: one at a time
 
 
 def _wire_dense_build(explorer: Explorer, p: _Page) -> None:
