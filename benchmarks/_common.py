@@ -1,5 +1,6 @@
-"""Helpers the benchmark scripts share: logging, the machine's facts, how much CPU other processes took during a
-measurement, and the per-step split of a searcher's calls (through gaia_lite's public ``StepTimes`` hook)."""
+"""Helpers the benchmark scripts share: logging, the machine's facts, memory and sizes, how much CPU other
+processes took during a measurement, and the per-step split of a searcher's calls (through gaia_lite's public
+``StepTimes`` hook)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from time import perf_counter as perf
 
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def proc_mib(field: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status, in MiB (``VmHWM``: its peak resident memory)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_bytes(path: Path) -> int:
+    """Apparent size of a file, or of every file under a folder."""
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def cpu_ticks() -> tuple[int, int]:

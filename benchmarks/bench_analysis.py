@@ -41,18 +41,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402
+from _common import OtherLoad, first_sentence, log, machine_basics, proc_mib  # noqa: E402
 
 perf = time.perf_counter
 CHILD_MARK = "BENCH_ANALYSIS_CHILD "
 NGRAM = 13
-
-
-def proc_mib(field: str = "VmHWM") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ----------------------------------------------------------------------------------------------- children
@@ -67,7 +60,7 @@ def child_contamination(corpus_folder: str, bench: str) -> dict:
     t = perf()
     report = find_contamination(corpus, benchmark, ngram=NGRAM, progress=False, log=None)
     seconds = perf() - t
-    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib(),
+    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib("VmHWM"),
             "flagged": sorted(r.item_id for r in report.flagged),
             "documents": {r.item_id: r.documents for r in report.items}}
 
@@ -102,7 +95,7 @@ def child_contamination_peer(corpus_folder: str, bench: str) -> dict:
                             hit |= found
             documents.update(hit)
     seconds = perf() - t
-    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib(), "flagged": sorted(documents),
+    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib("VmHWM"), "flagged": sorted(documents),
             "documents": {item["id"]: documents.get(item["id"], 0) for item in items}}
 
 
@@ -117,7 +110,7 @@ def child_duplicates(corpus_folder: str) -> dict:
     report = find_duplicates(corpus, progress=False, log=None)
     seconds = perf() - t
     table = pq.read_table(corpus.folder / "duplicates" / "clusters.parquet")
-    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib(), "bands": report.bands,
+    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib("VmHWM"), "bands": report.bands,
             "rows": report.rows, "exact": _counts(report.exact), "near": _counts(report.near),
             "exact_labels": table.column("exact_cluster").to_pylist(),
             "near_labels": table.column("near_cluster").to_pylist()}
@@ -172,7 +165,7 @@ def child_duplicates_peer(corpus_folder: str) -> dict:
                 parent[max(a, b)] = min(a, b)
     near_label = [find(r) if r in signatures else -1 for r in range(row)]
     seconds = perf() - t
-    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib(), "bands": lsh.b, "rows": lsh.r,
+    return {"seconds": seconds, "docs": len(corpus), "peak_rss_mib": proc_mib("VmHWM"), "bands": lsh.b, "rows": lsh.r,
             "exact_labels": exact_label, "near_labels": near_label}
 
 

@@ -74,7 +74,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
-from _common import OtherLoad, first_sentence, log, machine_basics, step_split  # noqa: E402  (beside this script)
+from _common import OtherLoad, first_sentence, log, machine_basics, proc_mib, step_split, tree_bytes  # noqa: E402
 
 perf = time.perf_counter
 BIG_MIN = 100_000
@@ -92,22 +92,6 @@ CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
 
 # ----------------------------------------------------------------------------------------------- helpers
 
-
-
-def proc_status(field: str = "VmRSS") -> float:
-    """A memory figure of this process from /proc/self/status, in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def tree_bytes(path: Path) -> int:
-    """Apparent size of a file, or of every file under a folder."""
-    path = Path(path)
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def pct(values, q: float) -> float:
@@ -578,7 +562,7 @@ def held_memory(dense) -> dict:
 
 def rss_probe(args) -> int:
     """Child process: VmRSS before and after loading a HybridSearcher, then after queries. Prints JSON."""
-    stages = {"start (python + this script)": proc_status()}
+    stages = {"start (python + this script)": proc_mib()}
     import datasets  # noqa: F401
     import faiss  # noqa: F401
     import numpy as np  # noqa: F401
@@ -593,7 +577,7 @@ def rss_probe(args) -> int:
     import gaia_lite.sparse  # noqa: F401
 
     spec = json.loads(Path(args.rss_probe).read_text())
-    stages[BEFORE_LOADING] = proc_status()
+    stages[BEFORE_LOADING] = proc_mib()
     print("RSS_PROBE_JSON " + json.dumps(probe(spec, stages)))
     return 0
 
@@ -603,16 +587,16 @@ def probe(spec: dict, stages: dict) -> dict:
     probe's figures (run in a fresh process by :func:`rss_probe`)."""
     import ctypes
 
-    h, load_s = load_probe(spec, lambda stage: stages.__setitem__(stage, proc_status()))
+    h, load_s = load_probe(spec, lambda stage: stages.__setitem__(stage, proc_mib()))
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-        stages[TRIMMED] = proc_status()
+        stages[TRIMMED] = proc_mib()
     h.search(spec["queries"][0], k=10)
-    stages["+ 1 query"] = proc_status()
+    stages["+ 1 query"] = proc_mib()
     for q in spec["queries"]:
         h.search(q, k=10)
-    stages[f"+ {len(spec['queries'])} queries"] = proc_status()
-    return {"docs": len(h.corpus), "stages_mib": stages, "peak_mib": proc_status("VmHWM"), "load_s": load_s,
+    stages[f"+ {len(spec['queries'])} queries"] = proc_mib()
+    return {"docs": len(h.corpus), "stages_mib": stages, "peak_mib": proc_mib("VmHWM"), "load_s": load_s,
             "encoder_dtype": h.dense.encoder.dtype, "held": held_memory(h.dense)}
 
 

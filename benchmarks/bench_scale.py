@@ -72,7 +72,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
-from _common import OtherLoad, first_sentence, log, machine_basics  # noqa: E402  (beside this script)
+from _common import OtherLoad, first_sentence, log, machine_basics, proc_mib, tree_bytes  # noqa: E402
 
 perf = time.perf_counter
 PARTS = ("build", "million", "ann", "app")
@@ -92,20 +92,6 @@ QUICK = {"docs": 3000, "encode_docs": 600, "million": 20_000, "vectors": 20_000,
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-
-
-def proc_mib(field: str = "VmRSS") -> float:
-    """A memory figure of this process from /proc/self/status, in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def tree_bytes(path: Path) -> int:
-    """Apparent size of a file, or of every file under a folder."""
-    path = Path(path)
-    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def pct(values, q: float) -> float:
@@ -572,28 +558,13 @@ def build_faiss(kind: str, vectors, config=None):
     """A FAISS index of ``kind`` over ``vectors`` as gaia_lite builds one (``gaia_lite/dense/index.py``): HNSW
     with ``hnsw_m``/``hnsw_ef_construction``; IVF lists ``ivf_lists(n)`` trained on <= ``IVF_TRAINING`` evenly
     spaced vectors; IVF-PQ with ``pq_m`` codes of ``pq_bits(n)`` bits; inner product."""
-    import faiss
+    from gaia_lite.dense.index import empty_faiss_index, training_rows
 
-    from gaia_lite.config import DenseConfig
-    from gaia_lite.dense.index import IVF_TRAINING, ivf_lists, pq_bits
-
-    config = config or DenseConfig()
     n, dim = vectors.shape
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-    else:
-        quantizer = faiss.IndexFlatIP(dim)
-        if kind == "ivf":
-            index = faiss.IndexIVFFlat(quantizer, dim, ivf_lists(n, config), faiss.METRIC_INNER_PRODUCT)
-        else:
-            index = faiss.IndexIVFPQ(quantizer, dim, ivf_lists(n, config), config.pq_m, pq_bits(n),
-                                     faiss.METRIC_INNER_PRODUCT)
-        index.own_fields = True
-        quantizer.this.disown()
-        index.train(vectors[::max(1, n // IVF_TRAINING)])
+    index = empty_faiss_index(kind, dim, n, config)
+    if not index.is_trained:
+        rows = training_rows(n)
+        index.train(vectors[rows.start:rows.stop:rows.step])
     for start in range(0, n, 10_000):
         index.add(vectors[start:start + 10_000])
     return index

@@ -229,7 +229,7 @@ def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, t
 
     monkeypatch.setattr(bench_dense, "encoders", encoders)
     monkeypatch.setattr(bench_dense, "run_rss_probe", lambda spec, tmp: bench_dense.probe(
-        spec, {bench_dense.BEFORE_LOADING: bench_dense.proc_status()}))
+        spec, {bench_dense.BEFORE_LOADING: bench_dense.proc_mib()}))
     out_dir = tmp_path / "out"
     assert bench_dense.main(["--scifact", str(tiny_beir), "--scifact-corpus", str(tiny_corpus.folder), "--quick",
                              "--max-queries", "2", "--encode-docs", "8", "--root", str(tmp_path / "root"),

@@ -217,32 +217,46 @@ def pq_bits(num_vectors: int) -> int:
     return max(1, min(8, int(math.log2(max(2, min(num_vectors, IVF_TRAINING) // 39)))))
 
 
+def empty_faiss_index(index_type: str, dim: int, num_vectors: int, config: DenseConfig | None = None):
+    """An empty FAISS index of ``index_type`` for ``num_vectors`` vectors of ``dim`` dimensions, with
+    ``config``'s parameters (inner product; HNSW's graph settings; IVF's :func:`ivf_lists` lists, IVF-PQ's
+    ``pq_m`` codes of :func:`pq_bits` bits). An IVF index still needs training: :func:`training_rows` says on
+    which vectors."""
+    import faiss
+
+    config = config or DenseConfig()
+    if index_type == "flat":
+        return faiss.IndexFlatIP(dim)
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config.hnsw_ef_construction
+        return index
+    lists = ivf_lists(num_vectors, config)
+    quantizer = faiss.IndexFlatIP(dim)
+    if index_type == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+    else:
+        if dim % config.pq_m:
+            raise ConfigError(f"pq_m={config.pq_m} must divide the model's {dim} dimensions")
+        index = faiss.IndexIVFPQ(quantizer, dim, lists, config.pq_m, pq_bits(num_vectors), faiss.METRIC_INNER_PRODUCT)
+    index.own_fields = True
+    quantizer.this.disown()  # the index owns its quantizer now
+    return index
+
+
+def training_rows(num_vectors: int) -> range:
+    """The rows an IVF index is trained on: at most :data:`IVF_TRAINING`, evenly spaced."""
+    return range(0, num_vectors, max(1, num_vectors // IVF_TRAINING))
+
+
 def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig):
     """A FAISS index of ``index_type`` holding the vectors of ``embeddings`` in row order; an IVF index is
     first trained on an evenly spaced sample of them."""
-    import faiss
     import numpy as np
 
-    if index_type == "flat":
-        index = faiss.IndexFlatIP(dim)
-    elif index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-    else:
-        lists = ivf_lists(len(embeddings), config)
-        quantizer = faiss.IndexFlatIP(dim)
-        if index_type == "ivf":
-            index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
-        else:
-            if dim % config.pq_m:
-                raise ConfigError(f"pq_m={config.pq_m} must divide the model's {dim} dimensions")
-            index = faiss.IndexIVFPQ(quantizer, dim, lists, config.pq_m, pq_bits(len(embeddings)),
-                                     faiss.METRIC_INNER_PRODUCT)
-        index.own_fields = True
-        quantizer.this.disown()  # the index owns its quantizer now
-        step = max(1, len(embeddings) // IVF_TRAINING)
-        sample = np.asarray(embeddings.select(range(0, len(embeddings), step))["embedding"], dtype=np.float32)
-        index.train(sample)
+    index = empty_faiss_index(index_type, dim, len(embeddings), config)
+    if not index.is_trained:
+        index.train(np.asarray(embeddings.select(training_rows(len(embeddings)))["embedding"], dtype=np.float32))
     for batch in embeddings.with_format("numpy").iter(batch_size=10_000):
         index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
     return index
