@@ -48,6 +48,11 @@ def _add_root(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="folder holding built corpora (default: $GAIA_LITE_HOME or ./indexes)")
 
 
+def _to_stderr(line: str) -> None:
+    """A progress or log line where it cannot mix with a command's output (``--json``)."""
+    print(line, file=sys.stderr)
+
+
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
 
@@ -357,7 +362,7 @@ def _cmd_search(args) -> int:
         raise InputError("the query is empty: give words to search for")
     config = retriever_config(args, _config_file_retriever(args.config))
     corpus = open_corpus(args.corpus, root=args.root)
-    searcher = open_searcher(corpus, config, log=lambda line: print(line, file=sys.stderr))
+    searcher = open_searcher(corpus, config, log=_to_stderr)
     if config.kind == "hybrid":
         hits = searcher.search(args.query, args.k, explain_terms=args.explain_terms)
     else:
@@ -454,7 +459,7 @@ def _cmd_eval(args) -> int:
     if args.dump_config and len(configs) > 1:
         raise ConfigError("--dump-config writes one experiment's config: give at most one --config with it")
     # With --json, stdout carries only the JSON; what was built is said on stderr.
-    log = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    log = _to_stderr if args.json else print
     results = []
     for config in configs:
         result = run_experiment(config, args.collection, root=args.root, runs_dir=args.runs_dir,
@@ -839,7 +844,10 @@ def _cmd_contamination(args) -> int:
     beir = source.resolved_format() == "beir"
     benchmark = read_benchmark(source, args.fields, id_field=args.id_field, beir_split=args.split if beir else None)
     corpus = open_corpus(args.corpus, root=args.root)
-    _check_output(args.output)
+    if args.output:
+        from .hub.results import check_output
+
+        check_output(args.output)  # before the work, not after it
     report = find_contamination(corpus, benchmark, config, progress=args.progress, log=_to_stderr,
                                 **build_config(args).options())
     if args.json:
@@ -931,19 +939,6 @@ def _cmd_duplicates(args) -> int:
               + " | ".join(f"{e['doc_id']}: {_snippet(e['text'], 50)}" for e in cluster["examples"]))
     print(f"stored -> {corpus.folder / 'duplicates'} (the explorer hides near duplicates with it)")
     return 0
-
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
-def _check_output(path) -> None:
-    """Refuse, before any work, an output folder that holds other files."""
-    from pathlib import Path
-
-    if path and Path(path).is_dir() and any(Path(path).iterdir()) and not (Path(path) / "dataset_info.json").is_file():
-        raise InputError(f"{path} is a folder holding other files: save the result set to a new folder, or to a "
-                         ".parquet or .jsonl file")
 
 
 COMMANDS: dict[str, Callable] = {

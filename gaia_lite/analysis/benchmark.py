@@ -101,8 +101,9 @@ def _records(source: Source, beir_split: str | None) -> Iterable[tuple[str, dict
     if not qrels.is_file():
         have = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise InputError(f"{folder} has no qrels/{beir_split}.tsv; its splits: {', '.join(have) or 'none'}")
-    with open(qrels, encoding="utf-8") as f:
-        judged = {line.split("\t", 1)[0] for line in f if line.strip() and not line.startswith("query-id")}
+    from ..evaluate import load_qrels
+
+    judged = set(load_qrels(qrels))
     return ((w, r) for w, r in iter_jsonl(queries) if str(r.get("_id")) in judged)
 
 

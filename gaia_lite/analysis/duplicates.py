@@ -360,22 +360,27 @@ class StoredDuplicates:
 def load_duplicates(corpus: Corpus) -> StoredDuplicates:
     """The duplicate analysis stored beside ``corpus`` by :func:`find_duplicates`, checked against the corpus's
     current documents."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     folder = corpus.folder / DUPLICATES_DIR
-    meta = ArtifactMeta.read(folder, "duplicates", f"gaia-lite duplicates {corpus.folder}")
-    check_same_documents(f"duplicates {folder}", meta, corpus.meta, meta.command)
+    if not check_duplicates(corpus):
+        raise MissingArtifactError(f"no duplicate analysis at {folder}: run `gaia-lite duplicates {corpus.folder}`")
     table = pq.read_table(folder / CLUSTERS_FILE)
-    rows = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
-    near = np.array([rows.get(c, -1) for c in table.column("near_cluster").to_pylist()], np.int64)
+    # Clusters are named by their first document's id; the table's rows are the corpus's, in order.
+    near = pc.fill_null(pc.index_in(table.column("near_cluster"), value_set=table.column("id")), -1)
     report = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-    return StoredDuplicates(report, near, table.column("near_size").to_numpy(), table.column("exact_size").to_numpy())
+    return StoredDuplicates(report, near.to_numpy().astype(np.int64), table.column("near_size").to_numpy(),
+                            table.column("exact_size").to_numpy())
 
 
-def has_duplicates(corpus: Corpus) -> bool:
-    """Whether ``corpus`` has a stored duplicate analysis."""
+def check_duplicates(corpus: Corpus) -> bool:
+    """Whether ``corpus`` has a stored duplicate analysis (reading only its metadata); raises
+    :class:`~gaia_lite.errors.ArtifactMismatchError` where it was made from other documents."""
+    folder = corpus.folder / DUPLICATES_DIR
     try:
-        ArtifactMeta.read(corpus.folder / DUPLICATES_DIR, "duplicates")
+        meta = ArtifactMeta.read(folder, "duplicates", f"gaia-lite duplicates {corpus.folder}")
     except MissingArtifactError:
         return False
+    check_same_documents(f"duplicates {folder}", meta, corpus.meta, meta.command)
     return True

@@ -194,8 +194,8 @@ class Explorer:
 
     ``benchmarks`` names the benchmark sources the page may check for contamination (``{name: Source}``); a page
     can also upload a file or name a Hub dataset, never a path on the server. A duplicate analysis stored
-    beside the corpus (``gaia-lite duplicates``) is read at start: the overview shows it, and searches can hide
-    near duplicates.
+    beside the corpus (``gaia-lite duplicates``) is found at start and read on first use: the overview shows it,
+    and searches can hide near duplicates.
     """
 
     def __init__(self, corpus: Corpus | str, config: RetrieverConfig | None = None, *, root=None, encoder=None,
@@ -218,7 +218,11 @@ class Explorer:
                 self.dense_build = DenseBuild(self, encoder)
         self.columns = [c for c in self.corpus.dataset.column_names if c not in ("id", "title", "text")]
         self.benchmarks = dict(benchmarks or {})
-        self.duplicates = self._stored_duplicates()
+        #: Whether a duplicate analysis of the corpus's current documents is stored (its clusters load on first use:
+        #: at a million documents that takes about a second, which the start need not pay).
+        self.has_duplicates = self._duplicates_usable()
+        self._duplicates = None
+        self._duplicates_lock = threading.Lock()
         self._analyzed: dict[str, frozenset[str]] = {}
         self._overview = None
         self._overview_lock = threading.Lock()
@@ -272,8 +276,8 @@ class Explorer:
         only = self._only(settings.filters, tuple(phrases))
         pool = len(self.corpus) if only is None else len(only)
         depth = settings.page * settings.k
-        hiding = settings.hide_duplicates and self.duplicates is not None
-        if settings.hide_duplicates and self.duplicates is None:
+        hiding = settings.hide_duplicates and self.has_duplicates
+        if settings.hide_duplicates and not self.has_duplicates:
             notes.append(f"no duplicate analysis of this corpus, so nothing is hidden: run `gaia-lite duplicates "
                          f"{self.corpus.folder}`")
         wanted, depth = depth, depth * DUPLICATE_LOOKAHEAD if hiding else depth
@@ -328,17 +332,28 @@ class Explorer:
                 kept.append(h)
         return kept, len(hits) - len(kept)
 
-    def _stored_duplicates(self):
-        from ..analysis.duplicates import has_duplicates, load_duplicates
+    def _duplicates_usable(self) -> bool:
+        from ..analysis.duplicates import check_duplicates
         from ..errors import ArtifactError
 
-        if not has_duplicates(self.corpus):
-            return None
         try:
-            return load_duplicates(self.corpus)
+            return check_duplicates(self.corpus)
         except ArtifactError as e:  # stale (the corpus was rebuilt): say so, and serve without it
             logging.getLogger("gaia_lite.app").warning("duplicate analysis not used: %s", e)
+            return False
+
+    @property
+    def duplicates(self):
+        """The stored duplicate analysis (:func:`~gaia_lite.analysis.load_duplicates`), read on first use; None
+        where there is none."""
+        if not self.has_duplicates:
             return None
+        with self._duplicates_lock:
+            if self._duplicates is None:
+                from ..analysis import load_duplicates
+
+                self._duplicates = load_duplicates(self.corpus)
+            return self._duplicates
 
     def document(self, doc_id: str, *, query: str = "", redact: bool = True, html: bool = True,
                  span: tuple[str, int, int] | None = None) -> DocumentView:

@@ -237,7 +237,7 @@ def _layout(explorer: Explorer) -> _Page:
         k = gr.Slider(1, MAX_K, value=defaults.k, step=1, label="Results per page (k)")
         redact = gr.Checkbox(value=defaults.redact, label="Redact personal data", elem_id="gl-redact")
         hide = gr.Checkbox(value=defaults.hide_duplicates, label="Hide near duplicates", elem_id="gl-hide-dups",
-                           visible=explorer.duplicates is not None)
+                           visible=explorer.has_duplicates)
     with gr.Accordion("Filters", open=False, visible=bool(choices)):
         filters = [gr.Dropdown(values, multiselect=True, label=name, value=[]) for name, values in choices.items()]
     with gr.Row():
@@ -438,7 +438,7 @@ def _restore(explorer: Explorer, p: _Page, request: gr.Request):
         value = params.get(key, default)
         return value if value in valid else default
 
-    hide = params.get("dups") == "hide" and explorer.duplicates is not None
+    hide = params.get("dups") == "hide" and explorer.has_duplicates
     try:
         s = p.settings(pick("retriever", explorer.retrievers, defaults.retriever),
                        pick("fusion", FUSIONS, defaults.fusion), params.get("w", defaults.bm25_weight),

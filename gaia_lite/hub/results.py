@@ -60,6 +60,16 @@ def results_dataset(corpus, results: Mapping[str, Sequence], *, settings: Mappin
     return datasets.Dataset.from_list(rows, features=features)
 
 
+def check_output(out: str | os.PathLike) -> Path:
+    """``out`` as a path a result set may be saved to, refusing a folder that holds files other than an earlier
+    saved Dataset (call it before long work, so that nothing is computed for nothing)."""
+    path = Path(out)
+    if path.is_dir() and any(path.iterdir()) and not (path / "dataset_info.json").is_file():
+        raise InputError(f"{path} is a folder holding other files: save the result set to a new folder, or to a "
+                         ".parquet or .jsonl file")
+    return path
+
+
 def export_results(
     dataset,
     *,
@@ -75,10 +85,7 @@ def export_results(
     if (out is None) == (repo_id is None):
         raise InputError("export_results: give exactly one of out= (a local path) or repo_id= (a Hub repo)")
     if out is not None:
-        path = Path(out)
-        if path.is_dir() and any(path.iterdir()) and not (path / "dataset_info.json").is_file():
-            raise InputError(f"{path} is a folder holding other files: save the result set to a new folder, "
-                             "or to a .parquet or .jsonl file")
+        path = check_output(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".parquet":
             dataset.to_parquet(str(path))
