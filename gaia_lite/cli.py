@@ -839,10 +839,8 @@ def _cmd_contamination(args) -> int:
     from .retriever import open_corpus
 
     config = ContaminationConfig(ngram=args.ngram, top_documents=args.top_documents)
-    source = Source(args.benchmark, format=args.format, config=args.config, split=args.split or "train",
-                    revision=args.revision)
-    beir = source.resolved_format() == "beir"
-    benchmark = read_benchmark(source, args.fields, id_field=args.id_field, beir_split=args.split if beir else None)
+    source = Source(args.benchmark, format=args.format, config=args.config, revision=args.revision)
+    benchmark = read_benchmark(source, args.fields, id_field=args.id_field, split=args.split)
     corpus = open_corpus(args.corpus, root=args.root)
     if args.output:
         from .hub.results import check_output

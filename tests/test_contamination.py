@@ -272,7 +272,7 @@ def test_several_fields_are_joined_and_lists_flattened(tmp_path):
 
 @needs_scifact()
 def test_a_beir_folder_gives_its_queries_of_one_split():
-    test = read_benchmark(str(SCIFACT), beir_split="test")
+    test = read_benchmark(str(SCIFACT), split="test")
     assert len(test) == 300 and test.fields == ("text",)
     assert len(read_benchmark(str(SCIFACT))) > len(test)
 
@@ -312,7 +312,7 @@ def test_the_api_refuses_bad_settings(planted):
     with pytest.raises(ConfigError, match="unknown"):
         find_contamination(corpus, benchmark, window=3, progress=False)
     with pytest.raises(InputError, match="no qrels/dev.tsv"):
-        read_benchmark(str(SCIFACT) if SCIFACT.is_dir() else _beir_stub(bench), beir_split="dev")
+        read_benchmark(str(SCIFACT) if SCIFACT.is_dir() else _beir_stub(bench), split="dev")
 
 
 def _beir_stub(bench):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,19 @@ class Benchmark:
 
 
 def read_benchmark(source: Source | str, fields: Sequence[str] | str | None = None, *, id_field: str | None = None,
-                   beir_split: str | None = None) -> Benchmark:
+                   split: str | None = None) -> Benchmark:
     """Read a benchmark's items from ``source`` (a :class:`~gaia_lite.corpus.Source` or a location), joining the
-    text of ``fields`` (default: the first of :data:`TEXT_FIELDS` the records have). ``beir_split`` keeps, of a
-    BEIR folder's queries, those with judgments in ``qrels/<split>.tsv``.
+    text of ``fields`` (default: the first of :data:`TEXT_FIELDS` the records have). ``split``: of a BEIR folder,
+    the queries with judgments in ``qrels/<split>.tsv`` (default: every query); of a Hub dataset or a saved
+    DatasetDict, that split (default: the source's); other sources have no splits.
 
     Raises :class:`~gaia_lite.errors.InputError` for an unknown field, an empty benchmark, duplicate ids or an
     item with no words."""
     source = source if isinstance(source, Source) else Source(str(source))
     fields = [fields] if isinstance(fields, str) else list(fields or [])
+    beir_split = split if source.resolved_format() == "beir" else None
+    if split and source.resolved_format() in ("hub", "disk"):
+        source = replace(source, split=split)
     records = _records(source, beir_split)
     ids, texts, chosen = [], [], None
     seen: set[str] = set()
@@ -87,9 +91,6 @@ def read_benchmark(source: Source | str, fields: Sequence[str] | str | None = No
 
 def _records(source: Source, beir_split: str | None) -> Iterable[tuple[str, dict[str, Any]]]:
     if source.resolved_format() != "beir":
-        if beir_split:
-            raise InputError("--split picks a BEIR folder's qrels split; for a Hub dataset or a saved DatasetDict "
-                             "it is the dataset split")
         return source.records()
     folder = Path(source.location)
     queries = folder / "queries.jsonl"

@@ -514,10 +514,8 @@ class Explorer:
             hub = hub.strip()
             if Path(hub).exists() or not re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", hub) or ".." in hub:
                 raise InputError(f"{hub[:80]!r} is not a Hub dataset name (owner/name); files are uploaded")
-            source = Source(hub, format="hub", split=split or "train")
-        beir = source.resolved_format() == "beir"
-        items = read_benchmark(source, [f.strip() for f in fields.split(",") if f.strip()] or None,
-                               beir_split=split if beir else None)
+            source = Source(hub, format="hub")
+        items = read_benchmark(source, [f.strip() for f in fields.split(",") if f.strip()] or None, split=split)
         if len(items) > MAX_BENCHMARK_ITEMS:
             raise InputError(f"the benchmark has {len(items):,} items; the page checks at most "
                              f"{MAX_BENCHMARK_ITEMS:,}: run `gaia-lite contamination` for more")
