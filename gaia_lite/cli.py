@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from . import __version__
-from .config import (DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS, BuildConfig, DenseConfig,
-                     FusionConfig, RetrieverConfig, SparseConfig, check_k)
+from .config import (COMPILE_MIN_DOCS, DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS,
+                     BuildConfig, DenseConfig, FusionConfig, RetrieverConfig, SparseConfig, check_k)
 from .errors import ConfigError, GaiaLiteError, InputError
 
 DEMO_QUERY = "read a parquet file into a table"
@@ -95,6 +95,9 @@ def _add_dense(p: argparse.ArgumentParser, *, build: bool = False) -> None:
     g.add_argument("--document-prefix", dest="dense.document_prefix",
                    help="text put before each document (default: none to build; to search, the index's)")
     if build:
+        g.add_argument("--compile", dest="dense.compile", action=argparse.BooleanOptionalAction,
+                       help=f"encode documents through torch.compile: about 1.4x faster on a CPU after 10-40 s of "
+                            f"compiling (default: on a CPU for {COMPILE_MIN_DOCS:,} documents or more)")
         g.add_argument("--hnsw-m", dest="dense.hnsw_m", type=_positive_int, help=f"HNSW links per node (default: {d.hnsw_m})")
         g.add_argument("--hnsw-ef-construction", dest="dense.hnsw_ef_construction", type=_positive_int,
                        help=f"HNSW build-time beam (default: {d.hnsw_ef_construction})")

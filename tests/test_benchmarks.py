@@ -220,11 +220,10 @@ def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, t
     """main() end to end without a big corpus, on 2 queries, with two stand-ins for speed: the encoders compared are
     the test encoder under the systems' names (no sentence-transformers loading), and the memory probe runs in this
     process (not a fresh one). The measurements return what the report, the section and the reading read."""
-    def encoders(folder):
+    def encoders(folder, workdir):
         systems = {name: (lambda t: encoder.encode_documents(t, progress=False))
-                   for name in ("sentence-transformers fp32", "gaia_lite fp32", "gaia_lite bf16")}
-        notes = {"auto_dtype": "float32",
-                 "onnx_int8": {"reason": "not tried in tests", "onnx_files_in_model_folder": []}}
+                   for name in ("sentence-transformers fp32", "gaia_lite fp32", "gaia_lite bf16", bench_dense.COMPILED)}
+        notes = {"auto_dtype": "float32", "compile_s": 0.0, "onnxruntime int8": "not tried in tests"}
         return systems, {"notes": notes, "gaia_fp32": encoder, "gaia_bf16": encoder}
 
     monkeypatch.setattr(bench_dense, "encoders", encoders)
@@ -242,7 +241,8 @@ def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, t
     assert len(eff) == 5 and all(0 <= m["nDCG@10"] <= 1 for m in eff.values())
     assert out["effectiveness"]["fp32_index_loaded_without_encoder_uses"]["query_encoder_dtype"] == "float32"
     lat = out["latency"]["scifact"]["settings"]
-    assert set(lat) == {"weighted, depth 100", "weighted, depth 1000", "rrf, depth 100"}
+    assert set(lat) == {"default (weighted z-score 0.5/0.5, depth 1000)", "weighted, depth 100",
+                        "weighted, depth 1000", "rrf, depth 100"}
     for row in lat.values():
         assert row["queries"] == 2 and row["p50_ms"] <= row["max_ms"]
         assert set(row["split_ms_mean"]) == {*bench_dense.SPLIT_PARTS, "untimed", "total"}

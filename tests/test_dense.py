@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,6 +57,32 @@ def test_bfloat16_stays_close_to_float32(encoder):
     bf16 = Encoder(dtype="bfloat16").encode_documents(TEXTS, progress=False)
     cosine = (bf16 * encoder.encode_documents(TEXTS, progress=False)).sum(axis=1)
     assert cosine.min() > 0.999
+
+
+def test_compiled_encoding_gives_the_eager_vectors(encoder):
+    compiled = Encoder(dtype="float32", compile=True, batch_size=2)  # batches of 2, then 1: no second compile
+    vectors = compiled.encode_documents(TEXTS, progress=False)
+    assert compiled.compiled
+    np.testing.assert_allclose(vectors, encoder.encode_documents(TEXTS, progress=False), atol=1e-5)
+    eager = Encoder(dtype="float32", compile=False, batch_size=2)
+    np.testing.assert_array_equal(compiled.encode_queries(TEXTS), eager.encode_queries(TEXTS))  # never compiled
+
+
+def test_compiling_without_a_cxx_compiler_falls_back_with_a_warning(tmp_path):
+    code = """if True:
+        import numpy as np
+        from gaia_lite.dense import Encoder
+        texts = ["A short sentence.", "BM25 ranking"]
+        compiled = Encoder(dtype="float32", compile=True)
+        vectors = compiled.encode_documents(texts, progress=False)
+        eager = Encoder(dtype="float32", compile=False).encode_documents(texts, progress=False)
+        print("compiled", compiled.compiled, "equal", bool(np.array_equal(vectors, eager)))
+    """
+    env = os.environ | {"CXX": str(tmp_path / "no-such-c++"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "compiled False equal True" in run.stdout
+    assert "torch.compile failed" in run.stderr and "encoding without it" in run.stderr
 
 
 def test_unknown_model_offline_is_a_clear_error(monkeypatch):

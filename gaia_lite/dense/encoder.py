@@ -12,13 +12,14 @@ The default model, sentence-transformers/all-MiniLM-L6-v2, resolves offline from
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import DEFAULT_MODEL, EncoderConfig, configure
+from ..config import COMPILE_MIN_DOCS, DEFAULT_MODEL, EncoderConfig, configure
 from ..errors import ModelError
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "EncoderConfig", "ModelError", "cpu_has_bf16", "resolve_model"]
@@ -129,6 +130,12 @@ class Encoder:
             self.config = replace(self.config, max_length=min(self.tokenizer.model_max_length, 512))
         self.dim = int(self.model.config.hidden_size)
         self._tokenizer_lock = threading.Lock()
+        self._compiled = None  # the torch.compile'd model, made on first use; False once compiling has failed
+
+    @property
+    def compiled(self) -> bool:
+        """Whether documents go through ``torch.compile`` (known once a call has compiled or failed to)."""
+        return self._compiled not in (None, False)
 
     def describe(self) -> dict:
         """The resolved settings, as stored in a dense index's metadata."""
@@ -139,13 +146,38 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str], progress: bool = False):
         """Vectors for queries (with the query prefix)."""
-        return self._encode(texts, self.config.query_prefix, progress)
+        return self._encode(texts, self.config.query_prefix, progress, self.model)
 
-    def encode_documents(self, texts: Sequence[str], progress: bool = True):
-        """Vectors for documents (with the document prefix)."""
-        return self._encode(texts, self.config.document_prefix, progress)
+    def encode_documents(self, texts: Sequence[str], progress: bool = True, *, total: int | None = None):
+        """Vectors for documents (with the document prefix), through ``torch.compile`` where ``config.compile``
+        says so; None: on a CPU, when ``total`` (the documents of the whole job, such as a build's corpus, so that
+        every shard decides alike; default: these texts) is at least ``COMPILE_MIN_DOCS``."""
+        compile_ = self.config.compile
+        if compile_ is None:
+            compile_ = self.config.device == "cpu" and (total or len(texts)) >= COMPILE_MIN_DOCS
+        model = self._compiled_model() if compile_ else self.model
+        return self._encode(texts, self.config.document_prefix, progress, model)
 
-    def _encode(self, texts: Sequence[str], prefix: str, progress: bool):
+    def _compiled_model(self):
+        if self._compiled is None:
+            import torch
+
+            self._compiled = torch.compile(self.model, dynamic=True)
+        return self.model if self._compiled is False else self._compiled
+
+    def _forward(self, model, batch):
+        if model is self.model:
+            return model(**batch).last_hidden_state
+        try:
+            return model(**batch).last_hidden_state
+        except Exception as e:  # compiling failed: inductor raises many kinds (no C++ compiler, an unsupported op)
+            logging.getLogger("gaia_lite").warning(
+                "torch.compile failed (%s: %s); encoding without it (set compile=False, --no-compile, to skip it)",
+                type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            self._compiled = False
+            return self.model(**batch).last_hidden_state
+
+    def _encode(self, texts: Sequence[str], prefix: str, progress: bool, model):
         import numpy as np
         import torch
         from tqdm.auto import tqdm
@@ -164,8 +196,12 @@ class Encoder:
                     batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                            max_length=self.config.max_length, return_tensors="pt")
                 batch = batch.to(self.config.device)
-                hidden = self.model(**batch).last_hidden_state.float()
-                vectors = _pool(hidden, batch["attention_mask"], self.config.pooling)
+                if model is not self.model and len(idx) == 1:
+                    # A compiled model specialises on a batch of one and would compile again for it (tens of
+                    # seconds); the text twice takes the already compiled path.
+                    batch = {k: v.repeat(2, 1) for k, v in batch.items()}
+                hidden = self._forward(model, batch)[:len(idx)].float()
+                vectors = _pool(hidden, batch["attention_mask"][:len(idx)], self.config.pooling)
                 if self.config.normalize:
                     vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
                 out[idx] = vectors.cpu().numpy()

@@ -158,7 +158,8 @@ class DenseShardJob:
         def encode(batch):
             for doc_id, text, title in zip(batch["id"], batch["text"], batch.get("title") or [""] * len(batch["id"])):
                 fingerprint.update(doc_id, text, title)
-            return {"id": batch["id"], "embedding": encoder.encode_documents(document_texts(batch), progress=False)}
+            vectors = encoder.encode_documents(document_texts(batch), progress=False, total=len(corpus))
+            return {"id": batch["id"], "embedding": vectors}
 
         rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
         try:
