@@ -232,6 +232,30 @@ def test_on_scifact_only_contact_lines_are_redacted():
                                   ("email", "a.c.vanderwal@amc.uva.nl")]
 
 
+def test_needles_skip_only_patterns_that_cannot_match():
+    """find_pii skips a pattern whose needle is absent; every pattern run on every text finds the same spans."""
+    from gaia_lite.app import render
+
+    def every_pattern(text):
+        found = []
+        for kind, pattern, check, _needle in render._PATTERNS:
+            for m in pattern.finditer(text):
+                a, b = m.span("v" if "v" in pattern.groupindex else 0)
+                if check is None or check(text[a:b], text[max(0, a - 16):a]):
+                    found.append(render.Span(a, b, kind))
+        found.sort(key=lambda s: (s.start, s.start - s.end))
+        kept = []
+        for s in found:
+            if not kept or s.start >= kept[-1].end:
+                kept.append(s)
+        return kept
+
+    # Kelvin sign and long s: case folding that (?i) applies to the keywords, and so to their needle.
+    texts = [t for t, *_ in POSITIVES] + list(NEGATIVES) + ["API_\u212aEY = 'x9!k2j3h4g5'", "pa\u017f\u017fword=Abc123!xyz"]
+    for text in texts:
+        assert find_pii(text) == every_pattern(text), text
+
+
 def test_spans_are_sorted_and_do_not_overlap():
     text = 'a@b.io 10.0.0.1 password = "me@home.org" +1 555 123 4567 ' + JWT
     spans = find_pii(text)

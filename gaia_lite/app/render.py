@@ -145,14 +145,22 @@ def _is_secret(value: str, before: str) -> bool:
     return before.endswith(("'", '"')) or (any(c.isdigit() for c in value) and any(c.isalpha() for c in value))
 
 
-_PATTERNS: list[tuple[str, re.Pattern, Callable[[str, str], bool] | None]] = [
-    *[("key", re.compile(p), None) for p in _KEYS],
-    ("key", _ASSIGNMENT, _is_secret),
-    ("email", _EMAIL, None),
-    ("ip", _IPV4, _is_ipv4),
-    ("ip", _IPV6, _is_ipv6),
-    ("phone", _PHONE_INTL, _is_intl),
-    ("phone", _PHONE_NANP, _is_nanp),
+# A text without a pattern's needle cannot match it, and a needle is found many times faster than the pattern
+# runs (find_pii: 0.66 ms a SciFact abstract without needles, about a third with). Each needle is implied by
+# its patterns: the shapes of every key in _KEYS but the private key block, the keywords of _ASSIGNMENT (under
+# the same case folding), "@" in an address, a digit-dot-digit in IPv4, ":" in IPv6, "+" before a country code.
+_KEY_NEEDLE = re.compile(r"AKIA|ASIA|gh[pousr]_|github_pat_|hf_|sk-|xox[abprs]-|AIza|k_live_|k_test_|eyJ")
+_NEEDLES = {"keys": _KEY_NEEDLE, "assignment": re.compile(r"(?i)pass|pwd|secret|token|key"), "at": re.compile("@"),
+            "dotted": re.compile(r"\d\.\d"), "colon": re.compile(":"), "plus": re.compile(r"\+")}
+
+_PATTERNS: list[tuple[str, re.Pattern, Callable[[str, str], bool] | None, str | None]] = [
+    *[("key", re.compile(p), None, None if "PRIVATE KEY" in p else "keys") for p in _KEYS],
+    ("key", _ASSIGNMENT, _is_secret, "assignment"),
+    ("email", _EMAIL, None, "at"),
+    ("ip", _IPV4, _is_ipv4, "dotted"),
+    ("ip", _IPV6, _is_ipv6, "colon"),
+    ("phone", _PHONE_INTL, _is_intl, "plus"),
+    ("phone", _PHONE_NANP, _is_nanp, None),
 ]
 
 
@@ -160,7 +168,10 @@ def find_pii(text: str) -> list[Span]:
     """Spans of ``text`` holding e-mail addresses, IP addresses, phone numbers and secrets, sorted and
     non-overlapping (of two overlapping matches the earlier, then the longer, wins)."""
     found = []
-    for kind, pattern, check in _PATTERNS:
+    present = {name: needle.search(text) is not None for name, needle in _NEEDLES.items()}
+    for kind, pattern, check, needle in _PATTERNS:
+        if needle is not None and not present[needle]:
+            continue
         for m in pattern.finditer(text):
             start, end = m.span("v" if "v" in pattern.groupindex else 0)
             if check is None or check(text[start:end], text[max(0, start - 16):start]):
