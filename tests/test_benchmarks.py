@@ -291,8 +291,18 @@ def test_app_prepare_peer_load_and_section(bench_app, tiny_beir, tmp_path, encod
     assert app["errors"] == 0, app["error_samples"]
     assert app["ok"] == 8 and set(app["by_mix"]) == set(peer["by_mix"])
     text = bench_app.section({"date": "today", "k": 1, "cpus": os.cpu_count(), "documents": len(TINY_DOCS),
-                              "app": app, "peer": peer})
+                              "corpus": "tiny", "queries": "test", "levels": {"2": app}, "app": app, "peer": peer})
     assert "| app, 2 clients | 8 | 0 |" in text
+
+
+def test_app_p95_crossing_is_interpolated_between_levels(bench_app):
+    def level(rate, p95):
+        return {"searches_per_s": rate, "all": {"p95_ms": p95}}
+
+    assert bench_app.crossing({"1": level(10, 100), "2": level(20, 200), "4": level(30, 500)}) == {
+        "searches_per_s": pytest.approx(20 + 100 * 10 / 300), "bound": "at"}
+    assert bench_app.crossing({"1": level(10, 400)})["bound"] == "below"
+    assert bench_app.crossing({"1": level(10, 100), "8": level(25, 250)}) == {"searches_per_s": 25, "bound": "above"}
 
 
 # --- bench_scale -----------------------------------------------------------------------------------------------

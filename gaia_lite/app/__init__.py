@@ -7,12 +7,15 @@ layout, ``space`` the Space folder writer. Gradio is imported only when an app i
 from __future__ import annotations
 
 import os
+import sys
 
 from .explorer import DenseBuild, Explorer, Settings
 
 __all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
 
-#: How many searches the app runs at once; more queue. Lucene and FAISS release the GIL, so a few help.
+#: How many searches the app runs at once (the page's events and the named API alike); more queue. Lucene,
+#: FAISS and torch release the GIL, so a few help on 2 cores: with 8 clients, 4 served 23.5 searches/s and 2
+#: served 20.1 (make bench-app, 2026-11-30); unlimited (the API's setting before) ran all 8 at once.
 CONCURRENCY = 4
 
 
@@ -37,6 +40,13 @@ def launch(corpus, config=None, *, host: str | None = None, port: int | None = N
 
     explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root, build_dense=build_dense,
                                                                     benchmarks=benchmarks)
+    if "torch" in sys.modules:  # a dense side is served (or being built)
+        import torch
+
+        # A server runs searches side by side, one a core: each query encodes on one thread. On torch's two it
+        # took 14.5 ms of CPU for 7.3 ms; on one, 10.2 ms for 9.4 ms (a SciFact search: 43 -> 26 ms of CPU).
+        # Threads made from now on (the queue's workers) start with this; a background build sets its own.
+        torch.set_num_threads(1)
     # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
     explorer.search("warm up")
     demo = build_demo(explorer)

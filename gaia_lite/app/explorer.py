@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -664,6 +665,9 @@ class DenseBuild:
         from ..dense import build_dense_index
         from ..retriever import open_searcher
 
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)  # this thread's: searches run on one each (app.launch)
         e = self.explorer
         try:
             size = max(1_000, math.ceil(len(e.corpus) / BACKGROUND_SHARDS))

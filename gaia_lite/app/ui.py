@@ -506,5 +506,7 @@ def _add_api(explorer: Explorer) -> None:
                                       ngram=ngram).to_dict()
 
     for fn in (search, compare, document, overview, status, contamination):
-        # A contamination check reads the whole corpus: one at a time; searches run side by side.
-        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=1 if fn is contamination else None)
+        # A contamination check reads the whole corpus: one at a time. The rest share the queue's default limit
+        # with the page's own events, so that API callers cannot crowd out the cores (unlimited, 8 clients on
+        # 2 cores ran 8 searches at once, each slower than it would run alone).
+        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=1 if fn is contamination else "default")
