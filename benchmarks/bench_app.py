@@ -275,7 +275,7 @@ def section(out: dict) -> str:
 
 
 def corpus_queries(folder: Path, n: int, seed: int) -> tuple[list[str], str]:
-    """``n`` seeded first sentences (3 to 40 words) of the corpus's documents, as queries."""
+    """``n`` seeded first sentences (3 to 40 words) of the corpus's documents, quotes removed, as queries."""
     import random
 
     from _common import first_sentence
@@ -284,7 +284,8 @@ def corpus_queries(folder: Path, n: int, seed: int) -> tuple[list[str], str]:
 
     corpus = Corpus.load(folder, verify=False)
     rows = random.Random(seed).sample(range(len(corpus)), min(len(corpus), n * 5))
-    texts = [first_sentence(t) for t in corpus.dataset.select(sorted(rows))["text"]]
+    # Quotes removed, as from SciFact's queries: in the app they mark an exact phrase.
+    texts = [first_sentence(t).replace('"', " ") for t in corpus.dataset.select(sorted(rows))["text"]]
     picked = [t for t in texts if 3 <= len(t.split()) <= 40][:n]
     return picked, f"{len(picked)} seeded first sentences of its documents (3 to 40 words)"
 

@@ -59,6 +59,16 @@ def test_bfloat16_stays_close_to_float32(encoder):
     assert cosine.min() > 0.999
 
 
+def test_one_query_at_a_time_goes_through_a_trace_with_the_models_vectors():
+    traced = Encoder(dtype="float32")
+    one_by_one = np.vstack([traced.encode_queries([t]) for t in TEXTS])  # 3 lengths, one trace
+    assert traced.traced
+    plain = Encoder(dtype="float32")
+    plain._traced = False  # the model itself, as batches always run
+    np.testing.assert_array_equal(one_by_one, np.vstack([plain.encode_queries([t]) for t in TEXTS]))
+    np.testing.assert_allclose(one_by_one, traced.encode_queries(TEXTS), atol=1e-6)  # a batch: the model
+
+
 def test_compiled_encoding_gives_the_eager_vectors(encoder):
     compiled = Encoder(dtype="float32", compile=True, batch_size=2)  # batches of 2, then 1: no second compile
     vectors = compiled.encode_documents(TEXTS, progress=False)
@@ -173,7 +183,7 @@ def test_an_index_of_an_older_corpus_is_refused(tmp_path, encoder):
 def test_failed_dense_build_keeps_the_previous_index(tiny_corpus, tiny_dense, encoder, monkeypatch):
     before = {p.name: p.stat().st_mtime_ns for p in tiny_dense.iterdir()}
 
-    def broken(texts, progress=True):
+    def broken(texts, progress=True, **_):
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(encoder, "encode_documents", broken)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -131,11 +132,18 @@ class Encoder:
         self.dim = int(self.model.config.hidden_size)
         self._tokenizer_lock = threading.Lock()
         self._compiled = None  # the torch.compile'd model, made on first use; False once compiling has failed
+        self._traced = None  # the model traced for one query at a time (TorchScript); False where it does not apply
+        self._trace_lock = threading.Lock()
 
     @property
     def compiled(self) -> bool:
         """Whether documents go through ``torch.compile`` (known once a call has compiled or failed to)."""
         return self._compiled not in (None, False)
+
+    @property
+    def traced(self) -> bool:
+        """Whether single queries go through a TorchScript trace (known after the first)."""
+        return self._traced not in (None, False)
 
     def describe(self) -> dict:
         """The resolved settings, as stored in a dense index's metadata."""
@@ -145,8 +153,18 @@ class Encoder:
                 "dtype": self.dtype}
 
     def encode_queries(self, texts: Sequence[str], progress: bool = False):
-        """Vectors for queries (with the query prefix)."""
-        return self._encode(texts, self.config.query_prefix, progress, self.model)
+        """Vectors for queries (with the query prefix). One query at a time on a CPU (a search) goes through a
+        TorchScript trace of the model: the same vector in about half the time, without the Python of every
+        layer (a SciFact query in bf16 on one thread: 12.0 -> 5.9 ms)."""
+        model = self._traced_model() if len(texts) == 1 and self.config.device == "cpu" else self.model
+        return self._encode(texts, self.config.query_prefix, progress, model)
+
+    def _traced_model(self):
+        if self._traced is None:
+            with self._trace_lock:
+                if self._traced is None:
+                    self._traced = _trace(self) or False
+        return self.model if self._traced is False else self._traced
 
     def encode_documents(self, texts: Sequence[str], progress: bool = True, *, total: int | None = None):
         """Vectors for documents (with the document prefix), through ``torch.compile`` where ``config.compile``
@@ -170,11 +188,14 @@ class Encoder:
             return model(**batch).last_hidden_state
         try:
             return model(**batch).last_hidden_state
-        except Exception as e:  # compiling failed: inductor raises many kinds (no C++ compiler, an unsupported op)
-            logging.getLogger("gaia_lite").warning(
-                "torch.compile failed (%s: %s); encoding without it (set compile=False, --no-compile, to skip it)",
-                type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-            self._compiled = False
+        except Exception as e:  # inductor raises many kinds (no C++ compiler, an unsupported op); so may a trace
+            if model is self._compiled:
+                self._compiled = False
+                what, fix = "torch.compile", " (set compile=False, --no-compile, to skip it)"
+            else:
+                self._traced, what, fix = False, "the traced model", ""
+            logging.getLogger("gaia_lite").warning("%s failed (%s: %s); encoding without it%s", what,
+                                                   type(e).__name__, str(e).splitlines()[0] if str(e) else "", fix)
             return self.model(**batch).last_hidden_state
 
     def _encode(self, texts: Sequence[str], prefix: str, progress: bool, model):
@@ -196,7 +217,7 @@ class Encoder:
                     batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                            max_length=self.config.max_length, return_tensors="pt")
                 batch = batch.to(self.config.device)
-                if model is not self.model and len(idx) == 1:
+                if model is self._compiled and len(idx) == 1:
                     # A compiled model specialises on a batch of one and would compile again for it (tens of
                     # seconds); the text twice takes the already compiled path.
                     batch = {k: v.repeat(2, 1) for k, v in batch.items()}
@@ -207,6 +228,58 @@ class Encoder:
                 out[idx] = vectors.cpu().numpy()
                 bar.update(len(idx))
         return out
+
+
+class _Traced:
+    """A TorchScript trace of a model for one unpadded text, called as the model is (``traced(**batch)``)."""
+
+    def __init__(self, module, names: list[str]):
+        self.module, self.names = module, names
+
+    def __call__(self, **batch):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(last_hidden_state=self.module(*(batch[n] for n in self.names)))
+
+
+def _trace(encoder: Encoder) -> _Traced | None:
+    """``encoder``'s model traced on one short query, or None where tracing fails or the trace's output differs
+    from the model's on a query of another length (a model whose Python depends on more than shapes). The trace
+    holds the branch for a batch of one without padding, so it only ever gets that."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, model, names):
+            super().__init__()
+            self.model, self.names = model, names
+
+        def forward(self, *tensors):
+            return self.model(**dict(zip(self.names, tensors))).last_hidden_state
+
+    def batch(text):
+        with encoder._tokenizer_lock:
+            return encoder.tokenizer([text], truncation=True, max_length=encoder.config.max_length,
+                                     return_tensors="pt").to(encoder.config.device)
+
+    probe, other = batch("what is in this corpus"), batch("a longer question, with a few more words in it, " * 3)
+    names = list(probe.keys())
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # tracing reads every attribute: transformers logs about unused ones
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings about the branches taken: checked below instead
+            module = torch.jit.trace(Hidden(encoder.model, names), tuple(probe[n] for n in names), check_trace=False)
+            for b in (probe, other):
+                if not torch.allclose(module(*(b[n] for n in names)).float(),
+                                      encoder.model(**b).last_hidden_state.float(), atol=1e-5):
+                    return None
+    except Exception:  # noqa: BLE001  (any failure: the model runs as it is)
+        return None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return _Traced(module, names)
 
 
 def _pool(hidden, mask, pooling: str):
