@@ -662,10 +662,10 @@ class DenseBuild:
         self._thread.start()
 
     def _run(self, encoder) -> None:
+        import torch
+
         from ..dense import build_dense_index
         from ..retriever import open_searcher
-
-        import torch
 
         torch.set_num_threads(os.cpu_count() or 1)  # this thread's: searches run on one each (app.launch)
         e = self.explorer
