@@ -96,7 +96,7 @@ def _add_dense(p: argparse.ArgumentParser, *, build: bool = False) -> None:
                    help="text put before each document (default: none to build; to search, the index's)")
     if build:
         g.add_argument("--compile", dest="dense.compile", action=argparse.BooleanOptionalAction,
-                       help=f"encode documents through torch.compile: about 1.4x faster on a CPU after 10-40 s of "
+                       help=f"encode documents through torch.compile: up to 1.3x faster on a CPU after 10-40 s of "
                             f"compiling (default: on a CPU for {COMPILE_MIN_DOCS:,} documents or more)")
         g.add_argument("--hnsw-m", dest="dense.hnsw_m", type=_positive_int, help=f"HNSW links per node (default: {d.hnsw_m})")
         g.add_argument("--hnsw-ef-construction", dest="dense.hnsw_ef_construction", type=_positive_int,
