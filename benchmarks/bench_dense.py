@@ -186,7 +186,7 @@ def token_stats(tokenizer, texts: list[str], max_length: int) -> dict:
 # ----------------------------------------------------------------------------------------------- 1. encoders
 
 
-def onnxruntime_int8(folder: Path, tokenizer, workdir: Path):
+def onnxruntime_int8(folder: Path, tokenizer, max_length: int, workdir: Path):
     """The model exported to ONNX, fused by ONNX Runtime's transformer optimizer and quantized to int8 (dynamic,
     per channel), as an encode function (length-sorted batches of 64, mean pooling, L2 normalisation); or the
     reason it cannot run. optimum, the usual route, is not used: optimum-onnx 0.1.0 requires transformers < 4.58."""
@@ -239,7 +239,7 @@ def onnxruntime_int8(folder: Path, tokenizer, workdir: Path):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(texts), 64):
             idx = order[start:start + 64]
-            b = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=256,
+            b = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
                           return_tensors="np")
             hidden = session.run(None, {k: v for k, v in b.items() if k in inputs})[0]
             mask = b["attention_mask"][..., None].astype(np.float32)
@@ -293,7 +293,7 @@ def encoders(folder: Path, workdir: Path) -> tuple[dict, dict]:
         systems[COMPILED] = lambda t: compiled.encode_documents(t, progress=False)
     else:
         notes[COMPILED] = "skipped: torch.compile failed (see the warning above)"
-    ort_encode, notes["onnxruntime int8"] = onnxruntime_int8(folder, g32.tokenizer, workdir)
+    ort_encode, notes["onnxruntime int8"] = onnxruntime_int8(folder, g32.tokenizer, g32.config.max_length, workdir)
     if ort_encode is not None:
         systems[ORT_INT8] = ort_encode
     return systems, {"notes": notes, "gaia_fp32": g32, "gaia_bf16": g16}
@@ -1307,23 +1307,22 @@ def reading(out: dict) -> list[str]:
     enc, eff, lat, mem = out["encode"], out["effectiveness"], out["latency"], out["memory"]
     diag = out.get("diagnostics", {})
     flags = out["machine"]["cpu_flags"]
-    ratios = []
+    ratios, reached = [], []
     for sample, data in enc["samples"].items():
         s = data["systems"]
         st32 = s["sentence-transformers fp32"]
         others = [f"{name} {r['ratio_to_st_fp32']:.2f}x" for name, r in s.items() if name != "sentence-transformers fp32"]
         best = fastest_gaia(s)
+        reached.append(s[best]["ratio_to_st_fp32"] >= ENCODE_TARGET)
         ratios.append(f"{sample}: {best} {s[best]['ratio_to_st_fp32']:.2f}x (median passes "
                       f"{s[best]['docs_per_s_median'] / st32['docs_per_s_median']:.2f}x; all: {', '.join(others)})")
-    met = all(fastest_gaia(d["systems"]) and d["systems"][fastest_gaia(d["systems"])]["ratio_to_st_fp32"]
-              >= ENCODE_TARGET for d in enc["samples"].values())
     lines.append(
         "- **Encoding.** Against sentence-transformers in fp32: " + "; ".join(ratios) + ". In fp32 gaia_lite and "
         "sentence-transformers do the same work (length-sorted batches of 64, same tokenizer, same vectors); "
         "bfloat16 arithmetic is the first gain and torch.compile, which fuses the element-wise work (GELU, layer "
         f"norm, copies) between the matrix products, the second. This CPU has avx512_bf16 "
         f"{'but no AMX' if not flags['amx_bf16'] else 'and AMX'}; gaia_lite's fastest encoder "
-        + ("reaches" if met else "stays short of") + f" the {ENCODE_TARGET:g}x target on every sample.")
+        + ("reaches" if all(reached) else "stays short of") + f" the {ENCODE_TARGET:g}x target on every sample.")
     d = eff["diff_bf16_minus_fp32"]
     lines.append(
         f"- **bf16 effectiveness.** On SciFact the bf16 index with bf16 queries scores nDCG@10 {d['nDCG@10']:+.4f} "
