@@ -30,6 +30,8 @@ def test_the_explorer_serves_bm25_then_hybrid_without_a_restart(tiny_corpus, enc
     copy = tmp_path / "tiny"
     shutil.copytree(tiny_corpus.folder, copy, ignore=shutil.ignore_patterns("dense-*", ".*"))
     e = Explorer(Corpus.load(copy), encoder=encoder, build_dense=True)
+    seen_after = []
+    e.dense_build.then(lambda: seen_after.append(e.dense_status()["state"]))  # how launch sets torch's threads
     assert e.retrievers == ("bm25",) or e.dense_status()["state"] == "ready"  # a tiny corpus may be done at once
     assert e.search("search engine", Settings(retriever="bm25")).rows
     if e.retrievers == ("bm25",):
@@ -37,6 +39,8 @@ def test_the_explorer_serves_bm25_then_hybrid_without_a_restart(tiny_corpus, enc
             e.search("search engine", Settings(retriever="hybrid"))
     assert e.dense_build.join(timeout=120)
     assert e.dense_status() == {"state": "ready"} and e.retrievers == ("bm25", "dense", "hybrid")
+    e.dense_build.then(lambda: seen_after.append("at once"))  # the build has ended: runs now
+    assert seen_after == ["ready", "at once"]
     assert views.build_status(e.dense_status()) == ""
     got = [(r.hit.doc_id, r.hit.score) for r in e.search("open source search library", Settings(k=5)).rows]
     expected = open_searcher(e.corpus, kind="hybrid", encoder=encoder).search("open source search library", 5)

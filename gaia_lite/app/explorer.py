@@ -14,7 +14,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -658,16 +657,15 @@ class DenseBuild:
         self.progress = BuildProgress()
         self.error: str | None = None
         self.log: list[str] = []
+        self._after: list = []  # what runs when the build ends (then())
+        self._after_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(encoder,), name="gaia-lite-dense-build", daemon=True)
         self._thread.start()
 
     def _run(self, encoder) -> None:
-        import torch
-
         from ..dense import build_dense_index
         from ..retriever import open_searcher
 
-        torch.set_num_threads(os.cpu_count() or 1)  # this thread's: searches run on one each (app.launch)
         e = self.explorer
         try:
             size = max(1_000, math.ceil(len(e.corpus) / BACKGROUND_SHARDS))
@@ -677,6 +675,19 @@ class DenseBuild:
         except Exception as error:  # the page shows it; BM25 keeps serving
             logging.getLogger("gaia_lite.app").exception("building the dense index failed")
             self.error = str(error) or type(error).__name__
+        finally:
+            with self._after_lock:
+                after, self._after = self._after, None
+            for fn in after:
+                fn()
+
+    def then(self, fn) -> None:
+        """Run ``fn()`` when the build has ended (now, if it has)."""
+        with self._after_lock:
+            if self._after is not None:
+                self._after.append(fn)
+                return
+        fn()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the build to end (``timeout`` seconds at most); True when it has."""
