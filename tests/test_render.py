@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from html.parser import HTMLParser
 
@@ -16,7 +17,7 @@ from gaia_lite.app.render import (
     snippet_html,
     snippet_text,
     to_html,
-    words,
+    word_forms,
 )
 
 from .conftest import SCIFACT
@@ -251,9 +252,18 @@ def test_needles_skip_only_patterns_that_cannot_match():
         return kept
 
     # Kelvin sign and long s: case folding that (?i) applies to the keywords, and so to their needle.
-    texts = [t for t, *_ in POSITIVES] + list(NEGATIVES) + ["API_\u212aEY = 'x9!k2j3h4g5'", "pa\u017f\u017fword=Abc123!xyz"]
+    texts = [t for t, *_ in POSITIVES] + list(NEGATIVES) + ["API_\u212aEY = 'x9!k2j3h4g5'", "pa\u017f\u017fword=Abc123!xyz",
+                                                         "call (212)717-3298", "call 1 (212) 717-3298 now"]
+    # Real texts: docstrings of the installed packages (code, keys in examples, addresses in licences).
+    from gaia_lite.corpus.docstrings import iter_docstrings
+
+    texts += [r["text"] for r in iter_docstrings(3000, progress=False)]
+    if (SCIFACT / "corpus.jsonl").exists():
+        with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for line in itertools.islice(f, 500)]
+    assert len(texts) > 3000
     for text in texts:
-        assert find_pii(text) == every_pattern(text), text
+        assert find_pii(text) == every_pattern(text), text[:200]
 
 
 def test_spans_are_sorted_and_do_not_overlap():
@@ -279,10 +289,10 @@ def test_redact_text_replaces_and_counts():
 
 @pytest.mark.parametrize("text,secret,kind", POSITIVES)
 def test_html_never_holds_the_redacted_characters(text, secret, kind):
-    fragment = to_html(text, highlight={w.lower() for _, _, w in words(text)})
+    fragment = to_html(text, highlight=word_forms(text))
     assert escape(secret) not in fragment and secret not in fragment
     assert f'<span class="gl-redacted" title="redacted {kind}">[{kind.upper()}]</span>' in fragment
-    snippet = snippet_html(text, {w.lower() for _, _, w in words(secret)}, width=20)
+    snippet = snippet_html(text, word_forms(secret), width=20)
     assert escape(secret) not in snippet and secret not in snippet
     assert secret not in snippet_text(text, width=20)
 
@@ -384,11 +394,36 @@ def test_snippet_text_is_plain_and_redacted_before_the_cut():
     assert "jane.roe@example.com;assay" in snippet_text(text, {"assay"}, redact=False, width=60)
 
 
-def test_words_are_unicode_words_with_offsets():
-    text = "naïve Über-Ansatz, 東京 x_y 42"
-    assert words(text) == [(0, 5, "naïve"), (6, 10, "Über"), (11, 17, "Ansatz"), (19, 21, "東京"), (22, 25, "x_y"),
-                           (26, 28, "42")]
-    assert all(text[s:e] == w for s, e, w in words(text))
+def test_words_are_unicode_words_lowercased():
+    assert word_forms("naïve Über-Ansatz, 東京 x_y 42 über") == {"naïve", "über", "ansatz", "東京", "x_y", "42"}
+
+
+def test_word_spans_are_the_words_whose_lowercase_is_asked_for():
+    """The fast search in the lowercased text finds exactly the words that visiting every word finds."""
+    import random
+
+    from gaia_lite.app.render import _WORD, _word_spans
+    from gaia_lite.corpus.docstrings import iter_docstrings
+
+    def every_word(text, lowered):
+        return [m.span() for m in _WORD.finditer(text) if m.group().lower() in lowered]
+
+    cases = [
+        ("Cells and cell-free CELL lines; excellent cell_cycle cells", {"cell", "cells"}),
+        ("aaa aa a_aa aa", {"aa", "a"}),
+        ("a b, a-b", {"a b", "", "a-b", "b"}),
+        ("İstanbul istanbul İSTANBUL", {"i̇stanbul", "istanbul"}),  # İ lowercases to two characters
+        ("ΟΔΟΣ οδος ΟΔΟΣ.Α", {"οδος"}),  # capital sigma: its lowercase depends on what follows
+        ("\u212aelvin kelvin Straße STRASSE", {"kelvin", "straße", "strasse"}),
+        ("x2 2x x 22", {"x", "2"}),
+    ]
+    rng = random.Random(3)
+    for record in iter_docstrings(500, progress=False):
+        forms = sorted(word_forms(record["text"]))
+        cases.append((record["text"], set(rng.sample(forms, min(5, len(forms)))) | {"the", "self", "x"}))
+    for text, wanted in cases:
+        lowered = frozenset(wanted)
+        assert _word_spans(text, lowered) == every_word(text, lowered), (text[:80], wanted)
 
 
 # --- cost -----------------------------------------------------------------------------------------------------

@@ -615,7 +615,7 @@ class Explorer:
             return frozenset()
         # Stems keep a word's first letters, so only words sharing a 3-letter prefix with a term are analyzed.
         prefixes = {t[:3] for t in terms}
-        candidates = {w.lower() for t in texts for _, _, w in render.words(t)}
+        candidates = set().union(*map(render.word_forms, texts))
         out = set()
         for word in candidates:
             if word[:3] not in prefixes and word not in terms:
