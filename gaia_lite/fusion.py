@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from itertools import chain, repeat
+from operator import add
+from typing import NamedTuple
 
 from .errors import ConfigError, InputError
 from .types import Run, ranked
@@ -135,7 +138,7 @@ def rrf(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -
     Cormack, Clarke & Büttcher, "Reciprocal rank fusion outperforms Condorcet and individual rank learning
     methods", SIGIR 2009, pp. 758-759, https://doi.org/10.1145/1571941.1572114.
     """
-    return _totals(_rrf_terms(sides, k, weights))
+    return _rrf_terms(sides, k, weights).scores()
 
 
 def weighted(
@@ -156,7 +159,7 @@ def weighted(
     Fox & Shaw, "Combination of multiple searches", TREC-2, 1993 (CombSUM); Lee, "Analyses of multiple
     evidence combination", SIGIR 1997 (normalized scores); Bassani & Romelli, "ranx.fuse", CIKM 2022 (``wsum``).
     """
-    return _totals(_weighted_terms(sides, weights, normalization, missing))
+    return _weighted_terms(sides, weights, normalization, missing).scores()
 
 
 def pyserini(
@@ -185,7 +188,7 @@ def pyserini(
     Lin et al., "Pyserini", SIGIR 2021, https://doi.org/10.1145/3404835.3463238
     (``pyserini/search/hybrid/_searcher.py``).
     """
-    return _totals(_pyserini_terms(sides, alpha, normalization, weight_on_dense, k, sparse, dense))
+    return _pyserini_terms(sides, alpha, normalization, weight_on_dense, k, sparse, dense).scores()
 
 
 #: Fusion method name → function ``(sides, **params) -> {doc_id: fused score}``, results in rank order.
@@ -202,16 +205,19 @@ def fuse(sides: Sides, method: str, **params) -> Scores:
     return fusion(sides, **params)
 
 
-def contributions(sides: Sides, method: str, **params) -> Contributions:
+def contributions(sides: Sides, method: str, *, limit: int | None = None, **params) -> Contributions:
     """Each side's share of each fused score: ``{doc_id: {side: contribution}}`` in rank order, every side
-    listed for every document (0.0 where it adds nothing), in the order of ``sides``.
+    listed for every document (0.0 where it adds nothing), in the order of ``sides``; the first ``limit``
+    documents only, where given (the rank order is the same).
 
     ``sum(result[doc_id].values()) == fuse(sides, method, **params)[doc_id]`` exactly: the fusion functions
     add these same numbers in this same order. For ``rrf`` a contribution is ``w / (k + rank)``; for
     ``weighted`` and ``pyserini`` it is ``weight * normalized score``.
     """
     _method(method, params)
-    return _TERMS[method](sides, **params)
+    if limit is not None:
+        _check_count("limit", limit)
+    return _TERMS[method](sides, **params).contributions(limit)
 
 
 def top(scores: Mapping[str, float], k: int | None) -> Scores:
@@ -261,11 +267,8 @@ def _rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = 
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0:
         raise ConfigError(f"rrf needs k >= 0 (60 in Cormack et al.), got {k!r}")
     w = _weights(sides, weights, "rrf")
-    terms = {doc_id: dict.fromkeys(sides, 0.0) for doc_id in _union(sides)}
-    for side, scores in sides.items():
-        for rank, (doc_id, _) in enumerate(ranked(scores), 1):
-            terms[doc_id][side] = w[side] / (k + rank)
-    return _in_rank_order(terms)
+    return _Terms({side: ({doc_id: w[side] / (k + rank) for rank, (doc_id, _) in enumerate(ranked(scores), 1)}, 0.0)
+                   for side, scores in sides.items()})
 
 
 def _weighted_terms(
@@ -284,7 +287,7 @@ def _weighted_terms(
         fill = dict.fromkeys(sides, 0.0)
     else:
         fill = {side: min(s.values()) if s else 0.0 for side, s in normed.items()}
-    return _in_rank_order(_combine(normed, w, fill))
+    return _combine(normed, w, fill)
 
 
 def _pyserini_terms(
@@ -312,16 +315,46 @@ def _pyserini_terms(
     # The normalized lowest score equals the lowest normalized score: both formulas are increasing in s.
     fill = {side: min(s.values()) if s else empty_fill for side, s in normed.items()}
     w = {sparse: 1.0, dense: alpha} if weight_on_dense else {sparse: alpha, dense: 1.0}
-    terms = _in_rank_order(_combine(normed, w, fill))
-    return terms if k is None else dict(list(terms.items())[:k])
+    return _combine(normed, w, fill, keep=k)
+
+
+class _Terms(NamedTuple):
+    """One query's fusion before ranking: for each side, its contribution to each document it holds and what it
+    adds for a document it lacks (None: nothing may lack it). ``keep``: only the best that many count."""
+
+    by_side: dict[str, tuple[Mapping[str, float], float | None]]
+    keep: int | None = None
+
+    def totals(self) -> Scores:
+        """Each document's fused score, in no particular order."""
+        docs = _union({side: values for side, (values, _) in self.by_side.items()})
+        # From 0, side by side in order: the additions sum(contributions.values()) makes, so the two agree
+        # exactly. Whole lists at a time: a per-document dict of contributions is only made for those asked.
+        total = repeat(0)
+        for values, lacking in self.by_side.values():
+            total = map(add, total, map(values.get, docs, repeat(lacking)))
+        return dict(zip(docs, total))
+
+    def _ranked(self, limit: int | None) -> list[tuple[str, float]]:
+        stop = self.keep if limit is None else limit if self.keep is None else min(limit, self.keep)
+        return ranked(self.totals(), stop)
+
+    def scores(self) -> Scores:
+        """``{doc_id: fused score}`` in rank order."""
+        return dict(self._ranked(None))
+
+    def contributions(self, limit: int | None = None) -> Contributions:
+        """``{doc_id: {side: contribution}}`` in rank order, for the best ``limit`` documents (None: all)."""
+        return {doc_id: {side: values.get(doc_id, lacking) for side, (values, lacking) in self.by_side.items()}
+                for doc_id, _ in self._ranked(limit)}
 
 
 def _combine(
-    normed: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], fill: Mapping[str, float | None]
-) -> Contributions:
-    """``{doc_id: {side: weight * score}}``, a side's ``fill`` standing in for a document it lacks
-    (``None``: raise)."""
-    docs = _union(normed)
+    normed: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], fill: Mapping[str, float | None],
+    keep: int | None = None,
+) -> _Terms:
+    """Each side's ``weight * score``, a side's ``fill`` standing in for a document it lacks (``None``: raise)."""
+    docs = _union(normed) if None in fill.values() else []
     lacking = {side: [d for d in docs if d not in scores] for side, scores in normed.items() if fill[side] is None}
     lacking = {side: ds for side, ds in lacking.items() if ds}
     if lacking:
@@ -335,13 +368,12 @@ def _combine(
             "(BM25 from Lucene, dense from the stored vectors), or choose a rule: missing='zero' (ranx's wsum) "
             "or missing='min' (Pyserini's HybridSearcher)."
         )
-    return {
-        doc_id: {side: weights[side] * scores.get(doc_id, fill[side]) for side, scores in normed.items()}
-        for doc_id in docs
-    }
+    return _Terms({side: ({doc_id: weights[side] * s for doc_id, s in scores.items()},
+                          None if fill[side] is None else weights[side] * fill[side])
+                   for side, scores in normed.items()}, keep)
 
 
-_TERMS: dict[str, Callable[..., Contributions]] = {
+_TERMS: dict[str, Callable[..., _Terms]] = {
     "rrf": _rrf_terms,
     "weighted": _weighted_terms,
     "pyserini": _pyserini_terms,
@@ -350,16 +382,8 @@ _TERMS: dict[str, Callable[..., Contributions]] = {
 
 # Helpers ======================================================================================================
 
-def _totals(terms: Contributions) -> Scores:
-    return {doc_id: sum(parts.values()) for doc_id, parts in terms.items()}
-
-
-def _in_rank_order(terms: Contributions) -> Contributions:
-    return {doc_id: terms[doc_id] for doc_id, _ in ranked(_totals(terms))}
-
-
 def _union(sides: Mapping[str, Mapping[str, float]]) -> list[str]:
-    return list(dict.fromkeys(doc_id for scores in sides.values() for doc_id in scores))
+    return list(dict.fromkeys(chain.from_iterable(sides.values())))
 
 
 def _weights(sides: Sides, weights: Mapping[str, float] | None, method: str) -> dict[str, float]:

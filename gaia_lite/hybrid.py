@@ -105,9 +105,8 @@ class HybridSearcher:
             if f.fills:
                 for side in SIDES:
                     sides[side].update(candidates.filled[side])
-            terms = fusion.contributions(sides, f.method, **f.params())
+            top = list(fusion.contributions(sides, f.method, limit=k, **f.params()).items())
             weights = f.side_weights()
-            top = list(terms.items())[:k]
         term_scores = self.bm25.explain_terms(query, [d for d, _ in top]) if explain_terms else {}
         ranks = candidates.ranks
         return [

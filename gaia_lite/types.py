@@ -11,6 +11,8 @@ pytrec_eval spell them.
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -73,9 +75,16 @@ def hit_record(hit: Hit | HybridHit) -> dict[str, Any]:
     return {name: list(value) if isinstance(value, tuple) else value for name, value in hit._asdict().items()}
 
 
-def ranked(hits: Mapping[str, float]) -> list[tuple[str, float]]:
-    """``{doc_id: score}`` in rank order: score descending, then doc id ascending."""
-    return sorted(hits.items(), key=lambda item: (-item[1], item[0]))
+def ranked(hits: Mapping[str, float], limit: int | None = None) -> list[tuple[str, float]]:
+    """``{doc_id: score}`` in rank order: score descending, then doc id ascending; the first ``limit`` only,
+    where given."""
+    items = hits.items()
+    if limit is not None and 0 <= limit < len(hits) and not math.isnan(sum(hits.values())):
+        # Only documents scoring at least the limit-th best score can be among the first limit, so only those
+        # are sorted (a fused list of 1,600 for a page of 10: 0.16 ms instead of 0.96).
+        cutoff = heapq.nlargest(limit, hits.values())[-1] if limit else math.inf
+        items = [item for item in items if item[1] >= cutoff]
+    return sorted(items, key=lambda item: (-item[1], item[0]))[:limit]
 
 
 def hits_to_run(results: Mapping[str, Sequence[Hit]]) -> Run:

@@ -12,8 +12,8 @@ import pytest
 
 from gaia_lite.app import views
 from gaia_lite.app.explorer import MAX_QUERY_CHARS, Explorer, Settings, parse_query
-from gaia_lite.errors import ConfigError, InputError, MissingArtifactError
 from gaia_lite.config import DenseConfig, FusionConfig, RetrieverConfig
+from gaia_lite.errors import ConfigError, InputError, MissingArtifactError
 from gaia_lite.retriever import open_searcher
 
 from .conftest import TINY_DOCS, write_jsonl
@@ -305,3 +305,13 @@ def test_plain_document_text_is_bounded_outside_personal_data(explorer, monkeypa
     assert view.html == "" and view.text.startswith("Write to [EMAIL]")
     assert "jane" not in view.text and "example" not in view.text
     assert "jane.doe@example.com" in explorer.document("x3", html=False, redact=False).text
+
+
+def test_gradio_summarises_event_timings_only_every_so_many_events(explorer, monkeypatch):
+    """Gradio's default rebuilds a pandas summary of every remembered event after each one; the app's queue
+    does it every ANALYTICS_EVERY events (the queue reads the setting when it is made)."""
+    from gaia_lite.app import ANALYTICS_EVERY, build_demo
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    queue = build_demo(explorer)._queue
+    assert queue.ANAYLTICS_CACHE_FREQUENCY == ANALYTICS_EVERY > 1  # sic: Gradio's spelling

@@ -172,6 +172,33 @@ def test_contributions_sum_exactly_to_fused_scores(method, params):
             assert sum(by_side.values()) == fused[doc_id]  # exactly
 
 
+@pytest.mark.parametrize("method, params", METHOD_PARAMS)
+def test_contributions_of_the_best_few_are_the_first_of_all(method, params):
+    for sides in (SIDES, PYS, *[_sides(q) for q in range(5)]):
+        every = list(fusion.contributions(sides, method, **params).items())
+        for limit in (0, 1, 2, 3, 10, 1000):
+            assert list(fusion.contributions(sides, method, limit=limit, **params).items()) == every[:limit]
+
+
+def test_rank_order_of_the_first_few_equals_the_whole_order_cut():
+    """ranked(h, limit) sorts only what can be among the first ``limit``; ties, infinities and NaN included."""
+    import math
+    import random
+
+    from gaia_lite.types import ranked
+
+    rng = random.Random(7)
+    for trial in range(400):
+        hits = {f"d{rng.randint(0, 999):03d}": rng.choice([round(rng.uniform(-2, 2), 1), 1.0, 0.0, -0.0])
+                for _ in range(rng.randint(0, 60))}
+        if trial % 10 == 0 and hits:
+            hits[next(iter(hits))] = rng.choice([math.inf, -math.inf, math.nan])
+        every = ranked(hits)
+        for limit in (0, 1, 5, 10, len(hits), len(hits) + 3):
+            got = ranked(hits, limit)
+            assert [d for d, _ in got] == [d for d, _ in every[:limit]], (hits, limit)
+
+
 def test_contribution_values():
     parts = fusion.contributions(SIDES, "rrf", k=10, weights={"bm25": 0.3, "dense": 0.7})
     assert parts["b"] == approx({"bm25": 0.3 / 12, "dense": 0.7 / 11})

@@ -17,6 +17,11 @@ __all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
 #: FAISS and torch release the GIL, so a few help on 2 cores: with 8 clients, 4 served 23.5 searches/s and 2
 #: served 20.1 (make bench-app, 2026-11-30); unlimited (the API's setting before) ran all 8 at once.
 CONCURRENCY = 4
+#: Gradio summarises the timing of every queued event it remembers (up to 10,000) for its API page, by default
+#: after each event: a pandas DataFrame each time, 9 ms of CPU at 1,000 events and 18 ms at 10,000, 12% of the
+#: server's CPU in a bench-app profile (gradio 6.31). Every this many events instead (unless set in the
+#: environment; the variable is Gradio's, undocumented).
+ANALYTICS_EVERY = 1000
 
 
 def _one_thread_per_search() -> None:
@@ -35,6 +40,7 @@ def build_demo(corpus, config=None, *, root=None, title: str | None = None):
 
     explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root)
     demo = _build(explorer, title=title)
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))  # read when the queue is made
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
 

@@ -125,12 +125,13 @@ class DenseSearcher:
         finally:
             faiss.omp_set_num_threads(threads)
         with step(self.step_times, "hits"):
-            found = [p for p in positions[0] if p >= 0]
+            # Python ints and floats first: indexing with and converting NumPy scalars one at a time is slow.
+            found = [p for p in positions[0].tolist() if p >= 0]
             if self._quantized:
-                exact = self.embeddings[found] @ query[0] if found else []
-                pairs = [(self.docids[p], float(s)) for p, s in zip(found, exact)]
+                exact = (self.embeddings[found] @ query[0]).tolist() if found else []
+                pairs = [(self.docids[p], s) for p, s in zip(found, exact)]
             else:
-                pairs = [(self.docids[p], float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+                pairs = [(self.docids[p], s) for p, s in zip(positions[0].tolist(), scores[0].tolist()) if p >= 0]
             pairs.sort(key=lambda x: (-x[1], x[0]))
             return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:wanted], start=1)]
 
@@ -169,7 +170,7 @@ class DenseSearcher:
             return {}
         rows = [self._row[d] for d in ids]
         scores = self.embeddings[rows] @ np.asarray(vector, dtype=np.float32)
-        return {d: float(s) for d, s in zip(ids, scores)}
+        return dict(zip(ids, scores.tolist()))
 
 
 def _stored_vectors(index, embeddings):
