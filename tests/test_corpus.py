@@ -566,6 +566,11 @@ def test_metadata_columns_kept_nested_as_json(make, tmp_path):
     assert [json.loads(v) for v in ds["meta"]] == [d["meta"] for d in META_DOCS]
     assert "é" in ds["meta"][0]  # stored as UTF-8 text, not \u escapes
     assert corpus.get("m2")["year"] == 2002
+    # Many at once: the same rows as one at a time, in the order asked.
+    assert corpus.get_many(["m2", "m1", "m2"]) == [corpus.get("m2"), corpus.get("m1"), corpus.get("m2")]
+    assert corpus.get_many([]) == []
+    with pytest.raises(KeyError):
+        corpus.get_many(["m1", "nope"])
 
 
 def test_metadata_column_missing_in_later_rows_is_null(tmp_path):

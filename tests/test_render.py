@@ -399,7 +399,8 @@ def test_words_are_unicode_words_lowercased():
 
 
 def test_word_spans_are_the_words_whose_lowercase_is_asked_for():
-    """The fast search in the lowercased text finds exactly the words that visiting every word finds."""
+    """The fast search in the lowercased text finds exactly the words (and the word forms starting with given
+    letters) that visiting every word finds."""
     import random
 
     from gaia_lite.app.render import _WORD, _word_spans
@@ -424,6 +425,9 @@ def test_word_spans_are_the_words_whose_lowercase_is_asked_for():
     for text, wanted in cases:
         lowered = frozenset(wanted)
         assert _word_spans(text, lowered) == every_word(text, lowered), (text[:80], wanted)
+        starts = {w[:3] for w in wanted} | {w[:1] for w in wanted if w}
+        every = {w for w in word_forms(text) if w.startswith(tuple(starts))}
+        assert word_forms(text, starting=starts) == every, (text[:80], starts)
 
 
 # --- cost -----------------------------------------------------------------------------------------------------

@@ -590,7 +590,7 @@ class Explorer:
 
     def _render_rows(self, rows: list[Row], text: str, redact: bool) -> Counter[str]:
         """Fill each row's title and snippets; return how many items of each kind of personal data were hidden."""
-        docs = {r.hit.doc_id: self.corpus.get(r.hit.doc_id) for r in rows}
+        docs = dict(zip((r.hit.doc_id for r in rows), self.corpus.get_many([r.hit.doc_id for r in rows])))
         texts = [(docs[r.hit.doc_id].get("title") or "") + "\n" + (docs[r.hit.doc_id].get("text") or "")[:DOC_CHARS]
                  for r in rows]
         highlight = self._highlight(text, texts)
@@ -613,12 +613,13 @@ class Explorer:
         terms = set(self.bm25.query_terms(query)) if query.strip() else set()
         if not terms:
             return frozenset()
-        # Stems keep a word's first letters, so only words sharing a 3-letter prefix with a term are analyzed.
+        # Stems keep a word's first letters, so only words sharing a 3-letter prefix with a term are analyzed
+        # (a word equal to a term shares its prefix).
         prefixes = {t[:3] for t in terms}
-        candidates = set().union(*map(render.word_forms, texts))
+        candidates = set().union(*(render.word_forms(t, starting=prefixes) for t in texts))
         out = set()
         for word in candidates:
-            if word[:3] not in prefixes and word not in terms:
+            if word[:3] not in prefixes:
                 continue
             analyzed = self._analyzed.get(word)
             if analyzed is None:

@@ -221,9 +221,23 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def word_forms(text: str) -> set[str]:
-    """The lowercase forms of the words (runs of Unicode word characters) of ``text``."""
-    return {w.lower() for w in set(_WORD.findall(text))}
+def word_forms(text: str, *, starting: Collection[str] | None = None) -> set[str]:
+    """The lowercase forms of the words (runs of Unicode word characters) of ``text``; with ``starting``, only
+    those that start with one of these (lowercase) strings."""
+    if starting is None or "" in starting:
+        return {w.lower() for w in set(_WORD.findall(text))}
+    low = text.lower()
+    if not _same_positions(text, low):
+        return {w for w in word_forms(text) if w.startswith(tuple(starting))}
+    out = set()
+    for start in starting:  # looked for in the lowercased text, as in _word_spans
+        i = low.find(start)
+        while i >= 0:
+            if (i == 0 or not _WORD.match(text, i - 1)) and (m := _WORD.match(text, i)):
+                if (form := m.group().lower()).startswith(start):
+                    out.add(form)
+            i = low.find(start, i + 1)
+    return out
 
 
 def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, limit: int | None = None,
@@ -348,13 +362,18 @@ def _marks(text: str, lowered: frozenset[str], spans: list[Span]) -> list[tuple[
     return [w for w in _word_spans(text, lowered) if not _overlapping(spans, *w)] if lowered else []
 
 
+def _same_positions(text: str, low: str) -> bool:
+    """Whether ``low`` (``text.lower()``) has each word's lowercase form at the word's position in ``text``: so
+    while every character lowercases to one character without context (a capital sigma's lowercase depends on
+    what follows it)."""
+    return len(low) == len(text) and "\u03a3" not in text
+
+
 def _word_spans(text: str, lowered: frozenset[str]) -> list[tuple[int, int]]:
     """``(start, end)`` of each word of ``text`` whose lowercase form is in ``lowered``, in order."""
     low = text.lower()
-    # Each word is looked for in the lowercased text, which is much faster than visiting every word. Positions
-    # agree while every character lowercases to one character without context (a capital sigma's lowercase
-    # depends on what follows it); otherwise every word is visited.
-    if len(low) != len(text) or "\u03a3" in text:
+    # Each word is looked for in the lowercased text, which is much faster than visiting every word.
+    if not _same_positions(text, low):
         return [m.span() for m in _WORD.finditer(text) if m.group().lower() in lowered]
     found = []
     for word in lowered:
