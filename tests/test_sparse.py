@@ -85,6 +85,23 @@ def test_ties_break_by_doc_id_as_anserini_does(tmp_path):
     assert len({h.score for h in hits}) == 1
 
 
+def test_a_tie_group_far_larger_than_the_margin_is_taken_whole(tmp_path):
+    """40 documents tie; the top 20 are the 20 smallest ids, found over several rounds of growing searches."""
+    import random
+
+    ids = [f"d{i:03d}" for i in random.Random(2).sample(range(1000), 40)]
+    docs = [{"_id": i, "text": "same words here"} for i in ids] + [{"_id": "x", "text": "other text entirely"}]
+    corpus, _ = build_corpus(str(write_jsonl(tmp_path / "t.jsonl", docs)), "ties40", root=tmp_path, progress=False)
+    build_sparse_index(corpus, progress=False)
+    with open_searcher(corpus) as s:
+        from gaia_lite.timing import StepTimes
+
+        s.step_times = StepTimes()
+        hits = s.search("same words", k=20)
+        assert s.step_times.counts["lucene_rounds"] == [4]  # 21, 24, 36, then 84 (all 40)
+    assert [h.doc_id for h in hits] == sorted(ids)[:20]
+
+
 @pytest.mark.parametrize("query", [
     '"quoted phrase" search', "title:python", "(engine OR [software TO z])", "wild* ca?d~2 boost^3",
     "AND OR NOT", "-", "- search -", "a && b || !c", "\\ / : ^ ~ * ? { } [ ] ( )", "🙂 émigré 検索",

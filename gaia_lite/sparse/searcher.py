@@ -106,13 +106,15 @@ class BM25Searcher:
     def _top(self, q, k: int) -> list[tuple[int, float]]:
         """``(lucene_docid, score)`` of every document that can be in the top ``k`` for the Lucene query ``q``.
 
-        Lucene breaks score ties by Lucene docid, Anserini by document id. So the search asks for one hit
-        more than needed; while the last hit ties with the k-th, it asks for twice as many, until the whole
-        group of documents tied at the k-th place is in. Sorting those by (score, id) then picks exactly
-        the documents Anserini picks.
+        Lucene breaks score ties by Lucene docid, Anserini by document id. So the search asks for a few hits
+        more than needed (a sixteenth, at least one); while the last hit ties with the k-th, it asks for four
+        times as many more, until the whole group of documents tied at the k-th place is in. Sorting those by
+        (score, id) then picks exactly the documents Anserini picks. The group is rarely larger than that
+        margin: on SciFact at k=1000, at most 42 documents past the 1000th (300 queries); asking for one more
+        and then twice as many made half of those searches run twice, for 2,002 hits.
         """
         times = self.step_times
-        n = k + 1
+        n = k + max(1, k // 16)
         rounds = 0
         while True:
             rounds += 1
@@ -121,7 +123,7 @@ class BM25Searcher:
                 if times is not None:
                     times.count("lucene_rounds", rounds)
                 return [(d["doc"], d["score"]) for d in top]
-            n *= 2
+            n = k + (n - k) * 4
 
     def _lucene_search(self, q, n: int) -> list[dict]:
         """Lucene's top ``n`` for ``q`` as ``[{"doc": lucene_docid, "score": s}, ...]``: one crossing into Java
