@@ -15,7 +15,9 @@ __all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
 
 #: How many searches the app runs at once (the page's events and the named API alike); more queue. Lucene,
 #: FAISS and torch release the GIL, so a few help on 2 cores: with 8 clients, 4 served 23.5 searches/s and 2
-#: served 20.1 (make bench-app, 2026-11-30); unlimited (the API's setting before) ran all 8 at once.
+#: served 20.1 (make bench-app, 2026-11-30); unlimited (the API's setting before) ran all 8 at once. Once a
+#: search's Python work had been cut by half, 2, 4 and 8 gave 39.0, 42.3 and 41.7 searches/s (p95 255-274 ms,
+#: one run each, within this machine's noise), so 4 stays.
 CONCURRENCY = 4
 #: Gradio summarises the timing of every queued event it remembers (up to 10,000) for its API page, by default
 #: after each event: a pandas DataFrame each time, 9 ms of CPU at 1,000 events and 18 ms at 10,000, 12% of the
