@@ -456,6 +456,18 @@ def test_pathological_inputs_finish(name):
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
 
 
+@pytest.mark.parametrize("text", ["a" * 400_000, "ab" * 200_000, "a-" * 200_000, "x" + "a" * 400_000])
+def test_a_highlighted_word_recurring_inside_one_long_word_is_walked_once(text):
+    # Each place a word string recurs inside a longer word is skipped with that word: one pass over the text.
+    from gaia_lite.app.render import _word_spans
+
+    assert len(snippet_html(text, {"a", "aa"}, width=50)) < 400
+    assert len(to_html(text, highlight={"a", "ab"}, limit=1000)) < 20_000
+    assert word_forms(text, starting={"a", "aa"}) == {w for w in word_forms(text) if w.startswith("a")}
+    assert _word_spans(text, frozenset({"a"})) == ([(i, i + 1) for i in range(0, len(text), 2)]
+                                                 if text.startswith("a-") else [])
+
+
 def test_five_megabytes_of_mixed_text_is_scanned():
     para = ("We measured 1,234 samples in 1964 (p < 0.05). See doi 10.1038/nature12373, version 2.4.6. "
             "Contact john.doe@example.com or 555-123-4567. def f(x): return x @ w.T  # token = tok(x)\n")

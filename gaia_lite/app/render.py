@@ -233,10 +233,10 @@ def word_forms(text: str, *, starting: Collection[str] | None = None) -> set[str
     for start in starting:  # looked for in the lowercased text, as in _word_spans
         i = low.find(start)
         while i >= 0:
-            if (i == 0 or not _WORD.match(text, i - 1)) and (m := _WORD.match(text, i)):
-                if (form := m.group().lower()).startswith(start):
-                    out.add(form)
-            i = low.find(start, i + 1)
+            m = _WORD.match(text, i)
+            if m and (i == 0 or not _WORD.match(text, i - 1)) and (form := m.group().lower()).startswith(start):
+                out.add(form)
+            i = low.find(start, _past_word(m, i))
     return out
 
 
@@ -379,16 +379,18 @@ def _word_spans(text: str, lowered: frozenset[str]) -> list[tuple[int, int]]:
     for word in lowered:
         i = low.find(word) if word else -1
         while i >= 0:
-            j = i + len(word)
-            if _WORD.fullmatch(text, i, j) and _whole_word(text, i, j):
-                found.append((i, j))
-            i = low.find(word, i + 1)
+            m = _WORD.match(text, i)  # the rest of the word at i: a hit if it is all of one word
+            if m and m.end() == i + len(word) and (i == 0 or not _WORD.match(text, i - 1)):
+                found.append(m.span())
+            i = low.find(word, _past_word(m, i))
     return sorted(found)
 
 
-def _whole_word(text: str, start: int, end: int) -> bool:
-    # A word found inside a range, or as a piece of the lowercased text, may be part of a longer word.
-    return (start == 0 or not _WORD.match(text, start - 1)) and (end == len(text) or not _WORD.match(text, end))
+def _past_word(m: re.Match | None, i: int) -> int:
+    """Where to look next after position ``i`` (``m``: the word characters from ``i``): past them, since what
+    starts inside a word is not a word of its own; so a text is walked once however often a word string recurs
+    inside longer words ("aaaa…" for "a")."""
+    return m.end() if m else i + 1
 
 
 def _snippet(text: str, highlight: Collection[str], redact: bool,
