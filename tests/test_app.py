@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from html.parser import HTMLParser
 
 import pytest
@@ -315,3 +316,30 @@ def test_gradio_summarises_event_timings_only_every_so_many_events(explorer, mon
     monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
     queue = build_demo(explorer)._queue
     assert queue.ANAYLTICS_CACHE_FREQUENCY == ANALYTICS_EVERY > 1  # sic: Gradio's spelling
+
+
+def test_a_served_corpus_searches_on_one_torch_thread(hostile_corpus):
+    """launch() sets torch to one thread for the process when a dense side is served (each search encodes on
+    one core, several run side by side). In a process of its own: the setting is the whole process's."""
+    import socket
+    import subprocess
+    import sys
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: torch's default is already one thread")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = (
+        "import sys, torch\n"
+        "from gaia_lite.app import launch\n"
+        "before = torch.get_num_threads()\n"
+        "demo = launch(sys.argv[1], host='127.0.0.1', port=int(sys.argv[2]), block=False, quiet=True)\n"
+        "print('threads', before, torch.get_num_threads())\n"
+        "demo.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(hostile_corpus.folder), str(port)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after = map(int, done.stdout.split("threads ", 1)[1].split()[:2])
+    assert before > 1 and after == 1  # torch's default is a thread a core (two here)
