@@ -263,7 +263,7 @@ def fuse_runs(
 
 # The one place each method's numbers are computed =============================================================
 
-def _rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> Contributions:
+def _rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> _Terms:
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0:
         raise ConfigError(f"rrf needs k >= 0 (60 in Cormack et al.), got {k!r}")
     w = _weights(sides, weights, "rrf")
@@ -273,7 +273,7 @@ def _rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = 
 
 def _weighted_terms(
     sides: Sides, weights: Mapping[str, float], normalization: str = "minmax", missing: str = "error"
-) -> Contributions:
+) -> _Terms:
     if weights is None:
         raise ConfigError("weighted fusion needs weights, one per side, e.g. {'bm25': 0.3, 'dense': 0.7}")
     w = _weights(sides, weights, "weighted")
@@ -298,7 +298,7 @@ def _pyserini_terms(
     k: int | None = None,
     sparse: str = "bm25",
     dense: str = "dense",
-) -> Contributions:
+) -> _Terms:
     if sparse == dense or set(sides) != {sparse, dense}:
         raise ConfigError(
             f"pyserini fusion needs exactly two sides, sparse={sparse!r} and dense={dense!r}; got {sorted(sides)} "
