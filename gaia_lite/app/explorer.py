@@ -590,13 +590,11 @@ class Explorer:
 
     def _render_rows(self, rows: list[Row], text: str, redact: bool) -> Counter[str]:
         """Fill each row's title and snippets; return how many items of each kind of personal data were hidden."""
-        docs = dict(zip((r.hit.doc_id for r in rows), self.corpus.get_many([r.hit.doc_id for r in rows])))
-        texts = [(docs[r.hit.doc_id].get("title") or "") + "\n" + (docs[r.hit.doc_id].get("text") or "")[:DOC_CHARS]
-                 for r in rows]
+        docs = self.corpus.get_many([r.hit.doc_id for r in rows])
+        texts = [(doc.get("title") or "") + "\n" + (doc.get("text") or "")[:DOC_CHARS] for doc in docs]
         highlight = self._highlight(text, texts)
         hidden: Counter[str] = Counter()
-        for r in rows:
-            doc = docs[r.hit.doc_id]
+        for r, doc in zip(rows, docs):
             # Whitespace folded: a snippet is one paragraph, whatever the document's line breaks.
             body = " ".join(render.bounded(doc.get("text") or "", DOC_CHARS).split())
             snippet = render.snippet(body, highlight, redact=redact, width=SNIPPET_CHARS)

@@ -229,15 +229,8 @@ def word_forms(text: str, *, starting: Collection[str] | None = None) -> set[str
     low = text.lower()
     if not _same_positions(text, low):
         return {w for w in word_forms(text) if w.startswith(tuple(starting))}
-    out = set()
-    for start in starting:  # looked for in the lowercased text, as in _word_spans
-        i = low.find(start)
-        while i >= 0:
-            m = _WORD.match(text, i)
-            if m and (i == 0 or not _WORD.match(text, i - 1)) and (form := m.group().lower()).startswith(start):
-                out.add(form)
-            i = low.find(start, _past_word(m, i))
-    return out
+    return {form for start in starting for m in _words_at(text, low, start)
+            if (form := m.group().lower()).startswith(start)}
 
 
 def to_html(text: str, *, highlight: Collection[str] = (), redact: bool = True, limit: int | None = None,
@@ -375,22 +368,20 @@ def _word_spans(text: str, lowered: frozenset[str]) -> list[tuple[int, int]]:
     # Each word is looked for in the lowercased text, which is much faster than visiting every word.
     if not _same_positions(text, low):
         return [m.span() for m in _WORD.finditer(text) if m.group().lower() in lowered]
-    found = []
-    for word in lowered:
-        i = low.find(word) if word else -1
-        while i >= 0:
-            m = _WORD.match(text, i)  # the rest of the word at i: a hit if it is all of one word
-            if m and m.end() == i + len(word) and (i == 0 or not _WORD.match(text, i - 1)):
-                found.append(m.span())
-            i = low.find(word, _past_word(m, i))
-    return sorted(found)
+    return sorted(m.span() for word in lowered for m in _words_at(text, low, word) if m.end() - m.start() == len(word))
 
 
-def _past_word(m: re.Match | None, i: int) -> int:
-    """Where to look next after position ``i`` (``m``: the word characters from ``i``): past them, since what
-    starts inside a word is not a word of its own; so a text is walked once however often a word string recurs
-    inside longer words ("aaaa…" for "a")."""
-    return m.end() if m else i + 1
+def _words_at(text: str, low: str, piece: str):
+    """The words of ``text`` (as ``_WORD`` matches) that start where ``piece`` occurs in ``low``, its lowercased
+    text (:func:`_same_positions`). After each occurrence the search goes on past the word characters that
+    follow it, since what starts inside a word is not a word of its own: a text is walked once however often
+    ``piece`` recurs inside longer words ("aaaa…" for "a")."""
+    i = low.find(piece) if piece else -1
+    while i >= 0:
+        m = _WORD.match(text, i)
+        if m and (i == 0 or not _WORD.match(text, i - 1)):
+            yield m
+        i = low.find(piece, m.end() if m else i + 1)
 
 
 def _snippet(text: str, highlight: Collection[str], redact: bool,

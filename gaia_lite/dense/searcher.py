@@ -126,12 +126,13 @@ class DenseSearcher:
             faiss.omp_set_num_threads(threads)
         with step(self.step_times, "hits"):
             # Python ints and floats first: indexing with and converting NumPy scalars one at a time is slow.
-            found = [p for p in positions[0].tolist() if p >= 0]
+            rows = positions[0].tolist()
             if self._quantized:
+                found = [p for p in rows if p >= 0]
                 exact = (self.embeddings[found] @ query[0]).tolist() if found else []
                 pairs = [(self.docids[p], s) for p, s in zip(found, exact)]
             else:
-                pairs = [(self.docids[p], s) for p, s in zip(positions[0].tolist(), scores[0].tolist()) if p >= 0]
+                pairs = [(self.docids[p], s) for p, s in zip(rows, scores[0].tolist()) if p >= 0]
             pairs.sort(key=lambda x: (-x[1], x[0]))
             return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:wanted], start=1)]
 
