@@ -169,12 +169,29 @@ class Encoder:
     def encode_documents(self, texts: Sequence[str], progress: bool = True, *, total: int | None = None):
         """Vectors for documents (with the document prefix), through ``torch.compile`` where ``config.compile``
         says so; None: on a CPU, when ``total`` (the documents of the whole job, such as a build's corpus, so that
-        every shard decides alike; default: these texts) is at least ``COMPILE_MIN_DOCS``."""
+        every shard decides alike; default: these texts) is at least ``COMPILE_MIN_DOCS``.
+
+        On a CPU with torch's ``n`` threads, ``n`` batches run at once, each on one thread (torch's thread count
+        is 1 for the duration of the call, for the whole process): one batch per core loses less to the
+        threads' meeting points in every layer than every core sharing each batch (paired runs: about 1.25x).
+        Every batch runs alike, so a batch's vectors do not depend on where in a call or a shard it falls."""
         compile_ = self.config.compile
         if compile_ is None:
             compile_ = self.config.device == "cpu" and (total or len(texts)) >= COMPILE_MIN_DOCS
         model = self._compiled_model() if compile_ else self.model
-        return self._encode(texts, self.config.document_prefix, progress, model)
+        if self.config.device != "cpu":
+            with _DOCUMENTS, _frozen(model is self._compiled):
+                return self._encode(texts, self.config.document_prefix, progress, model)
+        import torch
+
+        # The lock keeps two calls in one process from each setting and restoring torch's global thread count.
+        with _DOCUMENTS, _frozen(model is self._compiled):
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self._encode(texts, self.config.document_prefix, progress, model, streams=threads)
+            finally:
+                torch.set_num_threads(threads)
 
     def _compiled_model(self):
         if self._compiled is None:
@@ -184,6 +201,8 @@ class Encoder:
         return self.model if self._compiled is False else self._compiled
 
     def _forward(self, model, batch):
+        if model is not self._compiled and model is not self._traced:
+            model = self.model  # compiling or tracing failed on an earlier batch of this call
         if model is self.model:
             return model(**batch).last_hidden_state
         try:
@@ -198,7 +217,7 @@ class Encoder:
                                                    type(e).__name__, str(e).splitlines()[0] if str(e) else "", fix)
             return self.model(**batch).last_hidden_state
 
-    def _encode(self, texts: Sequence[str], prefix: str, progress: bool, model):
+    def _encode(self, texts: Sequence[str], prefix: str, progress: bool, model, streams: int = 1):
         import numpy as np
         import torch
         from tqdm.auto import tqdm
@@ -208,11 +227,12 @@ class Encoder:
         # Longest first, so each batch pads to similar lengths; results go back to input order.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         bs = self.config.batch_size
-        with torch.inference_mode(), tqdm(total=len(texts), desc="Encoding", unit=" texts", disable=not progress) as bar:
-            for start in range(0, len(texts), bs):
-                idx = order[start:start + bs]
+        batches = [order[start:start + bs] for start in range(0, len(texts), bs)]
+
+        def encode(idx):
+            with torch.inference_mode():
                 # A fast tokenizer sets its padding and truncation state per call: two threads at once (the
-                # app's concurrent searches) fail with "Already borrowed". The model itself is safe to share.
+                # app's concurrent searches, or batches run side by side) fail with "Already borrowed".
                 with self._tokenizer_lock:
                     batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                            max_length=self.config.max_length, return_tensors="pt")
@@ -226,8 +246,38 @@ class Encoder:
                 if self.config.normalize:
                     vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
                 out[idx] = vectors.cpu().numpy()
-                bar.update(len(idx))
+            bar.update(len(idx))
+
+        with tqdm(total=len(texts), desc="Encoding", unit=" texts", disable=not progress) as bar:
+            if streams <= 1 or len(batches) <= 1:
+                for idx in batches:
+                    encode(idx)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                encode(batches[0])  # alone: a model compiles on its first batch
+                with ThreadPoolExecutor(streams, thread_name_prefix="gaia-lite-encode") as pool:
+                    list(pool.map(encode, batches[1:]))
         return out
+
+
+_DOCUMENTS = threading.Lock()  # one documents call at a time per process (see Encoder.encode_documents)
+
+
+def _frozen(compiled: bool):
+    """TorchInductor's freezing, on while a compiled model runs (a no-op context otherwise), so that a compile it
+    starts treats the weights as constants: on a CPU the linear layers become oneDNN kernels with prepacked
+    weights that add the bias and apply GELU or the residual sum themselves, where a plain compile copies the bias
+    into every output and runs those as separate passes (SciFact abstracts in bf16: about 1.15x, BENCHMARKS.md).
+    ``torch.compile(options=)`` does not reach this setting, hence the patch of the global configuration, which
+    lasts only the call (under ``_DOCUMENTS``)."""
+    from contextlib import nullcontext
+
+    if not compiled:
+        return nullcontext()
+    import torch._inductor.config as inductor_config
+
+    return inductor_config.patch(freezing=True)
 
 
 class _Traced:
