@@ -79,7 +79,7 @@ def test_compiled_encoding_gives_the_eager_vectors(encoder):
     from torch.profiler import profile
 
     with profile() as run:  # frozen: the linear layers run as oneDNN kernels that add the bias (no aten addmm)
-        compiled.encode_documents(TEXTS, progress=False)
+        compiled.encode_documents(TEXTS[:2], progress=False)  # one batch: run in this thread, which is profiled
     ops = {e.key for e in run.key_averages()}
     assert "mkldnn::_linear_pointwise" in ops and "aten::addmm" not in ops, sorted(ops)
 
@@ -99,15 +99,19 @@ def test_documents_run_a_batch_per_thread_with_the_vectors_of_one_batch_at_a_tim
         batched.model = encoder.model  # the hooked model
         together = batched.encode_documents(texts, progress=False)
         assert torch.get_num_threads() == threads  # restored
-        if threads > 1:
-            assert {n for n, _ in seen} > {threading.current_thread().name}  # the pool's threads ran batches too
+        if threads > 1:  # the batches ran in the encoder's pool
+            assert all(n.startswith("gaia-lite-encode") for n, _ in seen), seen
         assert {t for _, t in seen} == {1} and len(seen) == 6
+        longest = sorted(range(len(texts)), key=lambda i: -len(texts[i]))[:4]  # the first batch, alone: all threads
+        alone = batched.encode_documents([texts[i] for i in longest], progress=False)
+        assert seen[-1][1] == threads
         torch.set_num_threads(1)  # one thread: batches one after another, in this thread
         one_by_one = batched.encode_documents(texts, progress=False)
     finally:
         torch.set_num_threads(threads)
         hook.remove()
     np.testing.assert_array_equal(together, one_by_one)
+    np.testing.assert_array_equal(together[longest], alone)  # the same bits on one thread as on all of them
     np.testing.assert_allclose(together, encoder.encode_documents(texts, progress=False), atol=1e-6)
 
 

@@ -132,6 +132,7 @@ class Encoder:
         self.dim = int(self.model.config.hidden_size)
         self._tokenizer_lock = threading.Lock()
         self._compiled = None  # the torch.compile'd model, made on first use; False once compiling has failed
+        self._compiled_ran = False  # whether it has run (compiled) once: concurrent batches must not compile it
         self._traced = None  # the model traced for one query at a time (TorchScript); False where it does not apply
         self._trace_lock = threading.Lock()
 
@@ -171,22 +172,25 @@ class Encoder:
         says so; None: on a CPU, when ``total`` (the documents of the whole job, such as a build's corpus, so that
         every shard decides alike; default: these texts) is at least ``COMPILE_MIN_DOCS``.
 
-        On a CPU with torch's ``n`` threads, ``n`` batches run at once, each on one thread (torch's thread count
-        is 1 for the duration of the call, for the whole process): one batch per core loses less to the
-        threads' meeting points in every layer than every core sharing each batch (paired runs: about 1.25x).
-        Every batch runs alike, so a batch's vectors do not depend on where in a call or a shard it falls."""
+        On a CPU with torch's ``n`` threads and more than one batch (or a compiled model), ``n`` batches run at
+        once, each on one thread (torch's thread count is 1 for the duration of the call, for the whole process): one batch per core
+        loses less to the threads' meeting points in every layer than every core sharing each batch (paired runs:
+        about 1.25x). The vectors are those of one batch at a time: oneDNN and TorchInductor share a batch's work
+        among threads without splitting any sum (tested)."""
+        import torch
+
         compile_ = self.config.compile
         if compile_ is None:
             compile_ = self.config.device == "cpu" and (total or len(texts)) >= COMPILE_MIN_DOCS
         model = self._compiled_model() if compile_ else self.model
-        if self.config.device != "cpu":
-            with _DOCUMENTS, _frozen(model is self._compiled):
-                return self._encode(texts, self.config.document_prefix, progress, model)
-        import torch
-
         # The lock keeps two calls in one process from each setting and restoring torch's global thread count.
         with _DOCUMENTS, _frozen(model is self._compiled):
             threads = torch.get_num_threads()
+            # A compiled model keeps to one thread even for one batch: TorchInductor compiles again for another
+            # thread count (tens of seconds).
+            if (self.config.device != "cpu" or threads == 1
+                    or (len(texts) <= self.config.batch_size and model is not self._compiled)):
+                return self._encode(texts, self.config.document_prefix, progress, model)
             torch.set_num_threads(1)
             try:
                 return self._encode(texts, self.config.document_prefix, progress, model, streams=threads)
@@ -249,15 +253,17 @@ class Encoder:
             bar.update(len(idx))
 
         with tqdm(total=len(texts), desc="Encoding", unit=" texts", disable=not progress) as bar:
+            if model is self._compiled and not self._compiled_ran:
+                encode(batches.pop(0))  # alone: the model compiles on its first batch
+                self._compiled_ran = True
             if streams <= 1 or len(batches) <= 1:
                 for idx in batches:
                     encode(idx)
             else:
                 from concurrent.futures import ThreadPoolExecutor
 
-                encode(batches[0])  # alone: a model compiles on its first batch
-                with ThreadPoolExecutor(streams, thread_name_prefix="gaia-lite-encode") as pool:
-                    list(pool.map(encode, batches[1:]))
+                with ThreadPoolExecutor(min(streams, len(batches)), thread_name_prefix="gaia-lite-encode") as pool:
+                    list(pool.map(encode, batches))
         return out
 
 
