@@ -40,9 +40,8 @@ STEMMERS = ("porter", "krovetz", "none")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 POOLINGS = ("mean", "cls", "max")
 DTYPES = ("auto", "float32", "bfloat16")
-# torch.compile costs 10-40 s a process (cold cache: 40 s on this project's 2-core machine), then encodes short
-# texts (docstrings) 1.32x and SciFact abstracts 1.04x as fast (paired runs, BENCHMARKS.md): it pays on large
-# builds only.
+# torch.compile (frozen) costs 20-50 s a process on this project's 2-core machine, then encodes SciFact abstracts
+# about 1.13x and docstrings about 1.2x as fast as uncompiled bf16 (BENCHMARKS.md): it pays on large builds only.
 COMPILE_MIN_DOCS = 20_000
 INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
 #: Hits a search returns unless told otherwise (CLI ``-k``, the explorer's page size, ``search(query, k)``).
