@@ -14,11 +14,13 @@ What is measured (one process, one machine; torch's default thread count, report
    reported), ONNX Runtime int8 (the model exported, fused by ORT's transformer optimizer, dynamically quantized
    per channel; needs the ``onnx`` package, else skipped with the reason), and for reference
    sentence-transformers with its model cast to bfloat16. Every system encodes a 64-text warm-up first; then,
-   in ``--encode-repeat`` rounds over the sample (sorted longest first) in chunks of 128 texts, every system
-   encodes each chunk in turn (rotating order). The ratio to sentence-transformers fp32 is its total time over
-   the system's on the same chunks: this machine's speed drifts by tens of percent within a minute, and
-   chunk-by-chunk turns keep both sides of the ratio in the same moments. Best and median rounds (whole sample)
-   are shown too. Vectors are compared (cosine) with sentence-transformers'.
+   in ``--encode-repeat`` rounds over the sample (sorted longest first) in calls of ``ENCODE_CALL_TEXTS`` (1,024,
+   the texts a build hands the encoder at a time; the default sample of 1,000 is one call), every system makes
+   each call in turn (rotating order). The ratio to sentence-transformers fp32 is its total time over the
+   system's on the same calls: this machine's speed drifts by tens of percent within a minute, and turns call by
+   call keep both sides of the ratio close in time. Best and median rounds are shown too. Vectors are compared
+   (cosine) with sentence-transformers'. Calls were 128 texts until 2026-11-30: two batches, where a build's
+   call has 16 to share among the cores (``Encoder.encode_documents`` runs one batch per core).
 2. bf16 effectiveness: a bfloat16 dense index of SciFact is built (under ``--root``, through torch.compile as a
    large build would), and nDCG@10, R@100 and
    R@1000 on the test split (k=1000, hits equal to the query id removed: configs/scifact-dense-minilm.yaml's
@@ -81,11 +83,12 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
 from _common import OtherLoad, first_sentence, log, machine_basics, proc_mib, step_split, tree_bytes  # noqa: E402
 
+from gaia_lite.dense.index import ENCODE_CALL_TEXTS  # noqa: E402
+
 perf = time.perf_counter
 BIG_MIN = 100_000
 METRICS = ("nDCG@10", "R@100", "R@1000")
 ENCODE_TARGET = 3.0  # gaia_lite vs sentence-transformers fp32, docs/s
-ENCODE_CHUNK = 128  # texts each system encodes in turn when comparing encoders
 NDCG_TOLERANCE = 0.005
 P95_TARGET_MS = 100.0
 SCIFACT_FP32 = {"nDCG@10": 0.6451, "R@100": 0.9250}  # measured, configs/scifact-dense-minilm.yaml
@@ -304,51 +307,51 @@ def encoders(folder: Path, workdir: Path) -> tuple[dict, dict]:
 
 
 def bench_encode(systems: dict, texts: list[str], repeat: int) -> dict:
-    """docs/s of each system on ``texts``: a warm-up, then ``repeat`` rounds over the sample in chunks of
-    ``ENCODE_CHUNK`` texts, every system encoding each chunk in turn (rotating order). This machine's speed drifts
-    by tens of percent within a minute, so the systems are compared chunk by chunk: ``ratio_to_st_fp32`` is
-    sentence-transformers fp32's total time over the system's, on the same chunks at nearly the same moments.
-    Also reported: the best and median round (whole sample) and the median of the per-chunk ratios."""
+    """docs/s of each system on ``texts``: a warm-up, then ``repeat`` rounds over the sample in calls of
+    ``ENCODE_CALL_TEXTS`` texts (as a build calls the encoder), every system making each call in turn (rotating
+    order). This machine's speed drifts by tens of percent within a minute, so the systems are compared call by
+    call: ``ratio_to_st_fp32`` is sentence-transformers fp32's total time over the system's, on the same calls
+    close in time. Also reported: the best and median round (whole sample) and the median of the per-call
+    ratios."""
     import numpy as np
 
     names = list(systems)
     for name in names:
         systems[name](texts[:64])
-    # Longest first, as each system batches: a chunk pads no more than the whole sample would.
+    # Longest first, as each system batches: a call pads no more than the whole sample would.
     texts = sorted(texts, key=len, reverse=True)
-    chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
+    calls = [texts[i:i + ENCODE_CALL_TEXTS] for i in range(0, len(texts), ENCODE_CALL_TEXTS)]
     seconds: dict = {name: [0.0] * repeat for name in names}
-    chunk_seconds: dict = {name: [] for name in names}
+    call_seconds: dict = {name: [] for name in names}
     loads: dict = {name: [] for name in names}
     vectors: dict = {name: [] for name in names}
     for r in range(repeat):
-        for c, chunk in enumerate(chunks):
-            turn = (r * len(chunks) + c) % len(names)
+        for c, call in enumerate(calls):
+            turn = (r * len(calls) + c) % len(names)
             for name in names[turn:] + names[:turn]:
                 gc.collect()
                 with OtherLoad() as load:
                     t = perf()
-                    v = systems[name](chunk)
+                    v = systems[name](call)
                     dt = perf() - t
                 seconds[name][r] += dt
-                chunk_seconds[name].append(dt)
+                call_seconds[name].append(dt)
                 loads[name].append(load.cores)
                 if r == 0:
                     vectors[name].append(np.asarray(v, dtype=np.float32))
         log(f"    round {r + 1}/{repeat}: " + ", ".join(f"{name} {len(texts) / seconds[name][r]:.1f}"
                                                      for name in names) + " docs/s")
     vectors = {name: np.vstack(v) for name, v in vectors.items()}
-    ref, base = vectors["sentence-transformers fp32"], chunk_seconds["sentence-transformers fp32"]
+    ref, base = vectors["sentence-transformers fp32"], call_seconds["sentence-transformers fp32"]
     out = {}
     for name in names:
         v = vectors[name]
         cos = (v * ref).sum(1) / (np.linalg.norm(v, axis=1) * np.linalg.norm(ref, axis=1))
         out[name] = {"docs_per_s": len(texts) / min(seconds[name]),
                      "docs_per_s_median": len(texts) / statistics.median(seconds[name]),
-                     "docs_per_s_all": len(texts) * repeat / sum(seconds[name]),
-                     "seconds": seconds[name], "chunk": ENCODE_CHUNK,
-                     "ratio_to_st_fp32": sum(base) / sum(chunk_seconds[name]),
-                     "chunk_ratio_median": statistics.median(b / s for b, s in zip(base, chunk_seconds[name])),
+                     "seconds": seconds[name], "call_texts": ENCODE_CALL_TEXTS,
+                     "ratio_to_st_fp32": sum(base) / sum(call_seconds[name]),
+                     "call_ratio_median": statistics.median(b / s for b, s in zip(base, call_seconds[name])),
                      "other_processes_cores_max": round(max(loads[name]), 2),
                      "cosine_to_st_fp32_min": float(cos.min()), "cosine_to_st_fp32_mean": float(cos.mean())}
     return out
@@ -1060,10 +1063,10 @@ def encode_table(out: dict) -> str:
         for name, r in data["systems"].items():
             rows.append([f"{sample} ({data['texts']:,} docs, {ts['tokens_mean_after_truncation']:.0f} tokens)", name,
                          f"{r['docs_per_s']:.1f}", f"{r['docs_per_s_median']:.1f}", f"{r['ratio_to_st_fp32']:.2f}x",
-                         f"{r['chunk_ratio_median']:.2f}x",
+                         f"{r['call_ratio_median']:.2f}x",
                          f"{r['cosine_to_st_fp32_min']:.4f}", f"{r['other_processes_cores_max']:.2f}"])
     return fmt_table(["sample (mean tokens)", "system", "docs/s (best round)", "docs/s (median round)",
-                      "vs ST fp32 (all chunks)", "vs ST fp32 (median chunk)", "min cosine to ST fp32",
+                      "vs ST fp32 (all calls)", "vs ST fp32 (median call)", "min cosine to ST fp32",
                       "others (cores)"], rows, "llrrrrrr")
 
 
@@ -1155,17 +1158,18 @@ def write_section(out: dict, path: Path) -> None:
     encode_intro = (
         f"Seeded samples (seed {settings['seed']}) of {settings['encode_docs']:,} documents, title + \" \" + "
         f"text as the dense index encodes them; every system encodes the same texts, batch 64, sorted by length. "
-        f"After a warm-up, {settings['encode_repeat']} rounds over the sample, longest texts first, in chunks of "
-        f"{ENCODE_CHUNK}: every system encodes each chunk in turn (rotating order). \"vs ST fp32 (all chunks)\" is "
-        "sentence-transformers fp32's total time over the system's, the figure the target is judged on; this "
-        "machine's speed drifts by tens of percent within a minute, and turns chunk by chunk keep both sides of "
-        "the ratio in the same moments. The median of the per-chunk ratios, and the best and median rounds "
-        "(whole sample), are beside it. The bf16 sentence-transformers row is the same model cast to bfloat16, "
-        "for reference."
+        f"After a warm-up, {settings['encode_repeat']} rounds over the sample, longest texts first, in calls of "
+        f"{ENCODE_CALL_TEXTS:,} texts, as a build calls the encoder: every system makes each call in turn (rotating "
+        "order). \"vs ST fp32 (all calls)\" is sentence-transformers fp32's total time over the system's, the "
+        "figure the target is judged on; this machine's speed drifts by tens of percent within a minute, and turns "
+        "call by call keep both sides of the ratio close in time. The median of the per-call ratios, and the best "
+        "and median rounds (whole sample), are beside it. The bf16 sentence-transformers row is the same model "
+        "cast to bfloat16, for reference."
     )
     onnx_line = (f"torch.compile: {notes['compile_s']:.1f} s to compile in the warm-up (with freezing the graph is "
-                 f"compiled again in every process; TorchInductor's on-disk cache keeps its C++ kernels). ONNX Runtime int8: {notes['onnxruntime int8']}; optimum, "
-                 "the usual route, was not used: optimum-onnx 0.1.0 requires transformers < 4.58.")
+                 "compiled again in every process; TorchInductor's on-disk cache keeps its C++ kernels). "
+                 f"ONNX Runtime int8: {notes['onnxruntime int8']}; optimum, the usual route, was not used: "
+                 "optimum-onnx 0.1.0 requires transformers < 4.58.")
     d, dh, dq = eff["diff_bf16_minus_fp32"], eff["diff_hybrid_bf16_minus_fp32"], eff["diff_fp32_index_bf16_queries"]
     cos, top = eff["doc_vectors_cosine_bf16_vs_fp32"], eff["top10_bf16_vs_fp32"]
     eff_line = (
@@ -1338,8 +1342,8 @@ def reading(out: dict) -> list[str]:
         others = [f"{name} {r['ratio_to_st_fp32']:.2f}x" for name, r in s.items() if name != "sentence-transformers fp32"]
         best = fastest_gaia(s)
         reached.append(s[best]["ratio_to_st_fp32"] >= ENCODE_TARGET)
-        ratios.append(f"{sample}: {best} {s[best]['ratio_to_st_fp32']:.2f}x (median chunk "
-                      f"{s[best]['chunk_ratio_median']:.2f}x, best rounds "
+        ratios.append(f"{sample}: {best} {s[best]['ratio_to_st_fp32']:.2f}x (median call "
+                      f"{s[best]['call_ratio_median']:.2f}x, best rounds "
                       f"{s[best]['docs_per_s'] / st32['docs_per_s']:.2f}x; all: {', '.join(others)})")
     lines.append(
         "- **Encoding.** Against sentence-transformers in fp32: " + "; ".join(ratios) + ". In fp32 gaia_lite and "

@@ -31,6 +31,9 @@ from .encoder import Encoder, resolve_model
 
 EMBEDDINGS_DIR = "embeddings"
 PART_FILE = "embeddings.arrow"  # a shard's (id, embedding) table in the workdir
+# Texts per Encoder.encode_documents call in a build: enough batches to keep every core busy with one batch each
+# (see encode_documents); bench-dense compares encoders on calls of this size.
+ENCODE_CALL_TEXTS = 1024
 
 
 def model_slug(model: str) -> str:
@@ -164,7 +167,7 @@ class DenseShardJob:
         rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
         try:
             with datasets_progress(self.progress):
-                rows.map(encode, batched=True, batch_size=1024, remove_columns=columns, features=features,
+                rows.map(encode, batched=True, batch_size=ENCODE_CALL_TEXTS, remove_columns=columns, features=features,
                          cache_file_name=str(scratch / PART_FILE), desc=f"Encoding shard {shard.name}",
                          new_fingerprint=f"gaia-lite-{shard.name}")
         except BaseException:
