@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import replace
 from . import __version__
 from .config import (COMPILE_MIN_DOCS, DEFAULT_K, DTYPES, INDEX_TYPES, RETRIEVERS, SPARSE_FIELDS, STEMMERS,
                      BuildConfig, DenseConfig, FusionConfig, RetrieverConfig, SparseConfig, check_k)
-from .errors import ConfigError, GaiaLiteError, InputError
+from .errors import ConfigError, GaiaLiteError, InputError, Terminated, sigterm_raises
 
 DEMO_QUERY = "read a parquet file into a table"
 #: Exit status of a program whose output pipe was closed: 128 + SIGPIPE, as the shell reports it.
@@ -977,7 +978,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        status = args.func(args)
+        with sigterm_raises():
+            status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return status
     except BrokenPipeError:
@@ -991,9 +993,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_one_line(e.strerror or e)}{where}; check the path, its permissions and the free space",
               file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated; nothing half-built was kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted; nothing half-built was kept", file=sys.stderr)
         return 130
+
 
 
 def _one_line(message) -> str:

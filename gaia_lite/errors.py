@@ -7,6 +7,8 @@ Every error a user can cause (a bad argument, a malformed file, a missing index,
 
 from __future__ import annotations
 
+import contextlib
+
 
 class GaiaLiteError(Exception):
     """Root of all gaia_lite errors; the CLI prints these as one line and exits 2."""
@@ -81,3 +83,32 @@ def require(module: str, purpose: str, install: str | None = None):
         if e.name is not None and e.name.split(".")[0] != module.split(".")[0]:
             raise  # the package is there but broken inside: its own error says more than ours would
         raise MissingDependencyError(module.split(".")[0], purpose, install) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit, a container stopping), raised in the main thread inside
+    :func:`sigterm_raises`: the work stops as after Ctrl+C, so scratch folders are removed, finished shards are
+    kept for resuming and exit handlers run."""
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread, where by default it would end
+    the process at once, skipping every ``finally`` and exit handler. Left alone outside the main thread and where
+    the program has a handler of its own."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL):
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -25,6 +25,9 @@ MIN_JAVA_VERSION = 21
 
 # Quiets Java 25's warnings about sun.misc.Unsafe (used by Lucene) and native access (used by pyjnius).
 _QUIET_OPTIONS = ("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED")
+# -Xrs: the JVM leaves SIGINT and SIGTERM to Python. Otherwise it takes them over and ends the process at once,
+# so Ctrl+C or `kill` during a Lucene build would skip the clean-up (scratch folders, the one-line message).
+_EMBEDDED_OPTIONS = ("-Xrs",)
 
 _lock = threading.Lock()
 
@@ -139,7 +142,7 @@ def start_jvm() -> JavaRuntime:
         # pyjnius locates libjvm through JAVA_HOME when it is first imported.
         os.environ["JAVA_HOME"] = str(runtime.home)
         _started_options = java_options()
-        jnius_config.add_options(*_QUIET_OPTIONS, *_started_options)
+        jnius_config.add_options(*_QUIET_OPTIONS, *_EMBEDDED_OPTIONS, *_started_options)
         jnius_config.add_classpath(anserini_jar())
         import jnius  # noqa: F401  (starts the JVM)
 

@@ -461,3 +461,29 @@ def test_json_output_is_unaffected_by_the_error_handling(env, capsys):
     status, out, err = _run(["search", "c", "search engine", "--json", "-k", "8", "--root", env["root"]], capsys)
     assert status == 0 and err == ""
     assert [h["doc_id"] for h in json.loads(out)] == ["d7", "d4", "d3"]  # the documents that hold the words
+
+
+def test_sigterm_raises_terminated_only_inside_the_block_and_keeps_a_program_s_own_handler():
+    import signal
+
+    from gaia_lite.errors import Terminated, sigterm_raises
+
+    with pytest.raises(Terminated), sigterm_raises():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler runs between bytecodes
+            pass
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+    def own(signum, frame):
+        own.calls += 1
+
+    own.calls = 0
+    signal.signal(signal.SIGTERM, own)
+    try:
+        with sigterm_raises():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100):
+                pass
+        assert own.calls == 1 and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -177,6 +177,35 @@ def test_a_killed_build_resumes_from_its_finished_shards(corpus, queries, plain_
     assert not work.exists()
 
 
+def test_a_terminated_rebuild_cleans_up_keeps_the_previous_index_and_resumes(corpus, queries, plain_sparse):
+    """SIGTERM (``kill``, a scheduler's time limit) stops a CLI build as Ctrl+C does: one line, exit 143, no
+    traceback, no scratch left, the previous index untouched, the finished shards kept for the next run."""
+    out = corpus.folder / "terminated-sparse"
+    work = corpus.folder / f".{out.name}.work"
+    build_sparse_index(corpus, out=out, shard_size=100, progress=False)
+    before = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
+    argv = ["-m", "gaia_lite", "index", "sparse", str(corpus.folder), "--shard-size", "10", "--threads", "1",
+            "--out", str(out), "--no-progress"]
+    driver = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(work.glob("done/*.json")) and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.02)
+    driver.send_signal(signal.SIGTERM)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "terminated; nothing half-built was kept" and "Traceback" not in err
+    finished = len(list(work.glob("done/*.json")))
+    assert 1 <= finished < 30, finished
+    assert not [p for p in (work / "parts").iterdir() if p.name.startswith(".")]  # the shard it was making
+    assert not [p for p in corpus.folder.iterdir() if p.name.startswith(f".{out.name}.") and p != work]
+    assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+    log: list[str] = []
+    build_sparse_index(corpus, out=out, shard_size=10, threads=1, progress=False, log=log.append)
+    assert any(f"{finished} of 30 shards reused" in line for line in log), log
+    _assert_same_sparse(plain_sparse, out, corpus, queries)
+
+
 def test_another_plan_does_not_reuse_shards(corpus, tmp_path):
     out = tmp_path / "index"
     work = tmp_path / ".index.work"

@@ -46,14 +46,16 @@ def test_requirements_are_pinned_and_need_no_system_java(space):
     assert not (space / "packages.txt").exists()
 
 
-def test_space_app_serves_locally(space):
+def test_space_app_serves_locally(space, tmp_path):
     from gradio_client import Client
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    tmp = tmp_path / "tmp"  # the app's temporary folders, to see that a stopped app leaves none of its own
+    tmp.mkdir()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": ""}
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": "", "TMPDIR": str(tmp)}
     # From another folder: the Space must find its own gaia_lite and artifacts, not this checkout's.
     proc = subprocess.Popen([sys.executable, str(space / "app.py")], cwd=space.parent, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -72,9 +74,12 @@ def test_space_app_serves_locally(space):
         answer = Client(url, verbose=False).predict("java", "bm25", "rrf", 0.5, 3, 1, True, None, "minmax",
                                                     api_name="/search")
         assert [h["doc_id"] for h in answer["hits"]] == ["d2", "d3"]
+        assert list(tmp.glob("gaia_lite_export_*"))  # the app's export folder, while it runs
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM: how a Space is stopped
         proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stdout.read()
+    assert not list(tmp.glob("gaia_lite_export_*"))
 
 
 def test_space_build_from_the_cli_and_rebuild_keeps_a_good_folder(tiny_corpus, tmp_path, capsys):

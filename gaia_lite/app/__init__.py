@@ -6,9 +6,11 @@ layout, ``space`` the Space folder writer. Gradio is imported only when an app i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
+from ..errors import sigterm_raises
 from .explorer import DenseBuild, Explorer, Settings
 
 __all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
@@ -64,9 +66,12 @@ def launch(corpus, config=None, *, host: str | None = None, port: int | None = N
     # One search before serving: the first user should not wait for Lucene's and torch's first-call costs.
     explorer.search("warm up")
     demo = build_demo(explorer)
-    demo.launch(server_name=host or os.environ.get("GRADIO_SERVER_NAME"),
-                server_port=port or (int(os.environ["GRADIO_SERVER_PORT"]) if os.environ.get("GRADIO_SERVER_PORT")
-                                     else None),
-                share=share, css=CSS, show_error=False, prevent_thread_lock=not block, footer_links=["api"],
-                **launch_kwargs)
+    # Gradio stops serving on KeyboardInterrupt and returns; a SIGTERM (how a Space or a service manager stops
+    # the app) then also ends the process through its exit handlers, which remove the app's exports.
+    with sigterm_raises() if block else contextlib.nullcontext():
+        demo.launch(server_name=host or os.environ.get("GRADIO_SERVER_NAME"),
+                    server_port=port or (int(os.environ["GRADIO_SERVER_PORT"])
+                                         if os.environ.get("GRADIO_SERVER_PORT") else None),
+                    share=share, css=CSS, show_error=False, prevent_thread_lock=not block, footer_links=["api"],
+                    **launch_kwargs)
     return demo
