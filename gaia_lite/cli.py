@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,8 @@ from .errors import ConfigError, GaiaLiteError, InputError, Terminated, sigterm_
 DEMO_QUERY = "read a parquet file into a table"
 #: Exit status of a program whose output pipe was closed: 128 + SIGPIPE, as the shell reports it.
 BROKEN_PIPE_STATUS = 141
+#: Exit status after SIGTERM (``kill``, a job scheduler), once the same clean-up as Ctrl+C has run: 128 + SIGTERM.
+TERMINATED_STATUS = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -995,11 +996,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Terminated:
         print("terminated; nothing half-built was kept", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         print("interrupted; nothing half-built was kept", file=sys.stderr)
         return 130
-
 
 
 def _one_line(message) -> str:
