@@ -8,10 +8,14 @@ The vocabulary, from the index up:
 - :class:`RetrieverConfig`: which retriever (``bm25``, ``dense``, ``hybrid``) with the three above;
 - :class:`ExperimentConfig`: a retriever on a BEIR collection, with metrics and expected scores.
 
-Each default is written once, here. The CLI flags (``--fields``, ``--model``, ``--fusion``,
-``--bm25-weight``...), the YAML keys (``retriever: {sparse: {fields}, dense: {model}, fusion: {method,
-bm25_weight}}``), the explorer's controls and the Python API all name these fields and mean the same thing.
-YAML is read with :func:`from_dict`, which rejects unknown keys; :func:`to_dict` writes a config back.
+Each default is written once, here, and each rule about settings is checked here (in ``__post_init__``), so YAML,
+the Python API, the CLI and the explorer accept and refuse the same things. The CLI derives one flag from each
+field (``--fields``, ``--model``, ``--bm25-weight``...) with the help text in the field's metadata
+(:func:`setting`); a field without a flag says why there. The YAML keys (``retriever: {sparse: {fields}, dense:
+{model}, fusion: {method, bm25_weight}}``), the explorer's controls and the Python API name these fields and mean
+the same thing. The names a field may take (fusion methods, normalizations, retrievers, index types) come from
+:mod:`gaia_lite.registry`. YAML is read with :func:`from_dict`, which rejects unknown keys; :func:`to_dict` writes
+a config back.
 
 Environment variables are read when a function is called, never at import time.
 """
@@ -27,14 +31,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
-from .fusion import FUSIONS, MISSING_RULES, NORMALIZATIONS
+from .registry import FUSION_METHODS, INDEX_TYPES, MISSING_RULES, NORMALIZATIONS, RETRIEVERS
 
 #: Environment variable naming the folder that holds built corpora (default: ``./indexes``).
 HOME_ENV = "GAIA_LITE_HOME"
 #: Extra JVM options, split on whitespace, added to the ones gaia_lite needs.
 JAVA_OPTS_ENV = "GAIA_LITE_JAVA_OPTS"
 
-RETRIEVERS = ("bm25", "dense", "hybrid")
 SPARSE_FIELDS = ("flat", "multifield")
 STEMMERS = ("porter", "krovetz", "none")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -43,7 +46,6 @@ DTYPES = ("auto", "float32", "bfloat16")
 # torch.compile (frozen) costs 20-50 s a process on this project's 2-core machine, then encodes SciFact abstracts
 # about 1.13x and docstrings about 1.2x as fast as uncompiled bf16 (BENCHMARKS.md): it pays on large builds only.
 COMPILE_MIN_DOCS = 20_000
-INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
 #: Hits a search returns unless told otherwise (CLI ``-k``, the explorer's page size, ``search(query, k)``).
 DEFAULT_K = 10
 
@@ -80,6 +82,17 @@ def java_options() -> list[str]:
 
 # --- the settings -----------------------------------------------------------------------------------------
 
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
+            flag: str | None = None, choices=None, when: str | None = None, no_flag: str | None = None,
+            metavar: str | None = None):
+    """A settings field with what the CLI needs to offer it: ``help`` (the CLI adds the default where it is not
+    None), ``flag`` where it is not ``--<field-name>``, ``choices`` (a tuple or a :mod:`~gaia_lite.registry`
+    registry), ``when`` (``build`` or ``search``: the commands it applies to; None: both) and ``no_flag``, the
+    reason a field has no flag."""
+    meta = {"help": help, "flag": flag, "choices": choices, "when": when, "no_flag": no_flag, "metavar": metavar}
+    return field(default=default, default_factory=factory, metadata=meta)
+
+
 def _choice(name: str, value, valid) -> None:
     if value not in valid:
         raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
@@ -104,12 +117,13 @@ class SparseConfig:
     ``keep_stopwords``) defaults to Anserini's default English one and is fixed when the index is built; ``k1``
     and ``b`` are BM25's parameters at search time (Anserini's defaults)."""
 
-    fields: str = "flat"
-    stemmer: str = "porter"
-    keep_stopwords: bool = False
-    language: str = "en"
-    k1: float = 0.9
-    b: float = 0.4
+    fields: str = setting("flat", "flat: title + text in one field; multifield: title and text as fields",
+                          choices=SPARSE_FIELDS)
+    stemmer: str = setting("porter", "the analyzer's stemmer", choices=STEMMERS)
+    keep_stopwords: bool = setting(False, "index stopwords (default: drop Lucene's English stopwords)")
+    language: str = setting("en", "Lucene analyzer language (Anserini's default: en)")
+    k1: float = setting(0.9, "BM25 k1", when="search")
+    b: float = setting(0.4, "BM25 b", when="search")
 
     def __post_init__(self):
         _choice("fields", self.fields, SPARSE_FIELDS)
@@ -154,16 +168,24 @@ class EncoderConfig:
     on without it, with a warning.
     """
 
-    model: str | None = None
-    pooling: str | None = None
-    normalize: bool | None = None
-    max_length: int | None = None
-    query_prefix: str | None = None
-    document_prefix: str | None = None
-    batch_size: int = 64
-    device: str | None = None
-    dtype: str | None = None
-    compile: bool | None = None
+    model: str | None = setting(None, "HF model id or local folder (default: all-MiniLM-L6-v2 to build; to search, "
+                                      "the model of the dense index built)")
+    pooling: str | None = setting(None, "token pooling (default: the model's sentence-transformers setting)",
+                                  choices=POOLINGS)
+    normalize: bool | None = setting(None, "L2-normalise vectors (default: the model's sentence-transformers "
+                                           "setting)")
+    max_length: int | None = setting(None, "tokens per text (default: the model's)")
+    query_prefix: str | None = setting(None, "text put before each query, for e5/bge-style models (default: none "
+                                             "to build; to search, the index's)")
+    document_prefix: str | None = setting(None, "text put before each document (default: none to build; to "
+                                                "search, the index's)")
+    batch_size: int = setting(64, "texts per forward pass")
+    device: str | None = setting(None, "cpu, cuda, cuda:1... (default: a GPU where there is one)")
+    dtype: str | None = setting(None, "auto: bfloat16 where the CPU/GPU computes it natively, else float32 "
+                                      "(default: auto to build; to search, the index's)", choices=DTYPES)
+    compile: bool | None = setting(None, "encode documents through torch.compile: faster on a CPU after 20-50 s "
+                                         f"of compiling (default: on a CPU for {COMPILE_MIN_DOCS:,} documents or "
+                                         "more)", when="build")
 
     def __post_init__(self):
         if self.pooling is not None:
@@ -188,18 +210,20 @@ class DenseConfig(EncoderConfig):
     64 gave 0.943 and 0.960 at 20x and 53x flat's speed). HNSW reached 0.99 at either size.
     """
 
-    index_type: str | None = None
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 200
-    ef_search: int = 128
-    ivf_lists: int | None = None
-    ivf_probe: int = 64
-    pq_m: int = 48
+    index_type: str | None = setting(None, "flat: exact inner product; approximate, for large corpora: hnsw, ivf, "
+                                           "ivfpq (default: flat to build; to search, the one built)",
+                                     choices=INDEX_TYPES)
+    hnsw_m: int = setting(32, "HNSW links per node", when="build")
+    hnsw_ef_construction: int = setting(200, "HNSW build-time beam", when="build")
+    ef_search: int = setting(128, "HNSW search-time beam", when="search")
+    ivf_lists: int | None = setting(None, "IVF lists (default: 4 x the square root of the documents)", when="build")
+    ivf_probe: int = setting(64, "IVF lists a search visits", when="search")
+    pq_m: int = setting(48, "ivfpq: bytes a vector, dividing the model's dimensions", when="build")
 
     def __post_init__(self):
         super().__post_init__()
         if self.index_type is not None:
-            _choice("index_type", self.index_type, INDEX_TYPES)
+            INDEX_TYPES.check(self.index_type)
         for name in ("hnsw_m", "hnsw_ef_construction", "ef_search", "ivf_lists", "ivf_probe", "pq_m"):
             _at_least(name, getattr(self, name), 1)
 
@@ -235,23 +259,29 @@ class FusionConfig:
     fusion", gives the figures.
     """
 
-    method: str = "weighted"
-    bm25_weight: float = 0.5
-    normalization: str = "zscore"
-    depth: int = 1000
-    bm25_depth: int | None = None
-    dense_depth: int | None = None
-    rrf_k: int = 60
-    alpha: float = 0.1
-    weight_on_dense: bool = False
-    pyserini_normalization: bool = False
-    fill_missing: bool = False
-    missing: str = "zero"
+    method: str = setting("weighted", "how the two lists are fused", flag="--fusion", choices=FUSION_METHODS)
+    bm25_weight: float = setting(0.5, "BM25's share w in [0, 1], dense gets the rest: weights w and 1-w (weighted), "
+                                      "2w and 2(1-w) (rrf, so 0.5 is RRF's usual 1 and 1)")
+    normalization: str = setting("zscore", "weighted fusion's score normalization", choices=NORMALIZATIONS)
+    depth: int = setting(1000, "documents retrieved per side")
+    bm25_depth: int | None = setting(None, "documents BM25 retrieves (default: --depth)")
+    dense_depth: int | None = setting(None, "documents the dense side retrieves (default: --depth)")
+    rrf_k: int = setting(60, "RRF's k")
+    alpha: float = setting(0.1, "pyserini fusion: alpha x BM25 + dense")
+    weight_on_dense: bool = setting(False, "pyserini fusion: BM25 + alpha x dense instead")
+    pyserini_normalization: bool = setting(False, "pyserini fusion: normalize each side as HybridSearcher does")
+    fill_missing: bool = setting(False, "give a document one side did not retrieve its real score on that side "
+                                        "(weighted and pyserini; rrf never fills)")
+    missing: str = setting("zero", "weighted fusion without filling: what a one-sided document gets from the "
+                                   "other side", choices=MISSING_RULES)
 
     def __post_init__(self):
-        _choice("fusion method", self.method, FUSIONS)
-        _choice("missing-document rule", self.missing, [r for r in MISSING_RULES if r != "error"])
-        _choice("normalization", self.normalization, NORMALIZATIONS)
+        method = FUSION_METHODS[self.method]
+        MISSING_RULES.check(self.missing)
+        NORMALIZATIONS.check(self.normalization)
+        for name, reason in method.refuses.items():
+            if getattr(self, name) != getattr(FusionConfig, name):
+                raise ConfigError(f"{name} does not apply to {self.method} fusion: {reason}")
         if isinstance(self.bm25_weight, bool) or not isinstance(self.bm25_weight, (int, float)) \
                 or math.isnan(self.bm25_weight) or not 0 <= self.bm25_weight <= 1:
             raise ConfigError(f"bm25_weight must be between 0 and 1, got {self.bm25_weight!r}")
@@ -268,27 +298,15 @@ class FusionConfig:
     @property
     def fills(self) -> bool:
         """Whether one-sided documents get their real score on the other side."""
-        return self.method != "rrf" and bool(self.fill_missing)
+        return FUSION_METHODS[self.method].fills and bool(self.fill_missing)
 
     def side_weights(self) -> dict[str, float]:
         """The factor each side's normalised value (or reciprocal rank) is multiplied by."""
-        w = self.bm25_weight
-        if self.method == "pyserini":
-            return {"bm25": 1.0, "dense": self.alpha} if self.weight_on_dense else {"bm25": self.alpha, "dense": 1.0}
-        if self.method == "rrf":
-            return {"bm25": 2 * w, "dense": 2 * (1 - w)}
-        return {"bm25": w, "dense": 1 - w}
+        return FUSION_METHODS[self.method].weights(self)
 
     def params(self) -> dict:
         """Keyword arguments for :func:`gaia_lite.fusion.contributions`."""
-        if self.method == "rrf":
-            return {"k": self.rrf_k, "weights": self.side_weights()}
-        if self.method == "weighted":
-            # Filled sides are complete: a document still missing would be a bug, hence "error".
-            return {"weights": self.side_weights(), "normalization": self.normalization,
-                    "missing": "error" if self.fills else self.missing}
-        return {"alpha": self.alpha, "normalization": self.pyserini_normalization,
-                "weight_on_dense": self.weight_on_dense}
+        return FUSION_METHODS[self.method].params(self)
 
 
 @dataclass(frozen=True)
@@ -296,24 +314,23 @@ class RetrieverConfig:
     """Which retriever, with the settings of each side it uses: ``kind`` is ``bm25`` (uses ``sparse``),
     ``dense`` (uses ``dense``) or ``hybrid`` (all three). :func:`gaia_lite.retriever.open_searcher` opens it."""
 
-    kind: str = "bm25"
-    sparse: SparseConfig = field(default_factory=SparseConfig)
-    dense: DenseConfig = field(default_factory=DenseConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    kind: str = setting("bm25", "which retriever", flag="--retriever", choices=RETRIEVERS)
+    sparse: SparseConfig = setting(factory=SparseConfig, no_flag="a section: its fields have flags")
+    dense: DenseConfig = setting(factory=DenseConfig, no_flag="a section: its fields have flags")
+    fusion: FusionConfig = setting(factory=FusionConfig, no_flag="a section: its fields have flags")
 
     def __post_init__(self):
-        if self.kind not in RETRIEVERS:
-            raise ConfigError(f"unknown retriever {self.kind!r}: not available; valid: {', '.join(RETRIEVERS)}")
+        RETRIEVERS.check(self.kind)
 
     @property
     def uses_sparse(self) -> bool:
         """Whether this retriever searches the Lucene index."""
-        return self.kind in ("bm25", "hybrid")
+        return RETRIEVERS[self.kind].sparse
 
     @property
     def uses_dense(self) -> bool:
         """Whether this retriever searches a dense index."""
-        return self.kind in ("dense", "hybrid")
+        return RETRIEVERS[self.kind].dense
 
     def to_dict(self) -> dict:
         """The settings this retriever uses, for YAML (the sections it does not use are left out)."""
@@ -334,27 +351,17 @@ class BuildConfig:
     an encoding uses. ``ray``: None runs on this machine; ``auto`` or ``host:port`` on that Ray cluster.
     ``workdir``: where the shards are made (None: beside the index; on a cluster, storage every node reads)."""
 
-    shard_size: int | None = None
-    workers: int = 1
-    ray: str | None = None
-    workdir: str | None = None
+    shard_size: int | None = setting(None, "documents per shard (default: automatic, 10,000 to 250,000 and about "
+                                           "4 shards a worker)")
+    workers: int = setting(1, "local worker processes, or with --ray the most encoding actors")
+    ray: str | None = setting(None, "run the shards on this Ray cluster (pip install gaia-lite[ray]; default: this "
+                                    "machine)", metavar="auto|HOST:PORT")
+    workdir: str | None = setting(None, "where shards are made (default: beside the index; with --ray, storage "
+                                        "every node reads)")
 
     def __post_init__(self):
         _at_least("shard_size", self.shard_size, 1)
         _at_least("workers", self.workers, 1)
-
-    def executor(self):
-        """The executor these settings ask for."""
-        from .executors import LocalExecutor, RayExecutor
-
-        if self.ray:
-            return RayExecutor(self.ray, workers=self.workers if self.workers > 1 else None)
-        return LocalExecutor(self.workers)
-
-    def options(self) -> dict:
-        """Keyword arguments for :func:`~gaia_lite.sparse.build_sparse_index` and
-        :func:`~gaia_lite.dense.build_dense_index`."""
-        return {"shard_size": self.shard_size, "executor": self.executor(), "workdir": self.workdir}
 
 
 @dataclass(frozen=True)
@@ -364,8 +371,8 @@ class ContaminationConfig:
     words as :mod:`gaia_lite.analysis.text` normalises them. The default 13 is the n of GPT-3's and
     lm-evaluation-harness's decontamination. ``top_documents``: documents kept per item, by overlap."""
 
-    ngram: int = 13
-    top_documents: int = 5
+    ngram: int = setting(13, "n-gram length in words")
+    top_documents: int = setting(5, "documents kept per item, most overlap first")
 
     def __post_init__(self):
         _at_least("ngram", self.ngram, 1)
@@ -380,10 +387,10 @@ class DuplicatesConfig:
     web-corpus deduplication (5-word shingles, datasketch's 128 permutations, threshold 0.8: a pair shares at
     least 80% of its shingles)."""
 
-    shingle: int = 5
-    threshold: float = 0.8
-    num_perm: int = 128
-    seed: int = 1
+    shingle: int = setting(5, "words per shingle")
+    threshold: float = setting(0.8, "Jaccard similarity of near duplicates, between 0 and 1")
+    num_perm: int = setting(128, "MinHash permutations")
+    seed: int = setting(1, "MinHash seed")
 
     def __post_init__(self):
         _at_least("shingle", self.shingle, 1)

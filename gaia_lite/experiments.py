@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import ExperimentConfig, FusionConfig, RetrieverConfig
+from .registry import FUSION_METHODS
 from .corpus import Corpus, Source, build_corpus
 from .errors import ArtifactMismatchError, ConfigError, InputError, MissingArtifactError
 from .evaluate import (
@@ -197,14 +198,8 @@ GRIDS = {"default": None, "study": study_grid}
 
 
 def default_grid(method: str) -> list[dict]:
-    """The fusion settings :func:`tune_fusion` tries by default for ``method``."""
-    if method == "rrf":
-        return [{"rrf_k": k} for k in (1, 5, 10, 20, 40, 60, 100)]
-    if method == "weighted":
-        return [{"bm25_weight": w / 10, "normalization": norm} for norm in ("minmax", "zscore") for w in range(11)]
-    if method == "pyserini":
-        return [{"alpha": a} for a in (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)]
-    raise ConfigError(f"no default grid for fusion method {method!r}")
+    """The fusion settings :func:`tune_fusion` tries by default for ``method``: its registry entry's grid."""
+    return [dict(params) for params in FUSION_METHODS[method].grid]
 
 
 def tune_fusion(

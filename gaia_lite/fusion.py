@@ -5,10 +5,12 @@ to them, e.g. ``{"bm25": {...}, "dense": {...}}``. Every function here takes pla
 and changes none of its inputs. Fused results come back in rank order — score descending, then doc id
 ascending (:func:`gaia_lite.types.ranked`) — and that same order gives the 1-based ranks RRF uses.
 
-Registries. :data:`NORMALIZATIONS` (``minmax``, ``zscore``, ``none``) and :data:`FUSIONS` (``rrf``,
-``weighted``, ``pyserini``). :func:`normalize`, :func:`fuse`, :func:`contributions` and :func:`fuse_runs`
+Registries. The names live in :mod:`gaia_lite.registry`: :data:`~gaia_lite.registry.NORMALIZATIONS` (``minmax``,
+``zscore``, ``none``) and :data:`~gaia_lite.registry.FUSION_METHODS` (``weighted``, ``rrf``, ``pyserini``), whose
+entries point at the functions here. :func:`normalize`, :func:`fuse`, :func:`contributions` and :func:`fuse_runs`
 take a name; an unknown name, or a parameter the method does not take, raises
-:class:`~gaia_lite.errors.ConfigError` listing the valid ones.
+:class:`~gaia_lite.errors.ConfigError` listing the valid ones. A method's function returns :class:`Terms`: each
+side's contribution to each document, from which the fused scores and their explanations both come.
 
 Explanations. :func:`contributions` gives ``{doc_id: {side: contribution}}``; a document's fused score is
 ``sum(contributions[doc_id].values())``, exactly (the fusion functions compute their scores with that sum).
@@ -42,6 +44,7 @@ from operator import add
 from typing import NamedTuple
 
 from .errors import ConfigError, InputError
+from .registry import FUSION_METHODS, MISSING_RULES, NORMALIZATIONS
 from .types import Run, ranked
 
 Scores = dict[str, float]
@@ -54,8 +57,9 @@ Contributions = dict[str, dict[str, float]]
 #: (one document, say) normalizes to 0 instead of 0/0.
 MIN_DENOMINATOR = 1e-9
 
-#: The ways :func:`weighted` treats a document that a side did not score (see the module docstring).
-MISSING_RULES = ("error", "zero", "min")
+#: The ways :func:`weighted` treats a document that a side did not score (see the module docstring): the
+#: configuration's rules, and ``error`` for sides that must be complete.
+_MISSING = ("error", *MISSING_RULES)
 
 
 # Normalizations ===============================================================================================
@@ -95,17 +99,9 @@ def identity(scores: Mapping[str, float]) -> Scores:
     return dict(scores)
 
 
-#: Normalization name → function ``{doc_id: score} -> {doc_id: normalized score}``.
-NORMALIZATIONS: dict[str, Callable[[Mapping[str, float]], Scores]] = {
-    "minmax": minmax,
-    "zscore": zscore,
-    "none": identity,
-}
-
-
 def normalize(scores: Mapping[str, float], method: str = "minmax") -> Scores:
-    """Normalize one list of scores with the method named ``method`` (a key of :data:`NORMALIZATIONS`)."""
-    return _lookup(NORMALIZATIONS, method, "normalization")(scores)
+    """Normalize one list of scores with the method named ``method`` (a name in :data:`NORMALIZATIONS`)."""
+    return NORMALIZATIONS[method](scores)
 
 
 def _pyserini_midrange(lo: float, hi: float, s: float) -> float:
@@ -129,80 +125,25 @@ def _pyserini_normalize(side: str, scores: Mapping[str, float]) -> Scores:
 # Fusion methods ===============================================================================================
 
 def rrf(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> Scores:
-    """Reciprocal rank fusion: ``score(d) = sum over sides of w_side / (k + rank_side(d))``.
-
-    ``rank_side(d)`` is d's 1-based rank in that side's list, in rank order (score descending, then doc id
-    ascending); a document absent from a side gets nothing from it. ``weights`` default to 1 for every side
-    (plain RRF); ``k`` = 60 as in the paper. Scores are ignored but for ordering each list.
-
-    Cormack, Clarke & Büttcher, "Reciprocal rank fusion outperforms Condorcet and individual rank learning
-    methods", SIGIR 2009, pp. 758-759, https://doi.org/10.1145/1571941.1572114.
-    """
-    return _rrf_terms(sides, k, weights).scores()
+    """Reciprocal rank fusion's fused scores in rank order (:func:`rrf_terms` gives the formula)."""
+    return rrf_terms(sides, k, weights).scores()
 
 
-def weighted(
-    sides: Sides,
-    weights: Mapping[str, float],
-    normalization: str = "minmax",
-    missing: str = "error",
-) -> Scores:
-    """Weighted sum of normalized scores (CombSUM with weights): ``score(d) = sum over sides of
-    w_side * norm_side(s_side(d))``.
-
-    ``norm_side`` is the normalization named ``normalization`` (see :data:`NORMALIZATIONS`), its statistics
-    taken over all the scores passed for that side. ``weights`` gives one weight per side. A document a side
-    did not score is handled by ``missing``: ``"error"`` raises, ``"zero"`` adds 0 from that side (ranx's
-    ``wsum``), ``"min"`` adds ``w_side`` times the side's lowest normalized score (Pyserini's
-    ``HybridSearcher``); see the module docstring. Better still, pass the document's real score.
-
-    Fox & Shaw, "Combination of multiple searches", TREC-2, 1993 (CombSUM); Lee, "Analyses of multiple
-    evidence combination", SIGIR 1997 (normalized scores); Bassani & Romelli, "ranx.fuse", CIKM 2022 (``wsum``).
-    """
-    return _weighted_terms(sides, weights, normalization, missing).scores()
+def weighted(sides: Sides, weights: Mapping[str, float], normalization: str = "minmax", missing: str = "error"
+             ) -> Scores:
+    """Weighted fusion's fused scores in rank order (:func:`weighted_terms` gives the formula)."""
+    return weighted_terms(sides, weights, normalization, missing).scores()
 
 
-def pyserini(
-    sides: Sides,
-    alpha: float = 0.1,
-    normalization: bool = False,
-    weight_on_dense: bool = False,
-    k: int | None = None,
-    sparse: str = "bm25",
-    dense: str = "dense",
-) -> Scores:
-    """Pyserini's ``HybridSearcher`` fusion, same arithmetic:
-    ``score(d) = alpha * sparse(d) + dense(d)``, or ``sparse(d) + alpha * dense(d)`` if ``weight_on_dense``.
-
-    A document missing from one side takes that side's lowest score (0 if the side returned nothing). With
-    ``normalization=True`` each side's scores, filled ones included, become
-    ``(s - (min + max) / 2) / (max - min)``, min and max over the side's returned list (0 and 1 if empty);
-    HybridSearcher divides by zero when a side's scores are all equal, this raises an
-    :class:`~gaia_lite.errors.InputError`. The result keeps the best ``k`` (``None``: all; HybridSearcher's
-    default is 10, with k0 = 10 hits per side). ``sparse`` and ``dense`` name the two sides of ``sides``.
-
-    One difference: documents with exactly equal fused scores are ordered by doc id here, where HybridSearcher
-    keeps the iteration order of a Python ``set`` (which varies with ``PYTHONHASHSEED``); scores are equal.
-
-    Ma, Sun, Pradeep & Lin, "A replication study of dense passage retriever", arXiv:2104.05740 (2021);
-    Lin et al., "Pyserini", SIGIR 2021, https://doi.org/10.1145/3404835.3463238
-    (``pyserini/search/hybrid/_searcher.py``).
-    """
-    return _pyserini_terms(sides, alpha, normalization, weight_on_dense, k, sparse, dense).scores()
-
-
-#: Fusion method name → function ``(sides, **params) -> {doc_id: fused score}``, results in rank order.
-FUSIONS: dict[str, Callable[..., Scores]] = {
-    "rrf": rrf,
-    "weighted": weighted,
-    "pyserini": pyserini,
-}
+def pyserini(sides: Sides, **params) -> Scores:
+    """Pyserini's ``HybridSearcher`` fusion's scores in rank order (:func:`pyserini_terms` gives the formula and
+    the parameters)."""
+    return pyserini_terms(sides, **params).scores()
 
 
 def fuse(sides: Sides, method: str, **params) -> Scores:
-    """Fuse one query's sides with the method named ``method`` (a key of :data:`FUSIONS`) and its ``params``."""
-    fusion = _method(method, params)
-    return fusion(sides, **params)
+    """Fuse one query's sides with the method named ``method`` (a name in :data:`~gaia_lite.registry.FUSION_METHODS`) and its ``params``."""
+    return _method(method, params)(sides, **params).scores()
 
 
 def contributions(sides: Sides, method: str, *, limit: int | None = None, **params) -> Contributions:
@@ -214,10 +155,10 @@ def contributions(sides: Sides, method: str, *, limit: int | None = None, **para
     add these same numbers in this same order. For ``rrf`` a contribution is ``w / (k + rank)``; for
     ``weighted`` and ``pyserini`` it is ``weight * normalized score``.
     """
-    _method(method, params)
+    terms = _method(method, params)
     if limit is not None:
         _check_count("limit", limit)
-    return _TERMS[method](sides, **params).contributions(limit)
+    return terms(sides, **params).contributions(limit)
 
 
 def top(scores: Mapping[str, float], k: int | None) -> Scores:
@@ -255,7 +196,7 @@ def fuse_runs(
     for qid in dict.fromkeys(q for run in runs.values() for q in run):
         sides = {name: top(run.get(qid, {}), depths[name]) for name, run in runs.items()}
         try:
-            fused[qid] = fusion(sides, **params)
+            fused[qid] = fusion(sides, **params).scores()
         except InputError as e:
             raise InputError(f"query {qid!r}: {e}") from None
     return fused
@@ -263,23 +204,44 @@ def fuse_runs(
 
 # The one place each method's numbers are computed =============================================================
 
-def _rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> _Terms:
+def rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> Terms:
+    """Reciprocal rank fusion: ``score(d) = sum over sides of w_side / (k + rank_side(d))``.
+
+    ``rank_side(d)`` is d's 1-based rank in that side's list, in rank order (score descending, then doc id
+    ascending); a document absent from a side gets nothing from it. ``weights`` default to 1 for every side
+    (plain RRF); ``k`` = 60 as in the paper. Scores are ignored but for ordering each list.
+
+    Cormack, Clarke & Büttcher, "Reciprocal rank fusion outperforms Condorcet and individual rank learning
+    methods", SIGIR 2009, pp. 758-759, https://doi.org/10.1145/1571941.1572114.
+    """
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not k >= 0:
         raise ConfigError(f"rrf needs k >= 0 (60 in Cormack et al.), got {k!r}")
     w = _weights(sides, weights, "rrf")
-    return _Terms({side: ({doc_id: w[side] / (k + rank) for rank, (doc_id, _) in enumerate(ranked(scores), 1)}, 0.0)
+    return Terms({side: ({doc_id: w[side] / (k + rank) for rank, (doc_id, _) in enumerate(ranked(scores), 1)}, 0.0)
                    for side, scores in sides.items()})
 
 
-def _weighted_terms(
+def weighted_terms(
     sides: Sides, weights: Mapping[str, float], normalization: str = "minmax", missing: str = "error"
-) -> _Terms:
+) -> Terms:
+    """Weighted sum of normalized scores (CombSUM with weights): ``score(d) = sum over sides of
+    w_side * norm_side(s_side(d))``.
+
+    ``norm_side`` is the normalization named ``normalization`` (see :data:`NORMALIZATIONS`), its statistics
+    taken over all the scores passed for that side. ``weights`` gives one weight per side. A document a side
+    did not score is handled by ``missing``: ``"error"`` raises, ``"zero"`` adds 0 from that side (ranx's
+    ``wsum``), ``"min"`` adds ``w_side`` times the side's lowest normalized score (Pyserini's
+    ``HybridSearcher``); see the module docstring. Better still, pass the document's real score.
+
+    Fox & Shaw, "Combination of multiple searches", TREC-2, 1993 (CombSUM); Lee, "Analyses of multiple
+    evidence combination", SIGIR 1997 (normalized scores); Bassani & Romelli, "ranx.fuse", CIKM 2022 (``wsum``).
+    """
     if weights is None:
         raise ConfigError("weighted fusion needs weights, one per side, e.g. {'bm25': 0.3, 'dense': 0.7}")
     w = _weights(sides, weights, "weighted")
-    norm = _lookup(NORMALIZATIONS, normalization, "normalization")
-    if missing not in MISSING_RULES:
-        raise ConfigError(f"unknown missing-document rule {missing!r}; valid: {', '.join(MISSING_RULES)}")
+    norm = NORMALIZATIONS[normalization]
+    if missing not in _MISSING:
+        raise ConfigError(f"unknown missing-document rule {missing!r}; valid: {', '.join(_MISSING)}")
     normed = {side: norm(scores) for side, scores in sides.items()}
     if missing == "error":
         fill = dict.fromkeys(sides)
@@ -290,7 +252,7 @@ def _weighted_terms(
     return _combine(normed, w, fill)
 
 
-def _pyserini_terms(
+def pyserini_terms(
     sides: Sides,
     alpha: float = 0.1,
     normalization: bool = False,
@@ -298,7 +260,24 @@ def _pyserini_terms(
     k: int | None = None,
     sparse: str = "bm25",
     dense: str = "dense",
-) -> _Terms:
+) -> Terms:
+    """Pyserini's ``HybridSearcher`` fusion, same arithmetic:
+    ``score(d) = alpha * sparse(d) + dense(d)``, or ``sparse(d) + alpha * dense(d)`` if ``weight_on_dense``.
+
+    A document missing from one side takes that side's lowest score (0 if the side returned nothing). With
+    ``normalization=True`` each side's scores, filled ones included, become
+    ``(s - (min + max) / 2) / (max - min)``, min and max over the side's returned list (0 and 1 if empty);
+    HybridSearcher divides by zero when a side's scores are all equal, this raises an
+    :class:`~gaia_lite.errors.InputError`. The result keeps the best ``k`` (``None``: all; HybridSearcher's
+    default is 10, with k0 = 10 hits per side). ``sparse`` and ``dense`` name the two sides of ``sides``.
+
+    One difference: documents with exactly equal fused scores are ordered by doc id here, where HybridSearcher
+    keeps the iteration order of a Python ``set`` (which varies with ``PYTHONHASHSEED``); scores are equal.
+
+    Ma, Sun, Pradeep & Lin, "A replication study of dense passage retriever", arXiv:2104.05740 (2021);
+    Lin et al., "Pyserini", SIGIR 2021, https://doi.org/10.1145/3404835.3463238
+    (``pyserini/search/hybrid/_searcher.py``).
+    """
     if sparse == dense or set(sides) != {sparse, dense}:
         raise ConfigError(
             f"pyserini fusion needs exactly two sides, sparse={sparse!r} and dense={dense!r}; got {sorted(sides)} "
@@ -318,9 +297,10 @@ def _pyserini_terms(
     return _combine(normed, w, fill, keep=k)
 
 
-class _Terms(NamedTuple):
+class Terms(NamedTuple):
     """One query's fusion before ranking: for each side, its contribution to each document it holds and what it
-    adds for a document it lacks (None: nothing may lack it). ``keep``: only the best that many count."""
+    adds for a document it lacks (None: nothing may lack it). ``keep``: only the best that many count. What a
+    fusion method's function returns: ``Terms({"bm25": ({doc_id: contribution}, 0.0), "dense": (...)})``."""
 
     by_side: dict[str, tuple[Mapping[str, float], float | None]]
     keep: int | None = None
@@ -352,7 +332,7 @@ class _Terms(NamedTuple):
 def _combine(
     normed: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], fill: Mapping[str, float | None],
     keep: int | None = None,
-) -> _Terms:
+) -> Terms:
     """Each side's ``weight * score``, a side's ``fill`` standing in for a document it lacks (``None``: raise)."""
     docs = _union(normed) if None in fill.values() else []
     lacking = {side: [d for d in docs if d not in scores] for side, scores in normed.items() if fill[side] is None}
@@ -368,16 +348,9 @@ def _combine(
             "(BM25 from Lucene, dense from the stored vectors), or choose a rule: missing='zero' (ranx's wsum) "
             "or missing='min' (Pyserini's HybridSearcher)."
         )
-    return _Terms({side: ({doc_id: weights[side] * s for doc_id, s in scores.items()},
+    return Terms({side: ({doc_id: weights[side] * s for doc_id, s in scores.items()},
                           None if fill[side] is None else weights[side] * fill[side])
                    for side, scores in normed.items()}, keep)
-
-
-_TERMS: dict[str, Callable[..., _Terms]] = {
-    "rrf": _rrf_terms,
-    "weighted": _weighted_terms,
-    "pyserini": _pyserini_terms,
-}
 
 
 # Helpers ======================================================================================================
@@ -400,18 +373,11 @@ def _check_count(name: str, value) -> None:
         raise ConfigError(f"{name} must be a whole number >= 0 or None, got {value!r}")
 
 
-def _lookup(registry: Mapping[str, Callable], name: str, what: str) -> Callable:
-    try:
-        return registry[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(registry)}") from None
-
-
-def _method(method: str, params: Mapping[str, object]) -> Callable[..., Scores]:
+def _method(method: str, params: Mapping[str, object]) -> Callable[..., Terms]:
     """The fusion function named ``method``, after checking that it takes ``params``."""
     import inspect
 
-    fusion = _lookup(FUSIONS, method, "fusion method")
+    fusion = FUSION_METHODS[method].implementation()
     try:
         inspect.signature(fusion).bind({}, **params)
     except TypeError as e:

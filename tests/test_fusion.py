@@ -15,6 +15,7 @@ from pytest import approx
 
 from gaia_lite import fusion
 from gaia_lite.errors import ConfigError, InputError
+from gaia_lite.registry import FUSION_METHODS, NORMALIZATIONS
 from gaia_lite.evaluate import ranked, write_trec_run
 
 # bm25 ranks a, b, c; dense ranks b, d. Both returned b; a and c only bm25; d only dense.
@@ -282,7 +283,7 @@ def test_inputs_are_not_changed():
 
 
 def test_every_registered_function_documents_formula_and_citation():
-    for fn in [*fusion.NORMALIZATIONS.values(), *fusion.FUSIONS.values()]:
+    for fn in [e.implementation() for e in (*NORMALIZATIONS.entries(), *FUSION_METHODS.entries())]:
         doc = fn.__doc__ or ""
         assert "``" in doc, fn.__name__  # a formula
         if fn is not fusion.identity:
