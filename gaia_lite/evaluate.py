@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import DEFAULT_METRICS
 from .corpus.sources import iter_jsonl
 from .errors import InputError
-from .types import Hit, Qrels, Run, ranked
+from .types import Hit, Qrels, Run, anserini_scores, ranked
 
 __all__ = ["DEFAULT_METRICS", "anserini_scores", "evaluate_run", "load_qrels", "load_queries", "query_id", "ranked",
            "read_trec_run", "remove_query_ids", "trec_lines", "write_trec_run"]
@@ -78,28 +78,6 @@ def remove_query_ids(run: Run) -> Run:
     document ids are unrelated numbers it removes real documents, so it is opt-in.
     """
     return {qid: {d: s for d, s in hits.items() if d != qid} for qid, hits in run.items()}
-
-
-def anserini_scores(scores: Iterable[float]) -> list[float]:
-    """Scores in rank order as Anserini reports them (its ``ScoreTiesAdjusterReranker``, in float32):
-    each rounded to 1e-4, and each score within 1e-4 of the one before lowered by 1e-6 per tie, so that the
-    written scores sort exactly in rank order whatever tool reads them."""
-    import numpy as np
-
-    f32 = np.float32
-    out: list[float] = []
-    dup = 0
-    for i, score in enumerate(scores):
-        # As Anserini 1.7.1's bytecode does it: (float) (Math.round((double) s * 1e4) / 1e4), the rounding in
-        # double (Math.round(double) is floor(x + 0.5)); the tie test and the nudge below are in float32.
-        s = f32(np.floor(float(f32(score)) * 1e4 + 0.5) / 1e4)
-        if i == 0 or f32(out[-1] - s) > f32(1e-4):
-            dup = 0
-        else:
-            dup += 1
-            s = f32(s - f32(f32(1e-6) * f32(dup)))
-        out.append(s)
-    return [float(s) for s in out]
 
 
 def trec_lines(results: Mapping[str, Sequence[Hit]], tag: str = "gaia_lite") -> str:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from . import fusion
 from .config import DEFAULT_K, FusionConfig, check_k, configure
 from .errors import ConfigError
-from .evaluate import anserini_scores
 from .timing import StepTimes, step
-from .types import SIDES, HybridHit, Run
+from .types import SIDES, HybridHit, Run, anserini_scores
 
 __all__ = ["Candidates", "HybridSearcher"]
 

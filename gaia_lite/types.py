@@ -5,7 +5,8 @@ pytrec_eval spell them.
   order, with how each side scored and ranked the document.
 - :func:`hit_record` is the one way a hit becomes a JSON-ready record: CLI ``--json``, exports, the app's API
   and Hub result sets all use it.
-- :func:`ranked` is the one rank order: score descending, then doc id ascending.
+- :func:`ranked` is the one rank order: score descending, then doc id ascending; :func:`anserini_scores` the
+  scores as Anserini writes them in that order (run files, and BM25's side of a hybrid search).
 - :class:`Searcher` is the protocol BM25, dense and hybrid searchers all satisfy.
 """
 
@@ -85,6 +86,28 @@ def ranked(hits: Mapping[str, float], limit: int | None = None) -> list[tuple[st
         cutoff = heapq.nlargest(limit, hits.values())[-1] if limit else math.inf
         items = [item for item in items if item[1] >= cutoff]
     return sorted(items, key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def anserini_scores(scores: Iterable[float]) -> list[float]:
+    """Scores in rank order as Anserini reports them (its ``ScoreTiesAdjusterReranker``, in float32):
+    each rounded to 1e-4, and each score within 1e-4 of the one before lowered by 1e-6 per tie, so that the
+    written scores sort exactly in rank order whatever tool reads them."""
+    import numpy as np
+
+    f32 = np.float32
+    out: list[float] = []
+    dup = 0
+    for i, score in enumerate(scores):
+        # As Anserini 1.7.1's bytecode does it: (float) (Math.round((double) s * 1e4) / 1e4), the rounding in
+        # double (Math.round(double) is floor(x + 0.5)); the tie test and the nudge below are in float32.
+        s = f32(np.floor(float(f32(score)) * 1e4 + 0.5) / 1e4)
+        if i == 0 or f32(out[-1] - s) > f32(1e-4):
+            dup = 0
+        else:
+            dup += 1
+            s = f32(s - f32(f32(1e-6) * f32(dup)))
+        out.append(s)
+    return [float(s) for s in out]
 
 
 def hits_to_run(results: Mapping[str, Sequence[Hit]]) -> Run:

@@ -1,5 +1,6 @@
-"""The package's layering: no import cycles among gaia_lite's modules, counting every import statement (module
-level or inside functions), read statically with ``ast``.
+"""The package's layering: every import follows the data flow written once in :data:`LAYERS`, and no import
+cycles among gaia_lite's modules, counting every import statement (module level or inside functions), read
+statically with ``ast``.
 
 An import of ``a.b.c`` also runs the packages ``a`` and ``a.b``; a module's own enclosing packages are always
 running when it runs, so a package ``__init__`` importing its own submodules is no cycle. Imports under
@@ -15,6 +16,39 @@ from pathlib import Path
 import gaia_lite
 
 PACKAGE_DIR = Path(gaia_lite.__file__).resolve().parent
+
+#: The data flow as import layers, lowest first: a module may import its own layer and the layers below it,
+#: never one above. A module belongs to the entry naming it or its nearest enclosing package. The Hub sits
+#: below the factory because the factory opens ``hf://`` corpora (pulled, verified files); it knows nothing of
+#: searchers. README, "Code layout", follows this table.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("shared vocabulary", ("errors", "types", "registry", "config", "timing", "report")),
+    ("artifacts and build machinery", ("artifacts", "java", "shards", "executors")),
+    ("corpus", ("corpus", "passages")),
+    ("sparse / dense", ("sparse", "dense")),
+    ("fusion", ("fusion",)),
+    ("hub", ("hub",)),
+    ("hybrid / factory", ("hybrid", "retriever")),
+    ("evaluation, experiments, analysis", ("evaluate", "experiments", "analysis")),
+    ("app, cli", ("app", "cli", "__main__", "")),
+)
+
+
+def layer_of(module: str, package: str = "gaia_lite") -> int:
+    """The index in :data:`LAYERS` of ``module`` (``gaia_lite.hub.pull`` → the ``hub`` entry)."""
+    parts = module.split(".")[1:]
+    for n in range(len(parts), -1, -1):
+        name = ".".join(parts[:n])
+        for i, (_, modules) in enumerate(LAYERS):
+            if name in modules:
+                return i
+    raise KeyError(f"{module} is in no layer: add it to LAYERS")
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Each import of a higher layer, as ``importer (layer) -> imported (layer)``."""
+    return [f"{a} ({LAYERS[layer_of(a)][0]}) -> {b} ({LAYERS[layer_of(b)][0]})"
+            for a in sorted(graph) for b in sorted(graph[a]) if layer_of(b) > layer_of(a)]
 
 
 def _modules(package_dir: Path, package: str) -> dict[str, tuple[Path, bool]]:
@@ -150,6 +184,21 @@ def test_gaia_lite_has_no_import_cycles():
     assert "gaia_lite.retriever" in graph["gaia_lite.cli"]  # an import inside a function
     cycles = import_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_every_import_follows_the_layers():
+    graph = import_graph(PACKAGE_DIR, "gaia_lite")
+    assert {layer_of(m) for m in graph} == set(range(len(LAYERS)))  # every module has a layer, every layer a module
+    violations = layer_violations(graph)
+    assert not violations, "imports against the layers (tests/test_layout.py LAYERS):\n" + "\n".join(violations)
+
+
+def test_an_import_against_the_layers_is_found():
+    graph = import_graph(PACKAGE_DIR, "gaia_lite")
+    graph["gaia_lite.fusion"] = graph["gaia_lite.fusion"] | {"gaia_lite.hub"}
+    graph["gaia_lite.config"] = graph["gaia_lite.config"] | {"gaia_lite.executors"}
+    assert layer_violations(graph) == ["gaia_lite.config (shared vocabulary) -> gaia_lite.executors (artifacts and "
+                                       "build machinery)", "gaia_lite.fusion (fusion) -> gaia_lite.hub (hub)"]
 
 
 def _write_package(root: Path, files: dict[str, str]) -> Path:
