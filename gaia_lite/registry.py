@@ -82,7 +82,7 @@ class Registry(Generic[E]):
 
     def table(self) -> str:
         """The vocabulary as a markdown table (name, what it is), as the README shows it."""
-        return "\n".join(["| name | what it is |", "|---|---|",
+        return "\n".join([f"| {self.what} | what it is |", "|---|---|",
                           *(f"| `{e.name}` | {e.summary} |" for e in self._entries.values())])
 
 
