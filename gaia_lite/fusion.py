@@ -43,6 +43,7 @@ from itertools import chain, repeat
 from operator import add
 from typing import NamedTuple
 
+from .config import FusionConfig
 from .errors import ConfigError, InputError
 from .registry import FUSION_METHODS, MISSING_RULES, NORMALIZATIONS
 from .types import Run, ranked
@@ -124,7 +125,7 @@ def _pyserini_normalize(side: str, scores: Mapping[str, float]) -> Scores:
 
 # Fusion methods ===============================================================================================
 
-def rrf(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> Scores:
+def rrf(sides: Sides, k: int = FusionConfig.rrf_k, weights: Mapping[str, float] | None = None) -> Scores:
     """Reciprocal rank fusion's fused scores in rank order (:func:`rrf_terms` gives the formula)."""
     return rrf_terms(sides, k, weights).scores()
 
@@ -204,7 +205,7 @@ def fuse_runs(
 
 # The one place each method's numbers are computed =============================================================
 
-def rrf_terms(sides: Sides, k: int = 60, weights: Mapping[str, float] | None = None) -> Terms:
+def rrf_terms(sides: Sides, k: int = FusionConfig.rrf_k, weights: Mapping[str, float] | None = None) -> Terms:
     """Reciprocal rank fusion: ``score(d) = sum over sides of w_side / (k + rank_side(d))``.
 
     ``rank_side(d)`` is d's 1-based rank in that side's list, in rank order (score descending, then doc id
@@ -254,9 +255,9 @@ def weighted_terms(
 
 def pyserini_terms(
     sides: Sides,
-    alpha: float = 0.1,
-    normalization: bool = False,
-    weight_on_dense: bool = False,
+    alpha: float = FusionConfig.alpha,
+    normalization: bool = FusionConfig.pyserini_normalization,
+    weight_on_dense: bool = FusionConfig.weight_on_dense,
     k: int | None = None,
     sparse: str = "bm25",
     dense: str = "dense",
