@@ -6,6 +6,7 @@ artifact searchers load. A :class:`Workdir` beside the artifact (or on storage e
 holds the parts while the build runs:
 
     .<artifact>.work/
+      .lock                held (``flock``) by the live build that uses the folder: its process and host
       plan.json            what is being built: kind, settings, corpus fingerprint, the shards
       parts/00003/         a finished shard's output, put in place by one rename
       done/00003.json      its record: row range, fingerprint of its rows, documents, seconds
@@ -14,14 +15,20 @@ A shard's record is written after its output is in place, so a build killed at a
 ``kill -9``, a lost worker) leaves only complete parts with records, and the next build with the same plan
 reuses them. A different plan (other settings, another corpus version, another shard size) starts afresh.
 The workdir is removed once the artifact is in place.
+
+One live build uses a workdir at a time (:meth:`Workdir.claimed`): a second build of the same artifact is
+refused while the first runs. The kernel drops the lock when its process ends however it ends, so a build
+whose predecessor was killed takes the folder over, keeps its finished shards and removes its scratch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -107,14 +114,72 @@ def shard_batches(corpus, shard: Shard, columns: list[str], batch_size: int = 10
     yield from rows.iter(batch_size=batch_size)
 
 
+class BuildInProgressError(ArtifactError):
+    """Another build that is still running holds the working folder this build needs."""
+
+
 class Workdir:
     """The working folder of one build: its plan, the finished shards' parts and records (see the module
-    docstring). Every method is safe to call from any worker that sees the folder."""
+    docstring). Workers make and finish shards in it (:meth:`scratch`, :meth:`finish`) from any node that sees
+    the folder; the driver holds it for the build's life (:meth:`claimed`) and alone prepares and removes it."""
 
     PLAN = "plan.json"
+    LOCK = ".lock"
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
+
+    @classmethod
+    def beside(cls, artifact: Path, corpus_name: str, workdir: str | os.PathLike | None = None) -> Workdir:
+        """The workdir of a build of ``artifact``: ``.<artifact>.work`` beside it, or
+        ``<workdir>/<corpus>.<artifact>`` where a ``workdir`` is given (storage every node of a cluster reads)."""
+        if workdir:
+            return cls(Path(workdir) / f"{corpus_name}.{artifact.name}")
+        return cls(artifact.parent / f".{artifact.name}.work")
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[Workdir]:
+        """Hold the folder for the block: an exclusive ``flock`` on its lock file, which the kernel drops when
+        this process ends, however it ends. Raises :class:`BuildInProgressError` while another live process
+        holds it."""
+        import fcntl
+
+        path = self.folder / self.LOCK
+        while True:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the build before removed its finished folder meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise BuildInProgressError(
+                    f"another build ({self._holder(path)}) is running in {self.folder}: wait for it to finish, or "
+                    "stop it, then run this command again") from None
+            # A lock taken on a file the previous holder removed with its folder guards nothing: take it again.
+            with contextlib.suppress(OSError):
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            os.close(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+                     .encode())
+            yield self
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _holder(lock: Path) -> str:
+        """Who holds ``lock``, in words, from what it wrote into the file."""
+        try:
+            holder = json.loads(lock.read_text(encoding="utf-8"))
+            since = time.strftime("%H:%M:%S", time.localtime(holder["since"]))
+            return f"process {holder['pid']} on {holder['host']}, since {since}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "its process is starting"
 
     def part(self, shard: Shard) -> Path:
         """Where the finished output of ``shard`` lives."""
@@ -126,21 +191,32 @@ class Workdir:
 
     def start(self, plan: dict[str, Any], shards: list[Shard]) -> list[Shard]:
         """Prepare the folder for ``plan`` and return the shards already finished under that same plan. A
-        folder holding another plan (or none readable) is emptied first: its parts cannot be reused."""
+        folder holding another plan (or none readable) is emptied first: its parts cannot be reused. Call it
+        while holding the folder (:meth:`claimed`)."""
         plan = {**plan, "shards": [asdict(s) for s in shards]}
         path = self.folder / self.PLAN
         try:
             same = json.loads(path.read_text(encoding="utf-8")) == plan
         except (OSError, ValueError):
             same = False
+        self.folder.mkdir(parents=True, exist_ok=True)
         if not same:
-            if self.folder.exists():
-                shutil.rmtree(self.folder)
-            self.folder.mkdir(parents=True)
+            for entry in self.folder.iterdir():
+                if entry.name != self.LOCK:
+                    _delete(entry)
             tmp = path.with_name(f".{self.PLAN}.{uuid.uuid4().hex[:8]}")
             tmp.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
             tmp.replace(path)
+        else:
+            self.remove_scratch()
         return [s for s in shards if self.finished(s)]
+
+    def remove_scratch(self) -> None:
+        """Remove the unfinished outputs and half-written files of shards (hidden names), which a killed build or
+        worker leaves behind. Only for the build holding the folder (:meth:`claimed`): no other writes there."""
+        for pattern in ("parts/.*", "done/.*", f".{self.PLAN}.*"):
+            for entry in self.folder.glob(pattern):
+                _delete(entry)
 
     def finished(self, shard: Shard) -> bool:
         """Whether ``shard`` has its part and a record of the same rows."""
@@ -182,3 +258,11 @@ class Workdir:
     def remove(self) -> None:
         """Delete the folder (after the artifact is in place)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _delete(path: Path) -> None:
+    """Remove a file or a folder, if still there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

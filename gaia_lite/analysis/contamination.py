@@ -33,7 +33,8 @@ import numpy as np
 
 from ..config import ContaminationConfig, configure
 from ..corpus import Corpus
-from ..shards import BuildProgress, Shard, Workdir, plan_shards, shard_batches
+from ..executors import ShardJob, run_sharded
+from ..shards import BuildProgress, Shard, shard_batches
 from .benchmark import Benchmark
 from .ngrams import Matches, NgramTable
 from .text import NORMALIZATION, word_spans, words
@@ -191,53 +192,30 @@ def find_contamination(corpus: Corpus | str, benchmark: Benchmark, config: Conta
     config = configure(ContaminationConfig, config, settings)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, verify=False)
     started = time.perf_counter()
-    from ..executors import LocalExecutor, run_shards
-
-    executor = executor or LocalExecutor()
-    plan = {"kind": "contamination", "fingerprint": corpus.meta.fingerprint, "benchmark": benchmark.fingerprint(),
-            "ngram": config.ngram, "top_documents": config.top_documents}
-    key = _key(plan)
-    work = Workdir(Path(workdir) / f"{corpus.name}.contamination-{key}" if workdir
-                   else corpus.folder / f".contamination-{key}.work")
-    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
-    job = ContaminationJob(str(corpus.folder), tuple(tuple(words(t)) for t in benchmark.texts), config,
-                           str(work.folder))
-    records = run_shards(job, shards, work, plan, executor, what=f"Contamination of {corpus.name}",
-                         progress=progress, log=log, tracker=tracker)
-    merged = _Partial.empty(job.table(), config.top_documents)
-    for shard in shards:
-        merged.merge(_Partial.load(work.part(shard)))
-    report = _report(merged, job.table(), corpus, benchmark, config)
-    work.remove()
+    job = ContaminationJob(str(corpus.folder), benchmark, config)
+    report = run_sharded(job, corpus, what=f"Contamination of {corpus.name}", shard_size=shard_size,
+                         executor=executor, workdir=workdir, progress=progress, log=log, tracker=tracker)
     report.seconds = time.perf_counter() - started
-    report.nodes = sorted({r["node"] for r in records})
     return report
 
 
-def _key(plan: dict) -> str:
-    import hashlib
+class ContaminationJob(ShardJob):
+    """Match each shard of the corpus against the benchmark's n-grams and store its partial result; then merge
+    the partial results into the report (a :class:`~gaia_lite.executors.ShardJob`)."""
 
-    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]
+    kind = "contamination"
 
-
-class ContaminationJob:
-    """Match one shard of the corpus against the benchmark's n-grams and store its partial result (a
-    :class:`~gaia_lite.executors.ShardJob`)."""
-
-    stateful = False
-    wants_gpu = False
-
-    def __init__(self, corpus_folder: str, items: tuple[tuple[str, ...], ...], config: ContaminationConfig,
-                 workdir: str, batch_size: int = 2000):
-        self.corpus_folder, self.items, self.config, self.workdir = corpus_folder, items, config, workdir
-        self.batch_size = batch_size
+    def __init__(self, corpus_folder: str, benchmark: Benchmark, config: ContaminationConfig, batch_size: int = 2000):
+        self.corpus_folder, self.config, self.batch_size = corpus_folder, config, batch_size
+        self.items = tuple(tuple(words(t)) for t in benchmark.texts)
+        self.benchmark_fingerprint = benchmark.fingerprint()
+        self._benchmark = benchmark  # for the report, on the driver
         self._table: NgramTable | None = None
 
-    def __getstate__(self):
-        return {k: v for k, v in vars(self).items() if k != "_table"} | {"_table": None}
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, ContaminationJob) and self.__getstate__() == other.__getstate__()
+    def settings(self) -> dict:
+        """The benchmark and the definition's parameters."""
+        return {"benchmark": self.benchmark_fingerprint, "ngram": self.config.ngram,
+                "top_documents": self.config.top_documents}
 
     def table(self) -> NgramTable:
         """The benchmark's n-gram table (built once per process)."""
@@ -249,11 +227,9 @@ class ContaminationJob:
         """Build the n-gram table."""
         self.table()
 
-    def run(self, shard: Shard) -> dict:
-        """Scan the shard's rows; returns its record."""
-        from ..executors import worker_node
-
-        started = time.perf_counter()
+    def make_part(self, shard: Shard, folder: Path) -> dict:
+        """Scan the shard's rows and save what they match into ``folder``; returns how many (item, document)
+        pairs match."""
         corpus = Corpus.load(self.corpus_folder, verify=False)
         table = self.table()
         partial = _Partial.empty(table, self.config.top_documents)
@@ -266,13 +242,17 @@ class ContaminationJob:
             field_of = np.tile(np.arange(len(fields)), size)
             partial.add(table, table.scan(texts), rows, field_of, fields)
             row += size
-        work = Workdir(self.workdir)
-        scratch = work.scratch(shard)
-        partial.save(scratch)
-        record = {"docs": len(shard), "matches": partial.pairs, "seconds": round(time.perf_counter() - started, 3),
-                  "node": worker_node()}
-        work.finish(shard, scratch, record)
-        return record
+        partial.save(folder)
+        return {"matches": partial.pairs}
+
+    def combine(self, corpus: Corpus, parts: list[Path], records: list[dict]) -> ContaminationReport:
+        """Merge the shards' partial results into the report."""
+        merged = _Partial.empty(self.table(), self.config.top_documents)
+        for part in parts:
+            merged.merge(_Partial.load(part))
+        report = _report(merged, self.table(), corpus, self._benchmark, self.config)
+        report.nodes = sorted({r["node"] for r in records})
+        return report
 
 
 # A document's standing for an item, sortable (smaller is better). Ties are broken by row, field and word

@@ -33,11 +33,13 @@ from ..artifacts import ArtifactMeta, atomic_build, check_same_documents
 from ..config import DuplicatesConfig, configure
 from ..corpus import Corpus
 from ..errors import MissingArtifactError
-from ..shards import BuildProgress, Shard, Workdir, plan_shards, shard_batches
+from ..executors import ShardJob, run_sharded
+from ..shards import BuildProgress, Shard, shard_batches
 from .text import NORMALIZATION, words
 
 DUPLICATES_DIR = "duplicates"
 CLUSTERS_FILE = "clusters.parquet"
+KEYS_FILE = "keys.npz"  # a shard's exact hashes and band keys, in the workdir
 SUMMARY_FILE = "summary.json"
 #: Clusters listed in a report, largest first, and examples shown of each.
 LARGEST = 10
@@ -123,41 +125,13 @@ def find_duplicates(corpus: Corpus | str, config: DuplicatesConfig | None = None
     (replacing an earlier run's, atomically). ``config`` (or its fields as keyword arguments: ``shingle``,
     ``threshold``, ``num_perm``, ``seed``) sets the definition. Sharding, executors and resuming work as in
     :func:`~gaia_lite.analysis.find_contamination`."""
-    from ..executors import LocalExecutor, run_shards
-
     config = configure(DuplicatesConfig, config, settings)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.load(corpus, verify=False)
-    started = time.perf_counter()
     bands, rows = lsh_bands(config)
-    executor = executor or LocalExecutor()
-    out = corpus.folder / DUPLICATES_DIR
-    work = Workdir(Path(workdir) / f"{corpus.name}.{DUPLICATES_DIR}" if workdir
-                   else corpus.folder / f".{DUPLICATES_DIR}.work")
-    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
-    job = DuplicatesJob(str(corpus.folder), config, bands, rows, str(work.folder))
-    plan = {"kind": "duplicates", "fingerprint": corpus.meta.fingerprint, **asdict(config), "bands": bands,
-            "rows": rows}
-    records = run_shards(job, shards, work, plan, executor, what=f"Duplicates in {corpus.name}", progress=progress,
-                         log=log, tracker=tracker)
-    parts = [np.load(work.part(s) / "keys.npz") for s in shards]
-    exact = np.concatenate([p["exact"] for p in parts])
-    keys = np.concatenate([p["bands"] for p in parts])
-    empty = np.concatenate([p["empty"] for p in parts])
-    exact_label = _exact_labels(exact, empty)
-    near_label = _near_labels(keys, empty)
-    report = _report(corpus, config, bands, rows, exact_label, near_label, empty)
-    report.nodes = sorted({r["node"] for r in records})
-    ids = corpus.ids
-    with atomic_build(out) as tmp:
-        _write_clusters(tmp / CLUSTERS_FILE, ids, exact_label, near_label)
-        report.seconds = round(time.perf_counter() - started, 3)
-        (tmp / SUMMARY_FILE).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
-        ArtifactMeta(kind="duplicates", num_rows=len(corpus), fingerprint=corpus.meta.fingerprint,
-                     source=str(corpus.folder), params={**asdict(config), "bands": bands, "rows": rows},
-                     command=_command(corpus, config)).write(tmp)
-    work.remove()
-    return report
+    job = DuplicatesJob(str(corpus.folder), config, bands, rows)
+    return run_sharded(job, corpus, corpus.folder / DUPLICATES_DIR, what=f"Duplicates in {corpus.name}",
+                       shard_size=shard_size, executor=executor, workdir=workdir, progress=progress, log=log,
+                       tracker=tracker)
 
 
 def _command(corpus: Corpus, config: DuplicatesConfig) -> str:
@@ -166,30 +140,25 @@ def _command(corpus: Corpus, config: DuplicatesConfig) -> str:
     return f"gaia-lite duplicates {corpus.folder}{flags}"
 
 
-class DuplicatesJob:
-    """Hash one shard of the corpus: each document's normalised words (exact) and its MinHash band keys (near),
-    stored in the build's workdir (a :class:`~gaia_lite.executors.ShardJob`)."""
+class DuplicatesJob(ShardJob):
+    """Hash each shard of the corpus: each document's normalised words (exact) and its MinHash band keys (near);
+    then group the keys of every shard into clusters, stored in the corpus's ``duplicates/`` folder (a
+    :class:`~gaia_lite.executors.ShardJob`)."""
 
-    stateful = False
-    wants_gpu = False
+    kind = "duplicates"
 
-    def __init__(self, corpus_folder: str, config: DuplicatesConfig, bands: int, rows: int, workdir: str,
-                 batch_size: int = 1000):
-        self.corpus_folder, self.config, self.workdir = corpus_folder, config, workdir
+    def __init__(self, corpus_folder: str, config: DuplicatesConfig, bands: int, rows: int, batch_size: int = 1000):
+        self.corpus_folder, self.config = corpus_folder, config
         self.bands, self.rows = bands, rows
         self.batch_size = batch_size
+        self._started = time.perf_counter()  # the report's seconds count from here
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, DuplicatesJob) and vars(self) == vars(other)
+    def settings(self) -> dict:
+        """The definition: shingles, threshold, permutations, seed, and the bands they give."""
+        return {**asdict(self.config), "bands": self.bands, "rows": self.rows}
 
-    def setup(self) -> None:
-        """Nothing to load: datasketch is imported by the first shard."""
-
-    def run(self, shard: Shard) -> dict:
-        """Hash the shard's documents; returns its record."""
-        from ..executors import worker_node
-
-        started = time.perf_counter()
+    def make_part(self, shard: Shard, folder: Path) -> dict:
+        """Hash the shard's documents into ``folder``; returns how many have no words."""
         corpus = Corpus.load(self.corpus_folder, verify=False)
         signer = Signer(self.config)
         columns = ["title", "text"] if corpus.has_title else ["text"]
@@ -206,13 +175,27 @@ class DuplicatesJob:
                     exact[i] = exact_hash(doc_words)
                     signatures[i] = signer.signature(doc_words)
                 i += 1
-        work = Workdir(self.workdir)
-        scratch = work.scratch(shard)
-        np.savez(scratch / "keys.npz", exact=exact, bands=band_keys(signatures, self.bands, self.rows), empty=empty)
-        record = {"docs": len(shard), "empty": int(empty.sum()), "seconds": round(time.perf_counter() - started, 3),
-                  "node": worker_node()}
-        work.finish(shard, scratch, record)
-        return record
+        np.savez(folder / KEYS_FILE, exact=exact, bands=band_keys(signatures, self.bands, self.rows), empty=empty)
+        return {"empty": int(empty.sum())}
+
+    def combine(self, corpus: Corpus, parts: list[Path], records: list[dict]) -> DuplicatesReport:
+        """Cluster the documents by the keys of every shard, store the clusters and return the report."""
+        keys = [np.load(part / KEYS_FILE) for part in parts]
+        empty = np.concatenate([k["empty"] for k in keys])
+        exact_label = _exact_labels(np.concatenate([k["exact"] for k in keys]), empty)
+        near_label = _near_labels(np.concatenate([k["bands"] for k in keys]), empty)
+        config, bands, rows = self.config, self.bands, self.rows
+        report = _report(corpus, config, bands, rows, exact_label, near_label, empty)
+        report.nodes = sorted({r["node"] for r in records})
+        with atomic_build(corpus.folder / DUPLICATES_DIR) as tmp:
+            _write_clusters(tmp / CLUSTERS_FILE, corpus.ids, exact_label, near_label)
+            report.seconds = round(time.perf_counter() - self._started, 3)
+            (tmp / SUMMARY_FILE).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+            ArtifactMeta(kind="duplicates", num_rows=len(corpus), fingerprint=corpus.meta.fingerprint,
+                         source=str(corpus.folder), params={**asdict(config), "bands": bands, "rows": rows},
+                         command=_command(corpus, config)).write(tmp)
+        return report
 
 
 def exact_hash(doc_words: list[str]) -> np.ndarray:

@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shlex
-import shutil
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,8 +23,8 @@ from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progre
 from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
 from ..corpus import Corpus
 from ..errors import ArtifactError, ConfigError
-from ..executors import LocalExecutor, run_shards, worker_node
-from ..shards import SHARD_FIELDS, BuildProgress, Shard, Workdir, plan_shards
+from ..executors import LocalExecutor, ShardJob, run_sharded
+from ..shards import SHARD_FIELDS, BuildProgress, Shard
 from .encoder import Encoder, resolve_model
 
 EMBEDDINGS_DIR = "embeddings"
@@ -54,20 +52,11 @@ def document_texts(batch: dict) -> list[str]:
     return [f"{title} {text}" if title else text for title, text in zip(titles, batch["text"])]
 
 
-def build_dense_index(
-    corpus: Corpus | str | os.PathLike,
-    config: DenseConfig | None = None,
-    *,
-    encoder: Encoder | None = None,
-    out: str | os.PathLike | None = None,
-    shard_size: int | None = None,
-    executor=None,
-    workdir: str | os.PathLike | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] | None = print,
-    tracker: BuildProgress | None = None,
-    **settings,
-) -> Path:
+def build_dense_index(corpus: Corpus | str | os.PathLike, config: DenseConfig | None = None, *,
+                      encoder: Encoder | None = None, out: str | os.PathLike | None = None,
+                      shard_size: int | None = None, executor=None, workdir: str | os.PathLike | None = None,
+                      progress: bool = True, log: Callable[[str], None] | None = print,
+                      tracker: BuildProgress | None = None, **settings) -> Path:
     """Encode ``corpus`` and build its FAISS index; returns the index folder (default ``indexes/<name>/dense-<model>``).
 
     ``config`` (or its fields as keyword arguments: ``model=``, ``index_type="hnsw"``, ``dtype=``...) says how to
@@ -82,8 +71,6 @@ def build_dense_index(
     many; ``tracker`` follows the progress from another thread). The index is put in place atomically: until it
     is complete, the previous one stays.
     """
-    import faiss
-
     config = configure(DenseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
@@ -92,65 +79,47 @@ def build_dense_index(
     model = encoder_config.model or DEFAULT_MODEL
     index_type = config.index_type or "flat"
     out = Path(out) if out else dense_dir(corpus.folder, model, index_type)
-    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
-    work = Workdir(Path(workdir) / f"{corpus.name}.{out.name}" if workdir else out.parent / f".{out.name}.work")
     in_process = isinstance(executor, LocalExecutor) and executor.workers == 1
     if encoder is None and in_process:  # loaded now: a model that cannot be found is said before any work starts
         encoder = Encoder(encoder_config)
     elif encoder is None:
         resolve_model(model)  # the same check; the workers load it
-    job = DenseShardJob(str(corpus.folder), encoder_config, str(work.folder), encoder=encoder,
-                        progress=progress and in_process)
-    plan = {"kind": "dense", "fingerprint": corpus.meta.fingerprint, "encoder": to_dict(encoder_config)}
-    records = run_shards(job, shards, work, plan, executor, what=f"Encoding {corpus.name}", progress=progress,
-                         log=log, tracker=tracker)
-    described = _one_encoder(records)
-    with atomic_build(out) as tmp:
-        embeddings = _gather(work, shards, tmp, progress)
-        faiss.write_index(_faiss_index(embeddings, described["dim"], index_type, config), str(tmp / "index"))
-        with open(tmp / "docid", "w", encoding="utf-8") as f:
-            for doc_id in corpus.ids:
-                f.write(doc_id + "\n")
-        meta = _metadata(corpus, described, config, index_type, out)
-        meta.params["shards"] = [{k: r[k] for k in SHARD_FIELDS} for r in records]
-        meta.write(tmp)
-    work.remove()
-    return out
+    job = DenseShardJob(str(corpus.folder), encoder_config, config, str(out), encoder=encoder, progress=progress,
+                        shard_progress=progress and in_process)
+    return run_sharded(job, corpus, out, what=f"Encoding {corpus.name}", shard_size=shard_size, executor=executor,
+                       workdir=workdir, progress=progress, log=log, tracker=tracker)
 
 
-class DenseShardJob:
-    """Encode one shard of a corpus into an (id, embedding) table in the build's workdir (a
-    :class:`~gaia_lite.executors.ShardJob`): the encoder is loaded once per worker, then serves every shard the
-    worker gets."""
+class DenseShardJob(ShardJob):
+    """Encode each shard of a corpus into an (id, embedding) table, then put the tables together in corpus order
+    and index them with FAISS at ``out`` (a :class:`~gaia_lite.executors.ShardJob`): the encoder is loaded once
+    per worker, then serves every shard the worker gets."""
 
+    kind = "dense"
     stateful = True
     wants_gpu = True
 
-    def __init__(self, corpus_folder: str, encoder_config, workdir: str, *, encoder: Encoder | None = None,
-                 progress: bool = False):
-        self.corpus_folder, self.encoder_config, self.workdir, self.progress = (
-            corpus_folder, encoder_config, workdir, progress)
+    def __init__(self, corpus_folder: str, encoder_config, config: DenseConfig, out: str, *,
+                 encoder: Encoder | None = None, progress: bool = False, shard_progress: bool = False):
+        self.corpus_folder, self.encoder_config, self.config, self.out = corpus_folder, encoder_config, config, out
+        self.progress, self.shard_progress = progress, shard_progress
         self._encoder = encoder  # an encoder already loaded in this process; never sent to another
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "_encoder"} | {"_encoder": None}
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, DenseShardJob) and self.__getstate__() == other.__getstate__()
+    def settings(self) -> dict:
+        """The encoder's settings: another model, prefix or precision makes other vectors."""
+        return {"encoder": to_dict(self.encoder_config)}
 
     def setup(self) -> None:
         """Load the encoder (once per worker)."""
         if self._encoder is None:
             self._encoder = Encoder(self.encoder_config)
 
-    def run(self, shard: Shard) -> dict:
-        """Encode the shard's rows (title + text); returns its record, with the encoder's resolved settings."""
+    def make_part(self, shard: Shard, folder: Path) -> dict:
+        """Encode the shard's rows (title + text) into ``folder``; returns the fingerprint of its rows and the
+        encoder's resolved settings."""
         import datasets
 
-        started = time.perf_counter()
         corpus = Corpus.load(self.corpus_folder, verify=False)
-        work = Workdir(self.workdir)
-        scratch = work.scratch(shard)
         encoder, fingerprint = self._encoder, Fingerprint()
         columns = corpus.text_columns
         features = datasets.Features({
@@ -165,18 +134,29 @@ class DenseShardJob:
             return {"id": batch["id"], "embedding": vectors}
 
         rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
-        try:
-            with datasets_progress(self.progress):
-                rows.map(encode, batched=True, batch_size=ENCODE_CALL_TEXTS, remove_columns=columns, features=features,
-                         cache_file_name=str(scratch / PART_FILE), desc=f"Encoding shard {shard.name}",
-                         new_fingerprint=f"gaia-lite-{shard.name}")
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        record = {"docs": len(shard), "fingerprint": fingerprint.hexdigest(), "encoder": encoder.describe(),
-                  "seconds": round(time.perf_counter() - started, 3), "node": worker_node()}
-        work.finish(shard, scratch, record)
-        return record
+        with datasets_progress(self.shard_progress):
+            rows.map(encode, batched=True, batch_size=ENCODE_CALL_TEXTS, remove_columns=columns, features=features,
+                     cache_file_name=str(folder / PART_FILE), desc=f"Encoding shard {shard.name}",
+                     new_fingerprint=f"gaia-lite-{shard.name}")
+        return {"fingerprint": fingerprint.hexdigest(), "encoder": encoder.describe()}
+
+    def combine(self, corpus: Corpus, parts: list[Path], records: list[dict]) -> Path:
+        """Put the shards' vectors together in corpus order and index them; returns the index folder."""
+        import faiss
+
+        described = _one_encoder(records)
+        out, index_type = Path(self.out), self.config.index_type or "flat"
+        with atomic_build(out) as tmp:
+            embeddings = _gather(parts, tmp, self.progress)
+            faiss.write_index(_faiss_index(embeddings, described["dim"], index_type, self.config),
+                              str(tmp / "index"))
+            with open(tmp / "docid", "w", encoding="utf-8") as f:
+                for doc_id in corpus.ids:
+                    f.write(doc_id + "\n")
+            meta = _metadata(corpus, described, self.config, index_type, out)
+            meta.params["shards"] = [{k: r[k] for k in SHARD_FIELDS} for r in records]
+            meta.write(tmp)
+        return out
 
 
 def _one_encoder(records: list[dict]) -> dict:
@@ -189,14 +169,14 @@ def _one_encoder(records: list[dict]) -> dict:
     return records[0]["encoder"]
 
 
-def _gather(work: Workdir, shards: list[Shard], folder: Path, progress: bool):
-    """The shards' (id, embedding) tables, in shard order, saved as the index's embeddings Dataset."""
+def _gather(parts: list[Path], folder: Path, progress: bool):
+    """The shards' (id, embedding) tables ``parts``, in shard order, saved as the index's embeddings Dataset."""
     import datasets
 
-    parts = [datasets.Dataset.from_file(str(work.part(s) / PART_FILE)) for s in shards]
+    tables = [datasets.Dataset.from_file(str(part / PART_FILE)) for part in parts]
     with datasets_progress(progress):
-        datasets.concatenate_datasets(parts).save_to_disk(str(folder / EMBEDDINGS_DIR))
-    del parts
+        datasets.concatenate_datasets(tables).save_to_disk(str(folder / EMBEDDINGS_DIR))
+    del tables
     return datasets.load_from_disk(str(folder / EMBEDDINGS_DIR))
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +22,8 @@ from ..config import SparseConfig, configure
 from ..corpus import Corpus
 from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
-from ..executors import LocalExecutor, run_shards, worker_node
-from ..shards import SHARD_FIELDS, BuildProgress, Shard, Workdir, plan_shards, shard_batches
+from ..executors import ShardJob, run_sharded
+from ..shards import SHARD_FIELDS, BuildProgress, Shard, shard_batches
 
 ROWS_FILE = "rows.npy"
 
@@ -35,21 +33,11 @@ def sparse_dir(corpus_folder: str | os.PathLike, config: SparseConfig | None = N
     return Path(corpus_folder) / (config or SparseConfig()).index_name()
 
 
-def build_sparse_index(
-    corpus: Corpus | str | os.PathLike,
-    config: SparseConfig | None = None,
-    *,
-    threads: int = 2,
-    out: str | os.PathLike | None = None,
-    batch_size: int = 1000,
-    shard_size: int | None = None,
-    executor=None,
-    workdir: str | os.PathLike | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] | None = print,
-    tracker: BuildProgress | None = None,
-    **settings,
-) -> Path:
+def build_sparse_index(corpus: Corpus | str | os.PathLike, config: SparseConfig | None = None, *, threads: int = 2,
+                       out: str | os.PathLike | None = None, batch_size: int = 1000, shard_size: int | None = None,
+                       executor=None, workdir: str | os.PathLike | None = None, progress: bool = True,
+                       log: Callable[[str], None] | None = print, tracker: BuildProgress | None = None,
+                       **settings) -> Path:
     """Index ``corpus`` with Lucene and return the index folder (default ``indexes/<name>/sparse-<fields>``).
 
     ``config`` (or its fields as keyword arguments: ``fields="multifield"``, ``stemmer=``, ``keep_stopwords=``,
@@ -64,52 +52,25 @@ def build_sparse_index(
     says how many; ``tracker`` follows the progress from another thread). The index is put in place
     atomically: until it is complete, the previous one stays.
     """
-    import numpy as np
-
     config = configure(SparseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
     out = Path(out) if out else sparse_dir(corpus.folder, config)
-    executor = executor or LocalExecutor()
-    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
-    work = Workdir(Path(workdir) / f"{corpus.name}.{out.name}" if workdir else out.parent / f".{out.name}.work")
-    job = SparseShardJob(str(corpus.folder), config, str(work.folder), threads, batch_size)
-    plan = {"kind": "sparse", "fingerprint": corpus.meta.fingerprint, "args": job.anserini_args("")}
-    records = run_shards(job, shards, work, plan, executor, what=f"Indexing {corpus.name} (Lucene)",
-                         progress=progress, log=log, tracker=tracker)
-    start_jvm()
-    with atomic_build(out) as tmp:
-        _merge([work.part(s) for s in shards], tmp)
-        rows = lucene_rows(tmp, corpus)
-        np.save(tmp / ROWS_FILE, rows)
-        ArtifactMeta(
-            kind="sparse",
-            num_rows=len(corpus),
-            fingerprint=corpus.meta.fingerprint,
-            source=str(corpus.folder),
-            params={"fields": config.fields, "analyzer": config.analyzer(), "indexed": int(len(rows)),
-                    "anserini_args": job.anserini_args("")[6:],
-                    "shards": [{k: r[k] for k in SHARD_FIELDS} for r in records]},
-            command=index_command(corpus.folder, config, out),
-        ).write(tmp)
-    work.remove()
-    return out
+    job = SparseShardJob(str(corpus.folder), config, str(out), threads, batch_size)
+    return run_sharded(job, corpus, out, what=f"Indexing {corpus.name} (Lucene)", shard_size=shard_size,
+                       executor=executor, workdir=workdir, progress=progress, log=log, tracker=tracker)
 
 
-class SparseShardJob:
-    """Index one shard of a corpus with Anserini's ``SimpleIndexer`` into the build's workdir (a
-    :class:`~gaia_lite.executors.ShardJob`: small, picklable, run by any executor)."""
+class SparseShardJob(ShardJob):
+    """Index each shard of a corpus with Anserini's ``SimpleIndexer``, then merge the shards' indexes into the
+    index at ``out`` (a :class:`~gaia_lite.executors.ShardJob`)."""
 
+    kind = "sparse"
     stateful = False  # a worker's setup is the JVM start, reused by later tasks in the same process anyway
-    wants_gpu = False
 
-    def __init__(self, corpus_folder: str, config: SparseConfig, workdir: str, threads: int = 2,
-                 batch_size: int = 1000):
-        self.corpus_folder, self.config, self.workdir = corpus_folder, config, workdir
+    def __init__(self, corpus_folder: str, config: SparseConfig, out: str, threads: int = 2, batch_size: int = 1000):
+        self.corpus_folder, self.config, self.out = corpus_folder, config, out
         self.threads, self.batch_size = threads, batch_size
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, SparseShardJob) and vars(self) == vars(other)
 
     def anserini_args(self, index: str) -> list[str]:
         """``SimpleIndexer``'s arguments for an index at ``index``: positions, document vectors and raw documents
@@ -123,32 +84,48 @@ class SparseShardJob:
             args += ["-fields", "title"]
         return args
 
+    def settings(self) -> dict:
+        """The indexer's arguments: other fields or another analyzer make other shards."""
+        return {"args": self.anserini_args("")}
+
     def setup(self) -> None:
         """Start this worker's JVM."""
         start_jvm()
 
-    def run(self, shard: Shard) -> dict:
-        """Index the shard's rows; returns its record (documents, fingerprint of its rows, seconds)."""
-        started = time.perf_counter()
+    def make_part(self, shard: Shard, folder: Path) -> dict:
+        """Index the shard's rows into ``folder``; returns the fingerprint of its rows."""
         corpus = Corpus.load(self.corpus_folder, verify=False)
-        work = Workdir(self.workdir)
-        scratch = work.scratch(shard)
         fingerprint = Fingerprint()
+        indexer = jclass("io.anserini.index.SimpleIndexer")(self.anserini_args(str(folder)))
         try:
-            indexer = jclass("io.anserini.index.SimpleIndexer")(self.anserini_args(str(scratch)))
-            try:
-                for batch in shard_batches(corpus, shard, corpus.text_columns, self.batch_size):
-                    indexer.addRawDocuments(_json_documents(batch, self.config.fields, fingerprint))
-            finally:
-                # close(True) merges the shard into one segment; the merged index is one segment too.
-                indexer.close(True)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        record = {"docs": len(shard), "fingerprint": fingerprint.hexdigest(),
-                  "seconds": round(time.perf_counter() - started, 3), "node": worker_node()}
-        work.finish(shard, scratch, record)
-        return record
+            for batch in shard_batches(corpus, shard, corpus.text_columns, self.batch_size):
+                indexer.addRawDocuments(_json_documents(batch, self.config.fields, fingerprint))
+        finally:
+            # close(True) merges the shard into one segment; the merged index is one segment too.
+            indexer.close(True)
+        return {"fingerprint": fingerprint.hexdigest()}
+
+    def combine(self, corpus: Corpus, parts: list[Path], records: list[dict]) -> Path:
+        """Merge the shards' indexes into the index, with its row map and metadata; returns its folder."""
+        import numpy as np
+
+        start_jvm()
+        out = Path(self.out)
+        with atomic_build(out) as tmp:
+            _merge(parts, tmp)
+            rows = lucene_rows(tmp, corpus)
+            np.save(tmp / ROWS_FILE, rows)
+            ArtifactMeta(
+                kind="sparse",
+                num_rows=len(corpus),
+                fingerprint=corpus.meta.fingerprint,
+                source=str(corpus.folder),
+                params={"fields": self.config.fields, "analyzer": self.config.analyzer(), "indexed": int(len(rows)),
+                        "anserini_args": self.anserini_args("")[6:],
+                        "shards": [{k: r[k] for k in SHARD_FIELDS} for r in records]},
+                command=index_command(corpus.folder, self.config, out),
+            ).write(tmp)
+        return out
 
 
 def _merge(parts: list[Path], out: Path) -> None:
