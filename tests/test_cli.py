@@ -54,8 +54,9 @@ def test_bad_source_reports_file_and_line(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-def test_module_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "gaia_lite", "--version"], capture_output=True, text=True)
+@pytest.mark.parametrize("module", ["gaia_lite", "gaia_lite.cli"])
+def test_module_entry_point_runs(module):
+    out = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("gaia-lite ")
 
 
