@@ -143,7 +143,8 @@ def pyserini(sides: Sides, **params) -> Scores:
 
 
 def fuse(sides: Sides, method: str, **params) -> Scores:
-    """Fuse one query's sides with the method named ``method`` (a name in :data:`~gaia_lite.registry.FUSION_METHODS`) and its ``params``."""
+    """Fuse one query's sides with the method named ``method`` (a name in
+    :data:`~gaia_lite.registry.FUSION_METHODS`) and its ``params``."""
     return _method(method, params)(sides, **params).scores()
 
 
