@@ -16,11 +16,15 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MODEL, DenseConfig, RetrieverConfig, configure
 from .corpus import Corpus
 from .errors import ConfigError, MissingArtifactError
 from .hub.specs import is_hub_spec
+
+if TYPE_CHECKING:
+    from .shards import BuildProgress
 
 __all__ = ["find_dense_index", "open_corpus", "open_searcher"]
 
@@ -78,6 +82,8 @@ def open_searcher(
     encoder=None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    tracker: BuildProgress | None = None,
+    shard_size: int | None = None,
     **settings,
 ):
     """The searcher ``config`` describes over ``corpus``: a :class:`~gaia_lite.sparse.BM25Searcher`, a
@@ -85,9 +91,12 @@ def open_searcher(
 
     ``config`` fields may also come as keyword arguments (``open_searcher(corpus, kind="hybrid")``). A missing
     index is an error that says how to build it, or with ``build`` is built first (with progress where
-    ``progress``; ``log`` receives a line for each). ``encoder`` is an already loaded
-    :class:`~gaia_lite.dense.Encoder` to use for the dense side. The returned searcher's ``config`` holds the
-    settings resolved from what is built (the dense index's model, type, pooling and prefixes).
+    ``progress``; ``log`` receives the build's lines and one for each index built). A build is cut into shards of
+    ``shard_size`` documents (None: automatic), and an interrupted one resumes from its finished shards;
+    ``tracker`` follows its progress from another thread (the explorer's page does, while it serves BM25).
+    ``encoder`` is an already loaded :class:`~gaia_lite.dense.Encoder` to use for the dense side. The returned
+    searcher's ``config`` holds the settings resolved from what is built (the dense index's model, type, pooling
+    and prefixes).
     """
     from .dense import DenseSearcher, build_dense_index
     from .hybrid import HybridSearcher
@@ -103,7 +112,8 @@ def open_searcher(
             if not build:
                 raise MissingArtifactError(f"no sparse index at {index}: build it with "
                                            f"`{index_command(corpus.folder, config.sparse)}`")
-            build_sparse_index(corpus, config.sparse, progress=progress)
+            build_sparse_index(corpus, config.sparse, progress=progress, log=log, tracker=tracker,
+                               shard_size=shard_size)
             log(f"built sparse index: {index}")
         bm25 = BM25Searcher(index, corpus, config.sparse)
     if config.uses_dense:
@@ -112,7 +122,8 @@ def open_searcher(
         except MissingArtifactError:
             if not build:
                 raise
-            index = build_dense_index(corpus, config.dense, encoder=encoder, progress=progress)
+            index = build_dense_index(corpus, config.dense, encoder=encoder, progress=progress, log=log,
+                                      tracker=tracker, shard_size=shard_size)
             log(f"built dense index: {index}")
         dense = DenseSearcher(index, corpus, config.dense, encoder=encoder)
         config = replace(config, dense=_as_built(dense, config.dense))

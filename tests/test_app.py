@@ -12,7 +12,8 @@ from html.parser import HTMLParser
 import pytest
 
 from gaia_lite.app import views
-from gaia_lite.app.explorer import MAX_QUERY_CHARS, Explorer, Settings, parse_query
+from gaia_lite.app.explorer import Explorer
+from gaia_lite.app.search import MAX_QUERY_CHARS, View, parse_query
 from gaia_lite.config import DenseConfig, FusionConfig, RetrieverConfig
 from gaia_lite.errors import ConfigError, InputError, MissingArtifactError
 from gaia_lite.retriever import open_searcher
@@ -93,57 +94,57 @@ def _assert_safe(html: str):
 def test_hybrid_results_equal_the_hybrid_searcher(explorer, hostile_corpus, encoder):
     reference = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder)
     for fusion, w, norm in [("rrf", 0.5, "minmax"), ("weighted", 0.3, "zscore"), ("weighted", 0.8, "minmax")]:
-        settings = Settings(retriever="hybrid", fusion=fusion, bm25_weight=w, normalization=norm, k=5)
         expected = reference.search("open source search library", 5,
                                     FusionConfig(method=fusion, bm25_weight=w, normalization=norm, depth=100))
-        got = explorer.search("open source search library", settings).rows
+        got = explorer.search("open source search library", View(k=5), kind="hybrid", method=fusion, bm25_weight=w,
+                              normalization=norm).rows
         assert [(r.hit.doc_id, r.hit.score, r.hit.bm25_rank, r.hit.dense_rank, r.hit.found_by) for r in got] == \
             [(h.doc_id, h.score, h.bm25_rank, h.dense_rank, h.found_by) for h in expected]
 
 
 def test_bm25_and_dense_modes_equal_their_searchers(explorer):
-    rows = explorer.search("search engine", Settings(retriever="bm25", k=4)).rows
+    rows = explorer.search("search engine", View(k=4), kind="bm25").rows
     assert [(r.hit.doc_id, r.hit.score) for r in rows] == [(h.doc_id, h.score) for h in explorer.bm25.search("search engine", 4)]
-    rows = explorer.search("search engine", Settings(retriever="dense", k=4)).rows
+    rows = explorer.search("search engine", View(k=4), kind="dense").rows
     assert [r.hit.doc_id for r in rows] == [h.doc_id for h in explorer.dense.search("search engine", 4)]
 
 
 def test_paging_continues_the_ranking(explorer):
-    full = explorer.search("search engine software", Settings(retriever="bm25", k=6)).rows
-    page2 = explorer.search("search engine software", Settings(retriever="bm25", k=3, page=2))
+    full = explorer.search("search engine software", View(k=6), kind="bm25").rows
+    page2 = explorer.search("search engine software", View(k=3, page=2), kind="bm25")
     assert [r.hit.doc_id for r in page2.rows] == [r.hit.doc_id for r in full[3:6]]
     assert [r.hit.rank for r in page2.rows] == [4, 5, 6]
     assert page2.pages == -(-page2.matches // 3)
 
 
 def test_exact_phrase_counts_and_restricts(explorer):
-    res = explorer.search('"search engine" software', Settings(retriever="bm25", k=10))
+    res = explorer.search('"search engine" software', View(k=10), kind="bm25")
     holding = explorer.bm25.matching(["search engine"])
     assert res.phrases == ["search engine"] and res.pool == len(holding) >= 5
     assert {r.hit.doc_id for r in res.rows} <= set(holding)
-    hybrid = explorer.search('"search engine"', Settings(retriever="hybrid", k=20))
+    hybrid = explorer.search('"search engine"', View(k=20), kind="hybrid")
     assert {r.hit.doc_id for r in hybrid.rows} == set(holding)  # dense ranks every holder; nothing else
 
 
 def test_phrase_with_only_stop_words_is_a_clear_error(explorer):
     with pytest.raises(InputError, match="no indexed words"):
-        explorer.search('"to be or not"', Settings(retriever="bm25"))
+        explorer.search('"to be or not"', kind="bm25")
 
 
 def test_metadata_filters(explorer):
     assert explorer.filter_choices() == {"source": ["forum", "mail", "wiki"],
                                          "year": ["2019", "2020", "2021", "2022"]}
-    res = explorer.search("search engine", Settings.make(retriever="hybrid", k=20, filters={"source": ["forum"]}))
+    res = explorer.search("search engine", View.make(k=20, filters={"source": ["forum"]}), kind="hybrid")
     assert {r.hit.doc_id for r in res.rows} == {"x1", "x2"} and res.pool == 2
-    res = explorer.search("search engine", Settings.make(retriever="bm25", k=20,
-                                                         filters={"source": ["forum", "mail"], "year": ["2021"]}))
+    res = explorer.search("search engine", View.make(k=20, filters={"source": ["forum", "mail"], "year": ["2021"]}),
+                          kind="bm25")
     assert {r.hit.doc_id for r in res.rows} == {"x1", "x3"}
     with pytest.raises(ConfigError, match="cannot filter on 'text'"):
-        explorer.search("x", Settings.make(filters={"text": ["a"]}))
+        explorer.search("x", View.make(filters={"text": ["a"]}))
 
 
 def test_compare_lists_overlap_and_one_sided(explorer):
-    c = explorer.compare("open source search library", Settings(k=5))
+    c = explorer.compare("open source search library", View(k=5))
     bm25, dense = ({r.hit.doc_id for r in c.lists[s]} for s in ("bm25", "dense"))
     assert c.overlap["bm25_dense"] == len(bm25 & dense)
     assert set(c.only["bm25"]) == bm25 - dense and set(c.only["dense"]) == dense - bm25
@@ -155,7 +156,7 @@ def test_compare_lists_overlap_and_one_sided(explorer):
 
 @pytest.mark.parametrize("query", ["", "   ", '"', "\x00\x01", "AND OR NOT ( [ * ?", "🙂" * 10, "a" * 50_000])
 def test_odd_queries_never_fail(explorer, query):
-    res = explorer.search(query, Settings(retriever="hybrid"))
+    res = explorer.search(query, kind="hybrid")
     assert isinstance(res.rows, list)
     if len(query) > MAX_QUERY_CHARS:
         assert len(res.query) == MAX_QUERY_CHARS and "cut" in res.notes[0]
@@ -164,12 +165,94 @@ def test_odd_queries_never_fail(explorer, query):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"k": 0}, "k must be between"), ({"k": 101}, "k must be between"), ({"page": 0}, "page must be"),
-    ({"page": 10_000}, "page must be"), ({"bm25_weight": 2}, "bm25_weight"), ({"retriever": "sql"}, "unknown retriever"),
-    ({"fusion": "max"}, "unknown fusion"), ({"k": "ten"}, "whole number"),
+    ({"page": 10_000}, "page must be"), ({"bm25_weight": 2}, "bm25_weight"), ({"kind": "sql"}, "unknown retriever"),
+    ({"method": "max"}, "unknown fusion"), ({"k": "ten"}, "whole number"), ({"bm25_weigth": 0.3}, "bm25_weigth"),
 ])
-def test_bad_settings_are_clear_errors(kwargs, message):
+def test_bad_settings_are_clear_errors(explorer, kwargs, message):
+    """The view (k, page) is checked by View; the retrieval settings by the RetrieverConfig and FusionConfig the
+    explorer makes of them."""
+    view = {name: value for name, value in kwargs.items() if name in ("k", "page")}
+    retrieval = {name: value for name, value in kwargs.items() if name not in view}
     with pytest.raises(ConfigError, match=message):
-        Settings.make(**kwargs)
+        explorer.search("x", View.make(**view), **retrieval)
+
+
+def test_a_search_makes_its_retrieval_settings_once(explorer, monkeypatch):
+    """The page's values become one RetrieverConfig with one FusionConfig, each checked once, in its own
+    __post_init__, and the search reports them."""
+    checked = []
+    for cls in (RetrieverConfig, FusionConfig):
+        def counted(self, check=cls.__post_init__):
+            checked.append(type(self).__name__)
+            check(self)
+        monkeypatch.setattr(cls, "__post_init__", counted)
+    res = explorer.search("open source search library", View(k=5), kind="hybrid", method="rrf", bm25_weight=0.3,
+                          normalization="minmax")
+    assert sorted(checked) == ["FusionConfig", "RetrieverConfig"]
+    assert (res.config.kind, res.config.fusion.method, res.config.fusion.bm25_weight) == ("hybrid", "rrf", 0.3)
+    assert res.to_dict()["fusion_config"]["weights"] == pytest.approx({"bm25": 0.6, "dense": 1.4})
+
+
+def test_a_setting_the_method_does_not_read_is_left_alone(explorer, hostile_corpus, encoder):
+    """The page hides the BM25-weight slider for pyserini fusion, which weighs with alpha and refuses a
+    bm25_weight of its own: the slider's value never makes it refuse. A setting the method reads is the page's."""
+    res = explorer.search("open source search library", View(k=5), kind="hybrid", method="pyserini",
+                          bm25_weight=0.3, normalization="minmax", alpha=0.5)
+    f = res.config.fusion
+    assert (f.method, f.bm25_weight, f.normalization, f.alpha) == ("pyserini", FusionConfig.bm25_weight,
+                                                                   explorer.config.fusion.normalization, 0.5)
+    expected = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder).search(
+        "open source search library", 5, FusionConfig(method="pyserini", alpha=0.5))
+    assert [(r.hit.doc_id, r.hit.score) for r in res.rows] == [(h.doc_id, h.score) for h in expected]
+    with pytest.raises(ConfigError, match="bm25_weight does not apply to pyserini"):  # the config itself refuses
+        FusionConfig(method="pyserini", bm25_weight=0.3)
+
+
+def test_each_side_retrieves_at_least_the_page_depth(hostile_corpus, encoder):
+    """Page depth (page x k: the hits a page needs) and fusion depth (documents each side retrieves) are two
+    things: a per-side depth below the page depth is raised to it, so the page still fills, with the hits of a
+    search that was deep enough."""
+    shallow = Explorer(hostile_corpus, RetrieverConfig(fusion=FusionConfig(bm25_depth=3, dense_depth=2)),
+                       encoder=encoder)
+    view = View(k=5, page=2)
+    assert view.depth == 10
+    config = shallow.retriever_config(view)
+    assert (config.fusion.side_depth("bm25"), config.fusion.side_depth("dense")) == (10, 10)
+    assert shallow.retriever_config(View(k=1)).fusion == shallow.config.fusion  # deep enough: left as it was
+    res = shallow.search("open source search library", view, kind="hybrid")
+    assert len(res.rows) == 5 and [r.hit.rank for r in res.rows] == [6, 7, 8, 9, 10]
+    deep_enough = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder).search(
+        "open source search library", 10, FusionConfig(bm25_depth=10, dense_depth=10))
+    assert [(r.hit.doc_id, r.hit.score) for r in res.rows] == [(h.doc_id, h.score) for h in deep_enough[5:]]
+    assert res.to_dict()["fusion_config"]["bm25_depth"] == 10  # the fusion as it ran
+
+
+def test_the_fusion_controls_come_from_the_registry_when_the_page_is_built(hostile_corpus, encoder):
+    """A fusion method registered at run time is offered; a control shows only for the methods that read its
+    setting (the registry entry's settings)."""
+    from gaia_lite import registry
+    from gaia_lite.app import build_demo
+
+    def controls(explorer):
+        blocks = build_demo(explorer).blocks.values()
+        return {b.elem_id[3:]: b for b in blocks if (getattr(b, "elem_id", None) or "").startswith("gl-")}
+
+    registry.FUSION_METHODS.add(registry.FusionMethod("late", "a method added at run time", lambda sides: None,
+                                                      settings=("bm25_weight", "rrf_k")))
+    try:
+        page = controls(Explorer(hostile_corpus, RetrieverConfig(fusion=FusionConfig(method="pyserini")),
+                                 encoder=encoder))
+        assert [value for _, value in page["method"].choices] == ["rrf", "weighted", "pyserini", "late"]
+        assert page["method"].value == "pyserini"
+        assert not page["bm25_weight"].visible and page["alpha"].visible and not page["normalization"].visible
+        assert [value for _, value in page["normalization"].choices] == list(registry.NORMALIZATIONS.names())
+    finally:
+        registry.FUSION_METHODS.remove("late")
+    page = controls(Explorer(hostile_corpus, encoder=encoder))
+    assert "late" not in [value for _, value in page["method"].choices]
+    shown = {name for name in ("bm25_weight", "normalization", "missing", "fill_missing", "rrf_k", "alpha")
+             if page[name].visible}
+    assert shown == {"bm25_weight", "normalization", "missing", "fill_missing"}  # what weighted fusion reads
 
 
 def test_without_a_dense_index_only_bm25_is_offered(tiny_corpus, tmp_path):
@@ -182,7 +265,7 @@ def test_without_a_dense_index_only_bm25_is_offered(tiny_corpus, tmp_path):
     e = Explorer(Corpus.load(copy))
     assert e.retrievers == ("bm25",)
     with pytest.raises(ConfigError, match="gaia-lite index dense"):
-        e.search("java", Settings(retriever="hybrid"))
+        e.search("java", kind="hybrid")
     shutil.rmtree(copy / "sparse-flat")
     with pytest.raises(MissingArtifactError, match="gaia-lite index sparse"):
         Explorer(Corpus.load(copy))
@@ -191,7 +274,7 @@ def test_without_a_dense_index_only_bm25_is_offered(tiny_corpus, tmp_path):
 # --- untrusted text ----------------------------------------------------------------------------------------
 
 def test_hostile_html_is_shown_as_text(explorer):
-    res = explorer.search("search engine page image", Settings(retriever="hybrid", k=20))
+    res = explorer.search("search engine page image", View(k=20), kind="hybrid")
     html = views.results_table(res)
     text = _assert_safe(html)
     assert "<script>window.__xss=1</script>" in text  # the title, as text
@@ -203,7 +286,7 @@ def test_hostile_html_is_shown_as_text(explorer):
 
 
 def test_personal_data_is_redacted_by_default_and_marked(explorer):
-    res = explorer.search("contact server key", Settings(retriever="bm25"))
+    res = explorer.search("contact server key", kind="bm25")
     assert res.rows and res.rows[0].hit.doc_id == "x3"
     page = views.results_table(res) + views.document(explorer.document("x3"))
     for secret in SECRETS:
@@ -213,7 +296,7 @@ def test_personal_data_is_redacted_by_default_and_marked(explorer):
     assert 'class="gl-redacted"' in page and "[EMAIL]" in page
     assert res.redactions.get("email") == 1
     # Switched off, the text is shown as stored (still escaped), and the page says so.
-    plain = explorer.search("contact server key", Settings(retriever="bm25", redact=False))
+    plain = explorer.search("contact server key", View(redact=False), kind="bm25")
     page = views.results_table(plain) + views.document(explorer.document("x3", redact=False))
     assert "jane.doe@example.com" in page and "Redaction is off" in page
 
@@ -222,7 +305,7 @@ def test_huge_documents_are_bounded(explorer):
     view = explorer.document("x4")
     assert view.characters > 2_000_000
     assert len(view.html) < 200_000 and "showing" in view.html
-    res = explorer.search("lorem ipsum", Settings(retriever="bm25"))
+    res = explorer.search("lorem ipsum", kind="bm25")
     assert res.rows[0].hit.doc_id == "x4" and len(res.rows[0].snippet_html) < 5_000
 
 
@@ -237,7 +320,7 @@ def test_document_ids_are_looked_up_never_opened(explorer):
 
 
 def test_highlight_marks_stemmed_query_words(explorer):
-    res = explorer.search("running", Settings(retriever="bm25", k=1))
+    res = explorer.search("running", View(k=1), kind="bm25")
     assert res.rows[0].hit.doc_id == "d6"
     assert "<mark>Running</mark>" in res.rows[0].snippet_html or "<mark>running</mark>" in res.rows[0].snippet_html
     assert "<mark>run</mark>" in res.rows[0].snippet_html  # "Runners run races": the stem "run" matches
@@ -256,7 +339,7 @@ def test_overview_counts(explorer, hostile_corpus):
 
 
 def test_exports(explorer, tmp_path):
-    res = explorer.search("search engine", Settings(retriever="hybrid", k=5))
+    res = explorer.search("search engine", View(k=5), kind="hybrid")
     rows = list(csv.DictReader(io.StringIO(explorer.export(res, "csv"))))
     assert [r["doc_id"] for r in rows] == [r.hit.doc_id for r in res.rows]
     assert [float(r["score"]) for r in rows] == pytest.approx([r.hit.score for r in res.rows])
@@ -299,7 +382,7 @@ def test_a_dense_index_of_another_model_is_found(tiny_corpus, tiny_dense, tmp_pa
 
 
 def test_plain_document_text_is_bounded_outside_personal_data(explorer, monkeypatch):
-    import gaia_lite.app.explorer as module
+    import gaia_lite.app.documents as module
 
     monkeypatch.setattr(module, "DOC_CHARS", 15)  # "Write to jane.d|oe@example.com": the cut falls in the address
     view = explorer.document("x3", html=False)

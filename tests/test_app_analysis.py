@@ -12,7 +12,8 @@ import pytest
 
 from gaia_lite.analysis import find_contamination, find_duplicates, read_benchmark
 from gaia_lite.app import views
-from gaia_lite.app.explorer import Explorer, Settings
+from gaia_lite.app.explorer import Explorer
+from gaia_lite.app.search import View
 from gaia_lite.corpus import Source, build_corpus
 from gaia_lite.errors import InputError
 from gaia_lite.sparse import build_sparse_index
@@ -57,9 +58,9 @@ def app(analysed):
 
 def test_hiding_near_duplicates_keeps_the_best_ranked_of_each_cluster(app):
     query = "open source search engine library java inverted index"
-    shown = [r.hit.doc_id for r in app.search(query, Settings.make(retriever="bm25", k=6)).rows]
+    shown = [r.hit.doc_id for r in app.search(query, View(k=6), kind="bm25").rows]
     assert {"a1", "a2", "a3"} <= set(shown)
-    hidden = app.search(query, Settings.make(retriever="bm25", k=6, hide_duplicates=True))
+    hidden = app.search(query, View(k=6, hide_duplicates=True), kind="bm25")
     kept = [r.hit.doc_id for r in hidden.rows]
     cluster = [d for d in shown if d in ("a1", "a2", "a3")]
     assert kept == [d for d in shown if d not in cluster[1:]]  # the first of the cluster stays, in its place
@@ -70,8 +71,8 @@ def test_without_an_analysis_nothing_is_hidden_and_the_page_says_why(tmp_path):
     corpus, _ = build_corpus(str(write_jsonl(tmp_path / "d.jsonl", DOCS)), "plain", root=tmp_path, progress=False)
     build_sparse_index(corpus, progress=False)
     e = Explorer(corpus)
-    res = e.search("search engine", Settings.make(retriever="bm25", k=6, hide_duplicates=True))
-    plain = e.search("search engine", Settings.make(retriever="bm25", k=6))
+    res = e.search("search engine", View(k=6, hide_duplicates=True), kind="bm25")
+    plain = e.search("search engine", View(k=6), kind="bm25")
     assert [r.hit for r in res.rows] == [r.hit for r in plain.rows] and len(res.rows) == 5
     assert any("gaia-lite duplicates" in n for n in res.notes)
     assert e.overview()["duplicates"] is None
@@ -96,7 +97,7 @@ def test_the_contamination_tab_equals_the_python_api(app, analysed):
 
 
 def test_benchmark_choices_are_bounded_and_never_a_server_path(app, analysed, monkeypatch):
-    from gaia_lite.app import explorer as module
+    from gaia_lite.app import analysis as module
 
     _, _, bench = analysed
     for hub in ("/etc/passwd", "../secrets/x", str(bench), "indexes"):

@@ -67,6 +67,19 @@ def test_api_search_equals_the_python_hybrid_searcher(client, hostile_corpus, en
     assert [(h["bm25_rank"], h["dense_rank"]) for h in answer["hits"]] == [(h.bm25_rank, h.dense_rank) for h in expected]
 
 
+def test_api_fusion_settings_the_method_does_not_read_are_ignored(client, hostile_corpus, encoder):  # noqa: F811
+    """pyserini fusion weighs with alpha and refuses a bm25_weight of its own; the endpoint's positional
+    bm25_weight is ignored for it, and its own settings come as keywords named as in FusionConfig."""
+    query = "open source search library"
+    answer = client.predict(query, "hybrid", "pyserini", 0.3, 5, 1, True, None, "minmax", alpha=0.5,
+                            api_name="/search")
+    f = answer["fusion_config"]
+    assert (f["method"], f["bm25_weight"], f["alpha"]) == ("pyserini", FusionConfig.bm25_weight, 0.5)
+    expected = open_searcher(hostile_corpus, kind="hybrid", encoder=encoder).search(
+        query, 5, FusionConfig(method="pyserini", alpha=0.5))
+    assert [h["doc_id"] for h in answer["hits"]] == [h.doc_id for h in expected]
+
+
 def test_api_document_compare_overview(client, hostile_corpus):  # noqa: F811
     doc = client.predict("x3", True, api_name="/document")
     assert doc["id"] == "x3" and "[EMAIL]" in doc["text"]
@@ -214,6 +227,39 @@ def test_browser_compare_filters_and_export(server, browser):
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("rank,doc_id,score")
     assert {line.split(",")[1] for line in text.splitlines()[1:]} == {"x1", "x2"}
+    page.close()
+
+
+def test_browser_fusion_controls_follow_the_method_and_the_url(server, browser):
+    """A fusion control shows for the methods that read its setting; the URL holds the settings the method
+    reads, under the names links have always used (fusion, w, norm), and reopens them."""
+    from urllib.parse import parse_qs, urlparse
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "?q=search+engine&retriever=hybrid&fusion=rrf&w=0.3&rrf_k=20&norm=minmax",
+              wait_until="networkidle")
+    page.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+    assert "rrf fusion (bm25_weight 0.30, rrf_k 20)" in page.locator("#gl-results").inner_text()
+    assert page.locator("#gl-rrf_k").is_visible() and page.locator("#gl-bm25_weight").is_visible()
+    assert not page.locator("#gl-normalization").is_visible() and not page.locator("#gl-alpha").is_visible()
+    page.locator("#gl-method label", has_text="pyserini").click()
+    page.wait_for_selector("#gl-alpha", state="visible", timeout=30_000)
+    assert not page.locator("#gl-bm25_weight").is_visible() and not page.locator("#gl-rrf_k").is_visible()
+    page.locator("#gl-search").click()
+    page.wait_for_function("document.querySelector('#gl-results').innerText.includes('pyserini fusion')",
+                           timeout=60_000)
+    page.wait_for_function("window.location.search.includes('fusion=pyserini')", timeout=10_000)
+    params = parse_qs(urlparse(page.url).query)
+    assert params["fusion"] == ["pyserini"] and params["alpha"] == ["0.1"] and params["k"] == ["10"]
+    assert "w" not in params and "rrf_k" not in params and "norm" not in params
+    first = page.locator("#gl-results-table button.gl-open").first.get_attribute("data-doc-id")
+    again = browser.new_page(viewport={"width": 1400, "height": 1000})
+    again.goto(page.url, wait_until="networkidle")
+    again.wait_for_selector("#gl-results-table tbody tr", timeout=60_000)
+    assert "pyserini fusion" in again.locator("#gl-results").inner_text()
+    assert again.locator("#gl-results-table button.gl-open").first.get_attribute("data-doc-id") == first
+    assert again.locator("#gl-alpha").is_visible() and not again.locator("#gl-bm25_weight").is_visible()
+    again.close()
     page.close()
 
 

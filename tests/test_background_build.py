@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from gaia_lite.app import Explorer, Settings, views
+from gaia_lite.app import Explorer, View, views
 from gaia_lite.config import FusionConfig
 from gaia_lite.corpus import Corpus, build_corpus
 from gaia_lite.errors import ConfigError
@@ -33,16 +33,16 @@ def test_the_explorer_serves_bm25_then_hybrid_without_a_restart(tiny_corpus, enc
     seen_after = []
     e.dense_build.then(lambda: seen_after.append(e.dense_status()["state"]))  # how launch sets torch's threads
     assert e.retrievers == ("bm25",) or e.dense_status()["state"] == "ready"  # a tiny corpus may be done at once
-    assert e.search("search engine", Settings(retriever="bm25")).rows
+    assert e.search("search engine", kind="bm25").rows
     if e.retrievers == ("bm25",):
         with pytest.raises(ConfigError, match="being built"):
-            e.search("search engine", Settings(retriever="hybrid"))
+            e.search("search engine", kind="hybrid")
     assert e.dense_build.join(timeout=120)
     assert e.dense_status() == {"state": "ready"} and e.retrievers == ("bm25", "dense", "hybrid")
     e.dense_build.then(lambda: seen_after.append("at once"))  # the build has ended: runs now
     assert seen_after == ["ready", "at once"]
     assert views.build_status(e.dense_status()) == ""
-    got = [(r.hit.doc_id, r.hit.score) for r in e.search("open source search library", Settings(k=5)).rows]
+    got = [(r.hit.doc_id, r.hit.score) for r in e.search("open source search library", View(k=5)).rows]
     expected = open_searcher(e.corpus, kind="hybrid", encoder=encoder).search("open source search library", 5)
     assert got == [(h.doc_id, h.score) for h in expected]
     assert not [p for p in copy.iterdir() if p.name.startswith(".")]  # the build's workdir is gone

@@ -103,10 +103,10 @@ def test_defaults_are_the_same_everywhere(explorer):  # noqa: F811
     defaults = RetrieverConfig()
     assert retriever_config(build_parser().parse_args(["search", "c", "q"])) == defaults
     assert retriever_config(build_parser().parse_args(["eval", "f"])) == defaults
-    s = explorer.settings()
-    assert (s.fusion, s.bm25_weight, s.normalization) == (
+    s = explorer.retriever_config().fusion
+    assert (s.method, s.bm25_weight, s.normalization) == (
         defaults.fusion.method, defaults.fusion.bm25_weight, defaults.fusion.normalization)
-    assert explorer.fusion_config(s) == defaults.fusion  # page 1 at the default k needs no deeper search
+    assert s == defaults.fusion  # page 1 at the default k needs no deeper search
     # The default-fusion study's choice (README, "Default fusion"), and the experiment config that reports it on
     # SciFact test leaves the fusion to the defaults.
     f = defaults.fusion
@@ -127,10 +127,11 @@ def test_the_app_takes_its_settings_from_the_retriever_config(hostile_corpus, en
 
     config = RetrieverConfig(fusion=FusionConfig(method="weighted", bm25_weight=0.3, normalization="zscore"))
     e = Explorer(hostile_corpus, config, encoder=encoder)
-    s = e.settings()
-    assert (s.retriever, s.fusion, s.bm25_weight, s.normalization) == ("hybrid", "weighted", 0.3, "zscore")
+    s = e.retriever_config()
+    assert (s.kind, s.fusion.method, s.fusion.bm25_weight, s.fusion.normalization) == ("hybrid", "weighted", 0.3,
+                                                                                        "zscore")
     expected = open_searcher(hostile_corpus, config, kind="hybrid", encoder=encoder).search(QUERY, 5)
-    assert [(r.hit.doc_id, r.hit.score) for r in e.search(QUERY, None).rows[:5]] == \
+    assert [(r.hit.doc_id, r.hit.score) for r in e.search(QUERY).rows[:5]] == \
         [(h.doc_id, h.score) for h in expected]
 
 

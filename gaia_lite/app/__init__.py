@@ -1,7 +1,10 @@
 """The corpus explorer: a Gradio app over a built corpus, runnable locally or as a Hugging Face Space.
 
-``explorer`` holds the handlers (plain Python), ``render`` and ``views`` the safe HTML, ``ui`` the Gradio
-layout, ``space`` the Space folder writer. Gradio is imported only when an app is built.
+``explorer`` holds the handlers (plain Python), with one module per concern beside it: ``search`` (the view of a
+search and its results), ``documents`` (documents, filters, overview), ``analysis`` (duplicates, contamination),
+``exports`` and ``build`` (the dense index built in the background); ``api`` the named endpoints. ``render`` and
+``views`` make the safe HTML, ``ui`` the Gradio layout, ``space`` the Space folder. Gradio is imported only in
+``ui``, when an app is built.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import os
 import sys
 
 from ..errors import sigterm_raises
-from .explorer import DenseBuild, Explorer, Settings
+from .build import DenseBuild
+from .explorer import Explorer
+from .search import View
 
-__all__ = ["DenseBuild", "Explorer", "Settings", "build_demo", "launch"]
+__all__ = ["DenseBuild", "Explorer", "View", "build_demo", "launch"]
 
 #: How many searches the app runs at once (the page's events and the named API alike); more queue. Lucene,
 #: FAISS and torch release the GIL, so a few help on 2 cores: with 8 clients, 4 served 23.5 searches/s and 2

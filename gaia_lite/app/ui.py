@@ -3,44 +3,62 @@
 This module imports Gradio; ``gaia_lite.app`` imports it only when an app is built.
 
 Handlers here only translate between widgets and the explorer; the work and every safety rule live in
-:mod:`.explorer` (bounds), :mod:`.render` (escaping, redaction) and :mod:`.views` (HTML). The widgets' initial
-values are the explorer's settings (:meth:`~.explorer.Explorer.settings`), never literals of their own. Errors
-reach the user as one short line: a gaia_lite error's own message, anything else a generic one with the details
-in the server log, never a traceback.
+:mod:`.explorer` and :mod:`.search` (bounds), :mod:`.render` (escaping, redaction) and :mod:`.views` (HTML). The
+page speaks the configuration's vocabulary: a fusion control is a :class:`~gaia_lite.config.FusionConfig` field,
+named and explained as the field is, its choices read from :mod:`gaia_lite.registry` when the page is built, and
+shown only for the methods whose registry entry reads it. The widgets' initial values are the explorer's settings
+(:meth:`~.explorer.Explorer.retriever_config`, :class:`~.search.View`), never literals of their own. Errors reach
+the user as one short line: a gaia_lite error's own message, anything else a generic one with the details in the
+server log, never a traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..errors import GaiaLiteError, require
-from . import views
-from .explorer import EXPORT_FORMATS, FUSIONS, MAX_K, MAX_QUERY_CHARS, NORMALIZATIONS, Explorer, Settings
+from ..config import FusionConfig
+from ..errors import ConfigError, GaiaLiteError, require
+from ..registry import FUSION_METHODS
+from . import api, views
+from .explorer import Explorer
+from .exports import EXPORT_FORMATS, EXPORT_MAX_AGE_S, Exports
 from .render import escape
+from .search import MAX_K, MAX_QUERY_CHARS, View
+
+__all__ = ["EXPORT_MAX_AGE_S", "Exports", "URL_NAMES", "build_demo", "fusion_fields"]
 
 gr = require("gradio", "the explorer app", "gradio==6.31.0")
 
 log = logging.getLogger("gaia_lite.app")
 
+#: A control's name in the URL, where it is not the setting's own (links already shared use these); every other
+#: setting goes by its field name (``rrf_k``, ``k``...).
+URL_NAMES = {"query": "q", "kind": "retriever", "method": "fusion", "bm25_weight": "w", "normalization": "norm",
+             "page": "pg", "hide_duplicates": "dups"}
+#: Fusion settings shown as a slider: (lowest, highest, step). The others are a choice (a field with choices), a
+#: checkbox (a flag) or a number box.
+_SLIDERS = {"bm25_weight": (0, 1, 0.05)}
+
 # Runs in the browser before each search: puts the search in the address bar (and, inside a Hugging Face
 # Space, in the Space page's address bar), so that the URL reopens the same search. The page number is
-# `pg`: Gradio itself reads `?page=` (multipage apps) and fails on other values.
+# `pg`: Gradio itself reads `?page=` (multipage apps) and fails on other values. Of the fusion settings, the
+# URL holds those the chosen method reads.
 _URL_JS = """
 (...args) => {
-  const names = %s;
-  const [q, retriever, fusion, weight, normalization, k, page, redact, ...rest] = args;
-  const filters = rest.slice(0, names.length), hide = rest[names.length];
+  const [keys, filters, reads] = %s;
+  const v = {};
+  keys.forEach((key, i) => { v[key] = args[i]; });
   const u = new URLSearchParams();
-  if (q) u.set("q", q);
-  u.set("retriever", retriever); u.set("fusion", fusion); u.set("w", weight); u.set("norm", normalization);
-  u.set("k", k); u.set("pg", page); if (!redact) u.set("redact", "0"); if (hide) u.set("dups", "hide");
+  if (v.q) u.set("q", v.q);
+  u.set("retriever", v.retriever); u.set("fusion", v.fusion);
+  (reads[v.fusion] || []).forEach((key) => { if (v[key] !== null && v[key] !== undefined) u.set(key, v[key]); });
+  u.set("k", v.k); u.set("pg", v.pg); if (!v.redact) u.set("redact", "0"); if (v.dups) u.set("dups", "hide");
   const chosen = {};
-  names.forEach((n, i) => { if (filters[i] && filters[i].length) chosen[n] = filters[i]; });
+  filters.forEach((n, i) => { const f = args[keys.length + i]; if (f && f.length) chosen[n] = f; });
   if (Object.keys(chosen).length) u.set("filters", JSON.stringify(chosen));
   const qs = "?" + u.toString();
   try { window.history.replaceState(null, "", qs); } catch (e) {}
@@ -74,46 +92,6 @@ element.addEventListener('click', (event) => {
 _PRIVATE = {"api_visibility": "private"}  # UI events; scripts use the named endpoints of _add_api
 #: How often a page asks how far a background dense build is.
 BUILD_POLL_SECONDS = 2
-#: Exported files older than this (seconds) are removed while the app runs: a download follows its export at
-#: once, and a Space runs for weeks.
-EXPORT_MAX_AGE_S = 3600
-
-
-class Exports:
-    """The files an app exports: one temporary folder per app, each export in a folder of its own. Exports
-    older than ``max_age`` seconds are removed whenever a new one is made, and the whole folder when the process
-    exits (or :meth:`close` is called). Gradio's own copies of them are aged out by ``gr.Blocks(delete_cache=)``."""
-
-    def __init__(self, max_age: float = EXPORT_MAX_AGE_S):
-        import atexit
-
-        self.folder = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
-        self.max_age = max_age
-        atexit.register(self.close)
-
-    def new(self, name: str) -> Path:
-        """A path for a new export file called ``name`` (older exports pruned first)."""
-        self.prune()
-        return Path(tempfile.mkdtemp(dir=self.folder)) / name
-
-    def prune(self) -> None:
-        """Remove the exports older than ``max_age``."""
-        import shutil
-        import time
-
-        now = time.time()
-        for path in list(self.folder.glob("*")):
-            try:
-                if now - path.stat().st_mtime > self.max_age:
-                    shutil.rmtree(path, ignore_errors=True)
-            except FileNotFoundError:  # pruned by a concurrent export
-                pass
-
-    def close(self) -> None:
-        """Remove every export and the folder."""
-        import shutil
-
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _safe(fn):
@@ -136,21 +114,49 @@ def _safe(fn):
     return wrapper
 
 
+def fusion_fields() -> tuple[str, ...]:
+    """The fusion settings the page has a control for: ``method``, then each FusionConfig field that a registered
+    method reads (its registry entry's ``settings``), in the config's order. Read when a page is built, so that
+    a method registered at run time is offered, with its controls."""
+    read = {name for method in FUSION_METHODS.entries() for name in method.settings}
+    return ("method", *(f.name for f in dataclasses.fields(FusionConfig) if f.name in read))
+
+
+def _shown(name: str, method: str, hybrid: bool) -> bool:
+    """Whether fusion control ``name`` shows: where hybrid search is served, the method's choice and the settings
+    the chosen ``method`` reads."""
+    reads = FUSION_METHODS[method].settings if method in FUSION_METHODS else ()
+    return hybrid and (name == "method" or name in reads)
+
+
+def _fusion_control(name: str, value, visible: bool):
+    """The control of FusionConfig field ``name``: labelled with the field's name and help, its choices (a
+    registry) read now."""
+    field = {f.name: f for f in dataclasses.fields(FusionConfig)}[name]
+    common = {"value": value, "label": name, "info": field.metadata.get("help") or None, "visible": visible,
+              "elem_id": f"gl-{name}"}
+    if field.metadata.get("choices") is not None:
+        return gr.Radio(list(field.metadata["choices"]), **common)
+    if isinstance(value, bool):
+        return gr.Checkbox(**common)
+    if name in _SLIDERS:
+        low, high, step = _SLIDERS[name]
+        return gr.Slider(low, high, step=step, **common)
+    return gr.Number(precision=0 if isinstance(value, int) else None, minimum=0, **common)
+
+
 @dataclass
 class _Page:
     """The widgets of the page, as the event handlers need them."""
 
     query: object
     retriever: object
-    fusion: object
-    weight: object
-    normalization: object
+    fusion: dict  # FusionConfig field -> its control (fusion_fields())
     k: object
     page: object
     redact: object
-    filters: list
-    filter_names: list[str]
     hide: object
+    filters: dict  # metadata column -> its dropdown
     search_btn: object
     prev_btn: object
     next_btn: object
@@ -172,21 +178,29 @@ class _Page:
     status: object
     contamination: object
 
-
     @property
     def controls(self) -> list:
-        """The inputs of a search, in the order the handlers and ``_URL_JS`` take them: the filters, then the
-        hide-near-duplicates box, come last."""
-        return [self.query, self.retriever, self.fusion, self.weight, self.normalization, self.k, self.page,
-                self.redact, *self.filters, self.hide]
+        """The inputs of a search, in the order of :attr:`names`: the filters come last."""
+        return [self.query, self.retriever, *self.fusion.values(), self.k, self.page, self.redact, self.hide,
+                *self.filters.values()]
 
-    def settings(self, retriever, fusion, weight, normalization, k, page, redact, rest) -> Settings:
-        """Settings from the controls' values (``rest``: the filters' values, then the hide box's)."""
-        rest = list(rest)
-        filters = {name: values for name, values in zip(self.filter_names, rest) if values}
-        hide = bool(rest[len(self.filter_names)]) if len(rest) > len(self.filter_names) else False
-        return Settings.make(retriever=retriever, fusion=fusion, bm25_weight=weight, normalization=normalization,
-                             k=k, page=page or 1, redact=bool(redact), filters=filters, hide_duplicates=hide)
+    @property
+    def names(self) -> list:
+        """What each control of :attr:`controls` holds: the query, the RetrieverConfig's ``kind``, the FusionConfig
+        fields, the :class:`~.search.View`'s, then each filter."""
+        return ["query", "kind", *self.fusion, "k", "page", "redact", "hide_duplicates",
+                *(("filter", name) for name in self.filters)]
+
+    @property
+    def retrieval(self) -> tuple[str, ...]:
+        """The names of the controls that are retrieval settings (:meth:`~.explorer.Explorer.search`'s keywords)."""
+        return ("kind", *self.fusion)
+
+    def view(self, v: dict, **changes) -> View:
+        """The view the controls' values ``v`` (by :attr:`names`) ask for, with ``changes``."""
+        return View.make(**{"k": v["k"], "page": v["page"] or 1, "redact": bool(v["redact"]),
+                            "hide_duplicates": bool(v["hide_duplicates"]),
+                            "filters": {name: v["filter", name] for name in self.filters}, **changes})
 
 
 def build_demo(explorer: Explorer, *, title: str | None = None):
@@ -200,8 +214,7 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
         _wire_documents(explorer, page)
         _wire_overview_and_export(explorer, page, exports)
         _wire_contamination(explorer, page, exports)
-        if explorer.dense_status()["state"] == "building":
-            _wire_dense_build(explorer, page)
+        _wire_fusion_controls(explorer, page)
 
         @_safe
         def restore(request: gr.Request):
@@ -215,7 +228,7 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
 
 def _layout(explorer: Explorer) -> _Page:
     corpus = explorer.corpus
-    defaults = explorer.settings()
+    config, view = explorer.retriever_config(), View()
     hybrid = "hybrid" in explorer.retrievers
     choices = explorer.filter_choices()
     gr.HTML(f"<h2>gaia_lite explorer · {escape(corpus.name)}</h2>"
@@ -227,22 +240,21 @@ def _layout(explorer: Explorer) -> _Page:
                            scale=5, elem_id="gl-query", submit_btn=False)
         search_btn = gr.Button("Search", variant="primary", scale=1, elem_id="gl-search")
     with gr.Row():
-        retriever = gr.Radio(list(explorer.retrievers), value=defaults.retriever, label="Retriever",
-                             elem_id="gl-retriever")
-        fusion = gr.Radio(list(FUSIONS), value=defaults.fusion, label="Fusion", visible=hybrid)
-        weight = gr.Slider(0, 1, value=defaults.bm25_weight, step=0.05, label="BM25 weight (dense gets the rest)",
-                           visible=hybrid)
-        normalization = gr.Radio(list(NORMALIZATIONS), value=defaults.normalization,
-                                 label="Normalization (weighted)", visible=hybrid)
-        k = gr.Slider(1, MAX_K, value=defaults.k, step=1, label="Results per page (k)")
-        redact = gr.Checkbox(value=defaults.redact, label="Redact personal data", elem_id="gl-redact")
-        hide = gr.Checkbox(value=defaults.hide_duplicates, label="Hide near duplicates", elem_id="gl-hide-dups",
+        retriever = gr.Radio(list(explorer.retrievers), value=config.kind, label="Retriever", elem_id="gl-retriever")
+        k = gr.Slider(1, MAX_K, value=view.k, step=1, label="Results per page (k)")
+        redact = gr.Checkbox(value=view.redact, label="Redact personal data", elem_id="gl-redact")
+        hide = gr.Checkbox(value=view.hide_duplicates, label="Hide near duplicates", elem_id="gl-hide-dups",
                            visible=explorer.has_duplicates)
+    with gr.Row():
+        f = config.fusion
+        fusion = {name: _fusion_control(name, getattr(f, name), _shown(name, f.method, hybrid))
+                  for name in fusion_fields()}
     with gr.Accordion("Filters", open=False, visible=bool(choices)):
-        filters = [gr.Dropdown(values, multiselect=True, label=name, value=[]) for name, values in choices.items()]
+        filters = {name: gr.Dropdown(values, multiselect=True, label=name, value=[])
+                   for name, values in choices.items()}
     with gr.Row():
         prev_btn = gr.Button("← Previous page", size="sm")
-        page = gr.Number(value=1, precision=0, minimum=1, label="Page", elem_id="gl-page")
+        page = gr.Number(value=view.page, precision=0, minimum=1, label="Page", elem_id="gl-page")
         next_btn = gr.Button("Next page →", size="sm")
     with gr.Tabs() as tabs:
         with gr.Tab("Results", id="results"):
@@ -265,10 +277,9 @@ def _layout(explorer: Explorer) -> _Page:
             exported = gr.File(label="Download", interactive=False)
         with gr.Tab("Contamination", id="contamination"):
             contamination = _contamination_widgets(explorer)
-    return _Page(query, retriever, fusion, weight, normalization, k, page, redact, filters, list(choices), hide,
-                 search_btn, prev_btn, next_btn, tabs, results, compare_tab, compare_btn, compared, doc_id, open_btn,
-                 document, overview_tab, overview_html, lengths, top_terms, fmt, export_btn, exported, status,
-                 contamination)
+    return _Page(query, retriever, fusion, k, page, redact, hide, filters, search_btn, prev_btn, next_btn, tabs,
+                 results, compare_tab, compare_btn, compared, doc_id, open_btn, document, overview_tab,
+                 overview_html, lengths, top_terms, fmt, export_btn, exported, status, contamination)
 
 
 @dataclass
@@ -311,27 +322,32 @@ def _contamination_widgets(explorer: Explorer) -> _Contamination:
 
 
 def _wire_search(explorer: Explorer, p: _Page) -> None:
-    url_js = _URL_JS % json.dumps(p.filter_names).replace("<", "\\u003c")
+    """Search, paging, comparing and exporting: each handler reads the controls' values by :attr:`_Page.names`
+    and hands the retrieval settings to the explorer as they are, to be made into one RetrieverConfig there."""
+    reads = {m.name: [URL_NAMES.get(n, n) for n in m.settings] for m in FUSION_METHODS.entries()}
+    keys = [URL_NAMES.get(name, name) for name in p.names[:len(p.names) - len(p.filters)]]
+    url_js = _URL_JS % json.dumps([keys, list(p.filters), reads]).replace("<", "\\u003c")
 
-    @_safe
-    def run_search(q, r, f, w, n, k, page, red, *fv):
-        res = explorer.search(q, p.settings(r, f, w, n, k, page, red, fv))
-        return views.results_table(res), res.settings.page
-
-    def at_page(move):
-        def go(q, r, f, w, n, k, page, red, *fv):
-            return run_search(q, r, f, w, n, k, move(int(page or 1)), red, *fv)
-        return go
+    def searching(move):
+        @_safe
+        def run_search(*values):
+            v = dict(zip(p.names, values))
+            res = explorer.search(v["query"], p.view(v, page=move(int(v["page"] or 1))),
+                                  **{name: v[name] for name in p.retrieval})
+            return views.results_table(res), res.view.page
+        return run_search
 
     outputs = [p.results, p.page]
     for trigger in (p.search_btn.click, p.query.submit):
-        trigger(at_page(lambda _: 1), p.controls, outputs, js=url_js, **_PRIVATE)
-    p.prev_btn.click(at_page(lambda page: max(1, page - 1)), p.controls, outputs, js=url_js, **_PRIVATE)
-    p.next_btn.click(at_page(lambda page: page + 1), p.controls, outputs, js=url_js, **_PRIVATE)
+        trigger(searching(lambda _: 1), p.controls, outputs, js=url_js, **_PRIVATE)
+    p.prev_btn.click(searching(lambda page: max(1, page - 1)), p.controls, outputs, js=url_js, **_PRIVATE)
+    p.next_btn.click(searching(lambda page: page + 1), p.controls, outputs, js=url_js, **_PRIVATE)
 
     @_safe
-    def run_compare(q, r, f, w, n, k, page, red, *fv):
-        return views.comparison(explorer.compare(q, p.settings(r, f, w, n, k, 1, red, fv)))
+    def run_compare(*values):
+        v = dict(zip(p.names, values))
+        compared = explorer.compare(v["query"], p.view(v, page=1), **{name: v[name] for name in p.fusion})
+        return views.comparison(compared)
 
     p.compare_btn.click(run_compare, p.controls, p.compared, **_PRIVATE)
     p.compare_tab.select(run_compare, p.controls, p.compared, **_PRIVATE)
@@ -375,10 +391,11 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
     p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 
     @_safe
-    def run_export(f, q, r, fu, w, n, k, page, red, *fv):
-        res = explorer.search(q, p.settings(r, fu, w, n, k, page, red, fv))
-        path = exports.new(f"gaia_lite-{explorer.corpus.name}-results.{'txt' if f == 'trec' else f}")
-        path.write_text(explorer.export(res, f), encoding="utf-8")
+    def run_export(fmt, *values):
+        v = dict(zip(p.names, values))
+        res = explorer.search(v["query"], p.view(v), **{name: v[name] for name in p.retrieval})
+        path = exports.new(f"gaia_lite-{explorer.corpus.name}-results.{'txt' if fmt == 'trec' else fmt}")
+        path.write_text(explorer.export(res, fmt), encoding="utf-8")
         return str(path)
 
     p.export_btn.click(run_export, [p.fmt, *p.controls], p.exported, **_PRIVATE)
@@ -404,109 +421,94 @@ def _wire_contamination(explorer: Explorer, p: _Page, exports: Exports) -> None:
                     [c.report, c.exported], concurrency_limit=1, **_PRIVATE)  # it reads the whole corpus: one at a time
 
 
-def _wire_dense_build(explorer: Explorer, p: _Page) -> None:
-    """While the dense index is built in the background: its progress every few seconds, then dense and hybrid
-    search turned on in the page, without a restart."""
-    timer = gr.Timer(BUILD_POLL_SECONDS)
+def _wire_fusion_controls(explorer: Explorer, p: _Page) -> None:
+    """Each fusion control shows for the methods that read its setting; while the dense index is built in the
+    background, its progress every few seconds, then dense and hybrid search turned on in the page, without a
+    restart."""
 
-    def poll():
+    def shown(method):
+        return [gr.update(visible=_shown(name, method, "hybrid" in explorer.retrievers)) for name in p.fusion]
+
+    p.fusion["method"].change(shown, p.fusion["method"], list(p.fusion.values()), **_PRIVATE)
+    if explorer.dense_status()["state"] != "building":
+        return
+    timer = gr.Timer(BUILD_POLL_SECONDS)
+    waiting = [gr.skip()] * (len(p.fusion) + 2)
+
+    def poll(method):
         status = explorer.dense_status()
         if status["state"] == "building":
-            return views.build_status(status), *[gr.skip()] * 5, gr.skip()
+            return views.build_status(status), *waiting, gr.skip()
         if status["state"] == "failed":
-            return views.build_status(status), *[gr.skip()] * 5, gr.Timer(active=False)
-        return ("", gr.Radio(choices=list(explorer.retrievers)), *[gr.update(visible=True)] * 4,
+            return views.build_status(status), *waiting, gr.Timer(active=False)
+        return ("", gr.Radio(choices=list(explorer.retrievers)), *shown(method), gr.update(visible=True),
                 gr.Timer(active=False))
 
-    timer.tick(poll, None, [p.status, p.retriever, p.fusion, p.weight, p.normalization, p.compare_tab, timer],
+    timer.tick(poll, p.fusion["method"], [p.status, p.retriever, *p.fusion.values(), p.compare_tab, timer],
                **_PRIVATE)
+
+
+def _from_url(text: str | None, like):
+    """A URL parameter's ``text`` as a value of the type of ``like`` (None where absent); text that is not such
+    a value stays text, for the config to refuse."""
+    if text is None:
+        return None
+    if isinstance(like, bool):
+        return text.lower() in ("1", "true", "on", "yes")
+    try:
+        return int(float(text)) if isinstance(like, int) else float(text) if isinstance(like, float) else text
+    except ValueError:
+        return text
 
 
 def _restore(explorer: Explorer, p: _Page, request: gr.Request):
     """Reopen the search (and document) that the URL names; values it cannot use fall back to the defaults."""
     params = dict(request.query_params) if request is not None else {}
-    defaults = explorer.settings()
+    default = explorer.retriever_config()
     try:
         chosen = json.loads(params.get("filters") or "{}")
         chosen = chosen if isinstance(chosen, dict) else {}
     except ValueError:
         chosen = {}
     choices = explorer.filter_choices()
-    fv = [[v for v in (chosen.get(name) or []) if v in choices[name]] for name in p.filter_names]
+    filters = {name: [v for v in (chosen.get(name) or []) if v in choices[name]] for name in p.filters}
+    kind = params.get("retriever") if params.get("retriever") in explorer.retrievers else default.kind
+    fusion = {name: _from_url(params.get(URL_NAMES.get(name, name)), getattr(default.fusion, name))
+              for name in p.fusion}
+    q = params.get("q", "")
 
-    def pick(key, valid, default):
-        value = params.get(key, default)
-        return value if value in valid else default
+    def attempt(view, **retrieval):
+        if not q:
+            return view, explorer.retriever_config(view, **retrieval), gr.skip()
+        res = explorer.search(q, view, **retrieval)
+        return res.view, res.config, views.results_table(res)
 
     hide = params.get("dups") == "hide" and explorer.has_duplicates
     try:
-        s = p.settings(pick("retriever", explorer.retrievers, defaults.retriever),
-                       pick("fusion", FUSIONS, defaults.fusion), params.get("w", defaults.bm25_weight),
-                       pick("norm", NORMALIZATIONS, defaults.normalization), params.get("k", defaults.k),
-                       params.get("pg", 1), params.get("redact", "1") != "0", [*fv, hide])
-    except GaiaLiteError:
-        s = defaults
-    q = params.get("q", "")
-    out_results = views.results_table(explorer.search(q, s)) if q else gr.skip()
+        view = View.make(k=params.get("k"), page=params.get("pg"), redact=params.get("redact", "1") != "0",
+                         filters=filters, hide_duplicates=hide)
+        view, config, shown = attempt(view, kind=kind, **fusion)
+    except ConfigError:  # a value the URL cannot use: the defaults
+        view, config, shown = attempt(View())
     out_doc, out_doc_id, out_tab = gr.skip(), gr.skip(), gr.skip()
     if params.get("doc"):
         out_doc_id = params["doc"][:1000]
         try:
-            out_doc = views.document(explorer.document(out_doc_id, query=q, redact=s.redact))
+            out_doc = views.document(explorer.document(out_doc_id, query=q, redact=view.redact))
         except GaiaLiteError as e:  # a stale or edited link still reopens its search
             out_doc = f'<p class="gl-note" id="gl-document-error">{escape(str(e))}</p>'
         out_tab = gr.Tabs(selected="document")
-    s = explorer.settings(s)
-    return (q[:MAX_QUERY_CHARS], s.retriever, s.fusion, s.bm25_weight, s.normalization, s.k, s.page, s.redact, *fv,
-            s.hide_duplicates, out_results, out_doc_id, out_doc, out_tab)
+    chosen = dict(view.filters)
+    return (q[:MAX_QUERY_CHARS], config.kind, *(getattr(config.fusion, name) for name in p.fusion), view.k,
+            view.page, view.redact, view.hide_duplicates, *(list(chosen.get(name, ())) for name in p.filters),
+            shown, out_doc_id, out_doc, out_tab)
 
 
 def _add_api(explorer: Explorer) -> None:
-    """Named API endpoints for gradio_client: JSON in, JSON out; parameters left out take the explorer's
-    settings."""
-    d = explorer.settings()
-
-    def search(query: str, retriever: str | None = None, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
-               k: int = d.k, page: int = 1, redact: bool = True, filters: dict | None = None,
-               normalization: str = d.normalization, hide_duplicates: bool = False) -> dict:
-        """Search the corpus (by default with the richest retriever served: hybrid where a dense index is built);
-        the hits carry each side's scores and ranks."""
-        return explorer.search(query, Settings.make(
-            retriever=retriever, fusion=fusion, bm25_weight=bm25_weight, k=k, page=page, redact=redact,
-            filters=filters if isinstance(filters, dict) else None, normalization=normalization,
-            hide_duplicates=bool(hide_duplicates))).to_dict()
-
-    def compare(query: str, k: int = d.k, fusion: str = d.fusion, bm25_weight: float = d.bm25_weight,
-                redact: bool = True) -> dict:
-        """BM25, dense and hybrid top k side by side, with their overlap."""
-        c = explorer.compare(query, Settings.make(k=k, fusion=fusion, bm25_weight=bm25_weight, redact=redact))
-        return {"query": c.query, "overlap": c.overlap, "only": c.only,
-                "lists": {side: [r.record() for r in rows] for side, rows in c.lists.items()}}
-
-    def document(doc_id: str, redact: bool = True) -> dict:
-        """A document by id: title, text (bounded, redacted unless asked not to) and metadata."""
-        view = explorer.document(doc_id, redact=redact, html=False)
-        return {"id": view.doc_id, "title": view.title, "text": view.text, "characters": view.characters,
-                "words": view.words, "metadata": view.metadata}
-
-    def overview() -> dict:
-        """Document count, length distribution and most frequent words."""
-        return explorer.overview()
-
-    def status() -> dict:
-        """The retrievers served now, and the dense index's state (``ready``, ``building`` with its progress,
-        ``failed``, ``none``)."""
-        return {"retrievers": list(explorer.retrievers), "dense": explorer.dense_status()}
-
-    def contamination(benchmark: str | None = None, hub: str | None = None, fields: str = "", split: str = "",
-                      ngram: int | None = None) -> dict:
-        """Check a listed benchmark (by name) or a Hub dataset (owner/name) for contamination of the corpus: the
-        summary and every item (the shape of ``gaia-lite contamination --json``)."""
-        return explorer.contamination(benchmark=benchmark, hub=hub, fields=fields or "", split=split or "",
-                                      ngram=ngram).to_dict()
-
-    for fn in (search, compare, document, overview, status, contamination):
+    """The named API endpoints (:mod:`.api`), for gradio_client; errors as short messages, as on the page."""
+    for fn in api.endpoints(explorer):
         # A contamination check reads the whole corpus: one at a time. The rest share the queue's default limit
         # with the page's own events, so that API callers cannot crowd out the cores (unlimited, 8 clients on
         # 2 cores ran 8 searches at once, each slower than it would run alone).
-        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=1 if fn is contamination else "default")
+        limit = 1 if fn.__name__ == "contamination" else "default"
+        gr.api(_safe(fn), api_name=fn.__name__, concurrency_limit=limit)

@@ -6,8 +6,11 @@ Every value from the corpus or the user passes through :func:`.render.escape` he
 
 from __future__ import annotations
 
-from .explorer import MAX_CONTAMINATION_ROWS, Comparison, DocumentView, Results, Row
+from ..registry import FUSION_METHODS
+from .analysis import MAX_CONTAMINATION_ROWS
+from .documents import DocumentView
 from .render import REDACTION_KINDS, escape, redact_text
+from .search import Comparison, Results, Row
 
 SIDE_NAMES = {"bm25": "BM25", "dense": "dense", "hybrid": "hybrid"}
 
@@ -48,24 +51,32 @@ def _badges(found_by) -> str:
     return "".join(f'<span class="gl-badge gl-{s}">{SIDE_NAMES[s]}</span>' for s in found_by)
 
 
+def _fusion(f) -> str:
+    """The fusion method and the settings it reads (its registry entry's), as the configuration names them."""
+    values = {name: getattr(f, name) for name in FUSION_METHODS[f.method].settings}
+    shown = ", ".join(f"{name} {value:.2f}" if isinstance(value, float) else f"{name} {value}"
+                      for name, value in values.items())
+    return escape(f"{f.method} fusion" + (f" ({shown})" if shown else ""))
+
+
 def summary(results: Results) -> str:
     """One line saying what was searched and how much was found."""
-    s = results.settings
-    parts = [f"<b>{escape(SIDE_NAMES[s.retriever])}</b>"]
-    if s.retriever == "hybrid":
-        parts.append(f"{escape(s.fusion)} fusion, BM25 weight {s.bm25_weight:.2f}")
+    kind, view = results.config.kind, results.view
+    parts = [f"<b>{escape(SIDE_NAMES.get(kind, kind))}</b>"]
+    if kind == "hybrid":
+        parts.append(_fusion(results.config.fusion))
     if results.phrases:
         quoted = ", ".join(f"&ldquo;{escape(p)}&rdquo;" for p in results.phrases)
         parts.append(f"{results.pool:,} documents hold {quoted}")
-    elif s.filters:
+    elif view.filters:
         parts.append(f"{results.pool:,} documents pass the filters")
-    if results.matches is not None and s.retriever == "bm25":
+    if results.matches is not None and kind == "bm25":
         parts.append(f"{results.matches:,} documents hold a query term")
-    parts.append(f"page {s.page} of {results.pages}")
+    parts.append(f"page {view.page} of {results.pages}")
     parts.append(f"{results.elapsed_ms:.0f} ms")
     line = " · ".join(parts)
     notes = "".join(f'<div class="gl-note">{escape(n)}</div>' for n in results.notes)
-    if s.redact:
+    if view.redact:
         found = ", ".join(f"{n} {escape(k)}" for k, n in sorted(results.redactions.items()))
         notes += ('<div class="gl-note">Personal data redacted (' + ", ".join(REDACTION_KINDS) + ")"
                   + (f": {found} on this page" if found else "") + "</div>")
@@ -78,7 +89,7 @@ def results_table(results: Results) -> str:
     """The results page: rank, id, scores and ranks of each side, who found it, title and snippet."""
     if not results.rows:
         return summary(results) + "<p>No documents found.</p>"
-    hybrid = results.settings.retriever == "hybrid"
+    hybrid = results.config.kind == "hybrid"
     head = ["#", "id", "score"] + (["BM25", "BM25 #", "dense", "dense #", "found by"] if hybrid else []) + ["document"]
     rows = []
     for r in results.rows:

@@ -1,0 +1,123 @@
+"""The explorer's analyses of its corpus: the stored duplicate analysis (hiding near duplicates from results, its
+numbers in the overview) and contamination checks of a benchmark (the Contamination tab).
+
+Plain Python, no Gradio. A benchmark comes from the list the app was started with, an uploaded file or a Hub
+dataset name, never a path typed on the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+
+from ..corpus import Corpus
+from ..errors import InputError
+from ..types import HybridHit
+
+#: A benchmark checked from the page has at most this many items (a run reads the whole corpus).
+MAX_BENCHMARK_ITEMS = 20_000
+#: Flagged items listed on the page at most (the export has every item).
+MAX_CONTAMINATION_ROWS = 200
+
+
+class Duplicates:
+    """The duplicate analysis stored beside a corpus (``gaia-lite duplicates``): found at start, its clusters read
+    on first use (at a million documents that takes about a second, which the start need not pay)."""
+
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+        #: Whether an analysis of the corpus's current documents is stored.
+        self.stored = self._usable()
+        self._analysis = None
+        self._lock = threading.Lock()
+
+    def _usable(self) -> bool:
+        from ..analysis.duplicates import check_duplicates
+        from ..errors import ArtifactError
+
+        try:
+            return check_duplicates(self.corpus)
+        except ArtifactError as e:  # stale (the corpus was rebuilt): say so, and serve without it
+            logging.getLogger("gaia_lite.app").warning("duplicate analysis not used: %s", e)
+            return False
+
+    @property
+    def analysis(self):
+        """The stored analysis (:func:`~gaia_lite.analysis.load_duplicates`), read on first use; None where there
+        is none."""
+        if not self.stored:
+            return None
+        with self._lock:
+            if self._analysis is None:
+                from ..analysis import load_duplicates
+
+                self._analysis = load_duplicates(self.corpus)
+            return self._analysis
+
+    def collapse(self, hits: list[HybridHit]) -> tuple[list[HybridHit], int]:
+        """``hits`` without the near duplicates of a better-ranked hit, and how many were left out."""
+        seen, kept = set(), []
+        cluster = self.analysis.near_cluster
+        for h in hits:
+            row = self.corpus.row_of(h.doc_id)
+            key = int(cluster[row]) if cluster[row] >= 0 else -1 - row  # a document in no cluster is its own
+            if key not in seen:
+                seen.add(key)
+                kept.append(h)
+        return kept, len(hits) - len(kept)
+
+    def summary(self) -> dict | None:
+        """The analysis in numbers, for the overview (None where there is none)."""
+        if self.analysis is None:
+            return None
+        r = self.analysis.report
+        return {kind: {k: r[kind][k] for k in ("clusters", "documents", "duplicates", "rate", "largest")}
+                for kind in ("exact", "near")} | {"settings": r["config"], "definition": r["definition"]}
+
+
+class Contamination:
+    """Contamination checks of benchmarks against one corpus; ``benchmarks`` (``{name: Source}``) are the sources
+    a page may check by name."""
+
+    def __init__(self, corpus: Corpus, benchmarks: dict | None = None):
+        self.corpus = corpus
+        self.benchmarks = dict(benchmarks or {})
+
+    def check(self, *, benchmark: str | None = None, upload: str | None = None, hub: str | None = None,
+              fields: str = "", split: str = "", ngram: int | None = None, progress=None):
+        """Check one benchmark: a listed one by name, an uploaded file (JSON Lines or parquet), or a Hub dataset
+        (``owner/name``); ``fields`` is a comma-separated list (default: the usual text fields). Returns a
+        :class:`~gaia_lite.analysis.contamination.ContaminationReport`."""
+        from ..analysis import find_contamination, read_benchmark
+        from ..config import ContaminationConfig
+
+        items = read_benchmark(self._source(benchmark, upload, hub),
+                               [f.strip() for f in fields.split(",") if f.strip()] or None,
+                               split=(split or "").strip() or None)
+        if len(items) > MAX_BENCHMARK_ITEMS:
+            raise InputError(f"the benchmark has {len(items):,} items; the page checks at most "
+                             f"{MAX_BENCHMARK_ITEMS:,}: run `gaia-lite contamination` for more")
+        config = ContaminationConfig(ngram=int(ngram)) if ngram else ContaminationConfig()
+        return find_contamination(self.corpus, items, config, progress=False, log=None, tracker=progress)
+
+    def _source(self, benchmark: str | None, upload: str | None, hub: str | None):
+        """The one benchmark source given, checked: never a path on the server but an uploaded file."""
+        from ..corpus import Source
+
+        if len([x for x in (benchmark, upload, hub) if x]) != 1:
+            raise InputError("choose one benchmark: a listed one, an uploaded file, or a Hub dataset (owner/name)")
+        if benchmark:
+            if benchmark not in self.benchmarks:
+                raise InputError(f"unknown benchmark {benchmark!r}; listed: {', '.join(self.benchmarks) or 'none'}")
+            return self.benchmarks[benchmark]
+        if upload:
+            name = str(upload).lower()
+            if not name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".parquet")):
+                raise InputError("upload a JSON Lines (.jsonl) or parquet (.parquet) file")
+            return Source(str(upload), format="parquet" if name.endswith(".parquet") else "jsonl")
+        hub = hub.strip()
+        if Path(hub).exists() or not re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", hub) or ".." in hub:
+            raise InputError(f"{hub[:80]!r} is not a Hub dataset name (owner/name); files are uploaded")
+        return Source(hub, format="hub")
