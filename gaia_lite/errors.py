@@ -48,6 +48,10 @@ class ArtifactMismatchError(ArtifactError):
     """Two artifacts that must describe the same documents disagree (count, fingerprint, ids)."""
 
 
+class BuildInProgressError(ArtifactError):
+    """Another build that is still running holds the working folder this build needs."""
+
+
 class ModelError(GaiaLiteError):
     """A model cannot be found or loaded."""
 

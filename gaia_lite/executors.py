@@ -112,7 +112,7 @@ def run_sharded(job: ShardJob, corpus, out: Path | None = None, *, what: str, sh
     The shards are made in the workdir of ``out``, the artifact the job makes (see
     :meth:`~gaia_lite.shards.Workdir.beside`; a job without an artifact folder gets one named by its kind and
     plan in the corpus folder), held by this build for its life: another live build of the same artifact is
-    refused (:class:`~gaia_lite.shards.BuildInProgressError`). Finished shards of an earlier, interrupted build
+    refused (:class:`~gaia_lite.errors.BuildInProgressError`). Finished shards of an earlier, interrupted build
     of the same plan are reused and ``log`` says how many; progress shows in documents (a bar titled ``what``
     where ``progress``, and ``tracker`` for a page to read). The workdir is removed once ``combine`` returns."""
     executor = executor or LocalExecutor()

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ArtifactError, ConfigError
+from .errors import ArtifactError, BuildInProgressError, ConfigError
 
 #: Automatic shard sizes stay within these bounds (documents): small enough to resume and spread, large
 #: enough that each shard's fixed cost (a Lucene writer, a merge input) stays small beside its work.
@@ -112,10 +112,6 @@ def shard_batches(corpus, shard: Shard, columns: list[str], batch_size: int = 10
     """The shard's rows, ``columns`` only, in batches (dicts of lists), in row order."""
     rows = corpus.dataset.select(range(shard.start, shard.stop)).select_columns(columns)
     yield from rows.iter(batch_size=batch_size)
-
-
-class BuildInProgressError(ArtifactError):
-    """Another build that is still running holds the working folder this build needs."""
 
 
 class Workdir:

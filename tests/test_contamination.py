@@ -285,8 +285,8 @@ def test_a_beir_folder_gives_its_queries_of_one_split():
     ([{"id": "a", "question": "fine words"}, {"id": "b", "question": " ?! — "}], ["--field", "question"],
      "item 'b' has no words"),
     ([{"id": "a", "question": "x"}, {"id": "a", "question": "y"}], ["--field", "question"], "occurs twice"),
-    ([{"id": "a", "question": "x"}], ["--ngram", "0"], "--ngram: expected a whole number >= 1"),
-    ([{"id": "a", "question": "x"}], ["--ngram", "-3"], "--ngram: expected a whole number >= 1"),
+    ([{"id": "a", "question": "x"}], ["--ngram", "0"], "ngram must be positive (a whole number), got 0"),
+    ([{"id": "a", "question": "x"}], ["--ngram", "-3"], "ngram must be positive (a whole number), got -3"),
     ([{"x": 1}], [], "none of the usual text fields"),
 ])
 def test_bad_benchmarks_and_arguments_are_one_line_errors_and_write_nothing(planted, tmp_path, capsys, records,

@@ -156,7 +156,7 @@ def test_the_cli_prints_the_rates_and_json_equals_the_api(dup_corpus, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--threshold", "1.5"], "threshold must be between 0 and 1"),
     (["--threshold", "0"], "threshold must be between 0 and 1"),
-    (["--shingle", "0"], "--shingle: expected a whole number >= 1"),
+    (["--shingle", "0"], "shingle must be positive (a whole number), got 0"),
     (["--num-perm", "1"], "num_perm must be >= 2"),
 ])
 def test_bad_settings_are_one_line_errors_and_write_nothing(dup_corpus, capsys, args, message):
@@ -184,7 +184,8 @@ def test_the_clusters_travel_with_a_pushed_corpus_and_the_pulled_explorer_hides_
                                                                                            monkeypatch):
     import huggingface_hub
 
-    from gaia_lite.app.explorer import Explorer, Settings
+    from gaia_lite.app.explorer import Explorer
+    from gaia_lite.app.search import View
     from gaia_lite.hub import pull_corpus, push_corpus
     from gaia_lite.sparse import build_sparse_index
 
@@ -204,6 +205,5 @@ def test_the_clusters_travel_with_a_pushed_corpus_and_the_pulled_explorer_hides_
     explorer = Explorer(pulled)
     assert explorer.overview()["duplicates"]["exact"]["clusters"] == 20
     query = " ".join(corpus.get("b0")["text"].split()[:8])
-    hits = [r.hit.doc_id for r in explorer.search(query, Settings.make(retriever="bm25", k=5,
-                                                                        hide_duplicates=True)).rows]
+    hits = [r.hit.doc_id for r in explorer.search(query, View(k=5, hide_duplicates=True), kind="bm25").rows]
     assert len({"b0", "b0-copy"} & set(hits)) == 1

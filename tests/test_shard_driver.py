@@ -18,7 +18,8 @@ import pytest
 from gaia_lite.config import BuildConfig
 from gaia_lite.corpus import build_corpus
 from gaia_lite.executors import LocalExecutor, RayExecutor, ShardJob, build_options, run_sharded
-from gaia_lite.shards import BuildInProgressError, Workdir, shard_batches
+from gaia_lite.errors import BuildInProgressError
+from gaia_lite.shards import Workdir, shard_batches
 from gaia_lite.sparse import build_sparse_index
 
 from .test_sharded_builds import _assert_same_sparse
