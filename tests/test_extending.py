@@ -49,7 +49,8 @@ def _borda_expected(hits, weight: float) -> list[float]:
             for h in hits]
 
 
-def test_a_registered_fusion_method_works_from_api_cli_and_yaml(borda, tiny_corpus, tiny_dense, tmp_path, capsys):
+def test_a_registered_fusion_method_works_from_api_cli_yaml_and_app(borda, tiny_corpus, tiny_dense, encoder, tmp_path,
+                                                                   capsys):
     config = RetrieverConfig(kind="hybrid", fusion=FusionConfig(method="borda", bm25_weight=0.6))
     hits = open_searcher(tiny_corpus, config).search(QUERY, k=100)
     assert len(hits) > 3 and ("bm25", "dense") in {h.found_by for h in hits}
@@ -70,6 +71,16 @@ def test_a_registered_fusion_method_works_from_api_cli_and_yaml(borda, tiny_corp
     from_yaml = json.loads(capsys.readouterr().out)
     assert [(h["doc_id"], h["rank"], h["score"]) for h in from_yaml] == [
         (h["doc_id"], h["rank"], h["score"]) for h in cli]
+
+    from gaia_lite.app import Explorer, View, build_demo
+
+    explorer = Explorer(tiny_corpus, encoder=encoder)
+    page = explorer.search(QUERY, View(k=100), kind="hybrid", method="borda", bm25_weight=0.6)
+    assert page.to_dict()["fusion_config"]["method"] == "borda"
+    assert [(r.hit.doc_id, r.hit.rank) for r in page.rows] == [(d, r) for d, r, _ in api]
+    assert [r.hit.score for r in page.rows] == pytest.approx([s for *_, s in api])
+    methods = [b for b in build_demo(explorer).blocks.values() if getattr(b, "elem_id", None) == "gl-method"]
+    assert "borda" in [value for _, value in methods[0].choices]
 
 
 def test_a_registered_fusion_method_is_tuned_on_its_grid(borda):
