@@ -22,7 +22,7 @@ PACKAGE_DIR = Path(gaia_lite.__file__).resolve().parent
 #: below the factory because the factory opens ``hf://`` corpora (pulled, verified files); it knows nothing of
 #: searchers. README, "Code layout", follows this table.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("shared vocabulary", ("errors", "types", "registry", "config", "timing", "report")),
+    ("shared vocabulary", ("errors", "types", "registry", "config", "timing", "report", "lazy")),
     ("artifacts and build machinery", ("artifacts", "java", "shards", "executors")),
     ("corpus", ("corpus", "passages")),
     ("sparse / dense", ("sparse", "dense")),

@@ -12,25 +12,10 @@ executors as the index builds.
 
 from __future__ import annotations
 
-_LAZY = {
-    "find_contamination": ("gaia_lite.analysis.contamination", "find_contamination"),
-    "ContaminationReport": ("gaia_lite.analysis.contamination", "ContaminationReport"),
-    "ItemResult": ("gaia_lite.analysis.contamination", "ItemResult"),
-    "Overlap": ("gaia_lite.analysis.contamination", "Overlap"),
-    "find_duplicates": ("gaia_lite.analysis.duplicates", "find_duplicates"),
-    "DuplicatesReport": ("gaia_lite.analysis.duplicates", "DuplicatesReport"),
-    "load_duplicates": ("gaia_lite.analysis.duplicates", "load_duplicates"),
-    "read_benchmark": ("gaia_lite.analysis.benchmark", "read_benchmark"),
-    "Benchmark": ("gaia_lite.analysis.benchmark", "Benchmark"),
-}
+from ..lazy import lazy_exports
 
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'gaia_lite.analysis' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports("gaia_lite.analysis", {
+    "gaia_lite.analysis.contamination": ("find_contamination", "ContaminationReport", "ItemResult", "Overlap"),
+    "gaia_lite.analysis.duplicates": ("find_duplicates", "DuplicatesReport", "load_duplicates"),
+    "gaia_lite.analysis.benchmark": ("read_benchmark", "Benchmark"),
+})
