@@ -86,29 +86,30 @@ class Registry(Generic[E]):
                           *(f"| `{e.name}` | {e.summary} |" for e in self._entries.values())])
 
 
-def _resolve(target: str | Callable) -> Callable:
-    """A function given as itself or as ``"module:attribute"``, imported on first use."""
-    if callable(target):
-        return target
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+@dataclass(frozen=True)
+class Implemented(Entry):
+    """An entry with a function behind it: the function itself, or ``"module:attribute"``, imported on first use
+    (so that naming it does not import it)."""
+
+    function: str | Callable[..., Any] = ""
+
+    def implementation(self) -> Callable[..., Any]:
+        """The function itself."""
+        if callable(self.function):
+            return self.function
+        module, _, attribute = self.function.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
 # --- score normalizations ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Normalization(Entry):
+class Normalization(Implemented):
     """A score normalization: ``function({doc_id: score}) -> {doc_id: normalized score}``."""
-
-    function: str | Callable[[Mapping[str, float]], dict[str, float]] = ""
 
     def __call__(self, scores: Mapping[str, float]) -> dict[str, float]:
         """``scores`` normalized."""
         return self.implementation()(scores)
-
-    def implementation(self) -> Callable[[Mapping[str, float]], dict[str, float]]:
-        """The function itself."""
-        return _resolve(self.function)
 
 
 NORMALIZATIONS: Registry[Normalization] = Registry("normalization", (
@@ -125,7 +126,7 @@ def _equal_shares(c) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class FusionMethod(Entry):
+class FusionMethod(Implemented):
     """A fusion method. ``function(sides, **params)`` returns a :class:`gaia_lite.fusion.Terms` (each side's
     contribution to each document); ``params(config)`` turns a :class:`~gaia_lite.config.FusionConfig` into
     those keyword arguments and ``weights(config)`` gives the factor each side is multiplied by.
@@ -137,7 +138,6 @@ class FusionMethod(Entry):
     ``gaia-lite tune`` tries by default.
     """
 
-    function: str | Callable[..., Any] = ""
     params: Callable[[Any], dict] = lambda c: {"weights": _equal_shares(c)}
     weights: Callable[[Any], dict[str, float]] = _equal_shares
     settings: tuple[str, ...] = ("bm25_weight",)
@@ -145,9 +145,6 @@ class FusionMethod(Entry):
     fills: bool = False
     grid: tuple[Mapping[str, Any], ...] = tuple({"bm25_weight": w / 10} for w in range(11))
 
-    def implementation(self) -> Callable[..., Any]:
-        """The function itself: ``(sides, **params) -> Terms``; its parameters say which ``params`` it takes."""
-        return _resolve(self.function)
 
 
 FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method", (
@@ -205,18 +202,21 @@ RETRIEVERS: Registry[RetrieverKind] = Registry("retriever", (
 
 
 @dataclass(frozen=True)
-class IndexType(Entry):
-    """A FAISS index type. ``exact``: whether its hits are exactly a flat scan's. ``settings``: the
-    :class:`~gaia_lite.config.DenseConfig` fields that shape it (build) or its search."""
+class IndexType(Implemented):
+    """A FAISS index type. ``function(dim, num_vectors, dense_config)`` makes an empty index and returns it with
+    the settings it was made with (recorded in the index's metadata). ``exact``: whether its hits are exactly a
+    flat scan's. ``settings``: the :class:`~gaia_lite.config.DenseConfig` fields that shape it or its search."""
 
     exact: bool = False
     settings: tuple[str, ...] = ()
 
 
 INDEX_TYPES: Registry[IndexType] = Registry("index_type", (
-    IndexType("flat", "exact inner product", exact=True),
-    IndexType("hnsw", "approximate: a graph (HNSW)", settings=("hnsw_m", "hnsw_ef_construction", "ef_search")),
-    IndexType("ivf", "approximate: inverted lists of full vectors", settings=("ivf_lists", "ivf_probe")),
+    IndexType("flat", "exact inner product", "gaia_lite.dense.index:flat_index", exact=True),
+    IndexType("hnsw", "approximate: a graph (HNSW)", "gaia_lite.dense.index:hnsw_index",
+              settings=("hnsw_m", "hnsw_ef_construction", "ef_search")),
+    IndexType("ivf", "approximate: inverted lists of full vectors", "gaia_lite.dense.index:ivf_index",
+              settings=("ivf_lists", "ivf_probe")),
     IndexType("ivfpq", "approximate: inverted lists of product-quantized codes, re-scored exactly",
-              settings=("ivf_lists", "ivf_probe", "pq_m")),
+              "gaia_lite.dense.index:ivfpq_index", settings=("ivf_lists", "ivf_probe", "pq_m")),
 ))

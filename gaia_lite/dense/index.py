@@ -18,12 +18,14 @@ import shlex
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
 from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
 from ..corpus import Corpus
 from ..errors import ArtifactError, ConfigError
 from ..executors import LocalExecutor, ShardJob, run_sharded
+from ..registry import INDEX_TYPES
 from ..shards import SHARD_FIELDS, BuildProgress, Shard
 from .encoder import Encoder, resolve_model
 
@@ -148,12 +150,12 @@ class DenseShardJob(ShardJob):
         out, index_type = Path(self.out), self.config.index_type or "flat"
         with atomic_build(out) as tmp:
             embeddings = _gather(parts, tmp, self.progress)
-            faiss.write_index(_faiss_index(embeddings, described["dim"], index_type, self.config),
-                              str(tmp / "index"))
+            index, faiss_params = _faiss_index(embeddings, described["dim"], index_type, self.config)
+            faiss.write_index(index, str(tmp / "index"))
             with open(tmp / "docid", "w", encoding="utf-8") as f:
                 for doc_id in corpus.ids:
                     f.write(doc_id + "\n")
-            meta = _metadata(corpus, described, self.config, index_type, out)
+            meta = _metadata(corpus, described, self.config, index_type, faiss_params, out)
             meta.params["shards"] = [{k: r[k] for k in SHARD_FIELDS} for r in records]
             meta.write(tmp)
         return out
@@ -202,30 +204,60 @@ def pq_bits(num_vectors: int) -> int:
 
 
 def empty_faiss_index(index_type: str, dim: int, num_vectors: int, config: DenseConfig | None = None):
-    """An empty FAISS index of ``index_type`` for ``num_vectors`` vectors of ``dim`` dimensions, with
-    ``config``'s parameters (inner product; HNSW's graph settings; IVF's :func:`ivf_lists` lists, IVF-PQ's
-    ``pq_m`` codes of :func:`pq_bits` bits). An IVF index still needs training: :func:`training_rows` says on
-    which vectors."""
+    """An empty FAISS index of ``index_type`` (a name in :data:`~gaia_lite.registry.INDEX_TYPES`) for
+    ``num_vectors`` vectors of ``dim`` dimensions, with ``config``'s parameters. An IVF index still needs
+    training: :func:`training_rows` says on which vectors."""
+    return _empty_index(index_type, dim, num_vectors, config or DenseConfig())[0]
+
+
+def _empty_index(index_type: str, dim: int, num_vectors: int, config: DenseConfig) -> tuple[Any, dict]:
+    return INDEX_TYPES[index_type].implementation()(dim, num_vectors, config)
+
+
+def flat_index(dim: int, num_vectors: int, config: DenseConfig) -> tuple[Any, dict]:
+    """Exact inner product over every vector."""
     import faiss
 
-    config = config or DenseConfig()
-    if index_type == "flat":
-        return faiss.IndexFlatIP(dim)
-    if index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-        return index
+    return faiss.IndexFlatIP(dim), {}
+
+
+def hnsw_index(dim: int, num_vectors: int, config: DenseConfig) -> tuple[Any, dict]:
+    """An HNSW graph over inner product: ``hnsw_m`` links a node, built with a beam of ``hnsw_ef_construction``."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = config.hnsw_ef_construction
+    return index, {"hnsw": {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}}
+
+
+def ivf_index(dim: int, num_vectors: int, config: DenseConfig) -> tuple[Any, dict]:
+    """Inverted lists of full vectors over inner product: :func:`ivf_lists` lists."""
+    return _ivf(dim, num_vectors, config, pq=None)
+
+
+def ivfpq_index(dim: int, num_vectors: int, config: DenseConfig) -> tuple[Any, dict]:
+    """Inverted lists of product-quantized codes: ``pq_m`` codes of :func:`pq_bits` bits a vector, the hits
+    re-scored exactly from the stored vectors."""
+    if dim % config.pq_m:
+        raise ConfigError(f"pq_m={config.pq_m} must divide the model's {dim} dimensions")
+    return _ivf(dim, num_vectors, config, pq=(config.pq_m, pq_bits(num_vectors)))
+
+
+def _ivf(dim: int, num_vectors: int, config: DenseConfig, pq: tuple[int, int] | None) -> tuple[Any, dict]:
+    import faiss
+
     lists = ivf_lists(num_vectors, config)
     quantizer = faiss.IndexFlatIP(dim)
-    if index_type == "ivf":
+    if pq is None:
         index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
     else:
-        if dim % config.pq_m:
-            raise ConfigError(f"pq_m={config.pq_m} must divide the model's {dim} dimensions")
-        index = faiss.IndexIVFPQ(quantizer, dim, lists, config.pq_m, pq_bits(num_vectors), faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFPQ(quantizer, dim, lists, *pq, faiss.METRIC_INNER_PRODUCT)
     index.own_fields = True
     quantizer.this.disown()  # the index owns its quantizer now
-    return index
+    params = {"lists": lists, "training_vectors": min(num_vectors, IVF_TRAINING)}
+    if pq is not None:
+        params["pq"] = {"m": pq[0], "bits": pq[1], "refine": "exact re-scoring"}
+    return index, {"ivf": params}
 
 
 def training_rows(num_vectors: int) -> range:
@@ -233,28 +265,23 @@ def training_rows(num_vectors: int) -> range:
     return range(0, num_vectors, max(1, num_vectors // IVF_TRAINING))
 
 
-def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig):
-    """A FAISS index of ``index_type`` holding the vectors of ``embeddings`` in row order; an IVF index is
-    first trained on an evenly spaced sample of them."""
+def _faiss_index(embeddings, dim: int, index_type: str, config: DenseConfig) -> tuple[Any, dict]:
+    """A FAISS index of ``index_type`` holding the vectors of ``embeddings`` in row order, and the settings it
+    was made with; an IVF index is first trained on an evenly spaced sample of them."""
     import numpy as np
 
-    index = empty_faiss_index(index_type, dim, len(embeddings), config)
+    index, params = _empty_index(index_type, dim, len(embeddings), config)
     if not index.is_trained:
         index.train(np.asarray(embeddings.select(training_rows(len(embeddings)))["embedding"], dtype=np.float32))
     for batch in embeddings.with_format("numpy").iter(batch_size=10_000):
         index.add(np.ascontiguousarray(batch["embedding"], dtype=np.float32))
-    return index
+    return index, params
 
 
-def _metadata(corpus: Corpus, encoder: dict, config: DenseConfig, index_type: str, out: Path) -> ArtifactMeta:
+def _metadata(corpus: Corpus, encoder: dict, config: DenseConfig, index_type: str, faiss_params: dict, out: Path
+              ) -> ArtifactMeta:
     """The index's ``gaia_lite.json``: encoder and FAISS settings, the corpus fingerprint, the rebuild command."""
-    params = {"encoder": encoder, "index_type": index_type, "text": "title + ' ' + text"}
-    if index_type == "hnsw":
-        params["hnsw"] = {"m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction}
-    elif index_type in ("ivf", "ivfpq"):
-        params["ivf"] = {"lists": ivf_lists(len(corpus), config), "training_vectors": min(len(corpus), IVF_TRAINING)}
-        if index_type == "ivfpq":
-            params["ivf"]["pq"] = {"m": config.pq_m, "bits": pq_bits(len(corpus)), "refine": "exact re-scoring"}
+    params = {"encoder": encoder, "index_type": index_type, "text": "title + ' ' + text", **faiss_params}
     return ArtifactMeta(
         kind="dense",
         num_rows=len(corpus),
