@@ -1,21 +1,43 @@
-"""Helpers the benchmark scripts share: logging, the machine's facts, memory and sizes, how much CPU other
-processes took during a measurement, and the per-step split of a searcher's calls (through gaia_lite's public
-``StepTimes`` hook)."""
+"""What every benchmark script needs around its measurements: logging, the machine's facts, memory and sizes, how
+much CPU other processes took during a measurement, timing and percentiles, the per-step split of a searcher's
+calls (through gaia_lite's public ``StepTimes`` hook), the command line, child processes and the output files.
+
+The helper modules beside the scripts, one concern each (the scripts import them by name: ``benchmarks/`` is put
+on ``sys.path`` by each script):
+
+- ``_common``: this module;
+- ``_queries``: queries made of documents' first sentences, and SciFact's test queries;
+- ``_corpora``: corpora the benchmarks build or reuse (the default docstrings corpus, replicated corpora) and
+  the build timings kept beside them;
+- ``_bm25_*``, ``_dense_*``, ``_scale_*``: one benchmark's measurements and report, by concern.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
-import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from time import perf_counter as perf
 
+REPO = Path(__file__).resolve().parents[1]
+SCIFACT = REPO.parent / "shared/data/beir/scifact"  # where the Makefile's SCIFACT points
+
 
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def utc_now() -> str:
+    """Now, as every benchmark dates its figures: ``2026-11-30 07:45 UTC``."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- memory and sizes ------------------------------------------------------------------------------------------
 
 
 def proc_mib(field: str = "VmRSS") -> float:
@@ -30,6 +52,9 @@ def tree_bytes(path: Path) -> int:
     """Apparent size of a file, or of every file under a folder."""
     path = Path(path)
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --- CPU: this process, its descendants and the others ---------------------------------------------------------
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -90,12 +115,31 @@ class OtherLoad:
         self.own_cores = (own - self.ticks[1]) / hz / wall
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n\s*\n")
+# --- timing ----------------------------------------------------------------------------------------------------
 
 
-def first_sentence(text: str) -> str:
-    """The first sentence of a docstring, whitespace folded (used as a query)."""
-    return " ".join(_SENTENCE_END.split(text.strip(), maxsplit=1)[0].split())
+def timed(fn, tree: bool = False) -> tuple:
+    """(what ``fn()`` returned, its wall seconds, the CPU cores other processes used meanwhile, to 2 decimals);
+    with ``tree``, "other" is outside this process's tree (see :class:`OtherLoad`)."""
+    with OtherLoad(tree=tree) as load:
+        t = perf()
+        result = fn()
+        seconds = perf() - t
+    return result, seconds, round(load.cores, 2)
+
+
+def pct(values, q: float) -> float:
+    """The ``q``-th percentile of ``values`` (numpy's, linear interpolation between the closest ranks)."""
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def rotated(names: list, turn: int) -> list:
+    """``names`` starting at ``turn`` (modulo their number): the order of one round of interleaved measurements,
+    so that a burst of load from another process hits every system alike over the rounds."""
+    turn %= len(names)
+    return names[turn:] + names[:turn]
 
 
 def step_split(searcher, calls) -> list[dict]:
@@ -124,6 +168,20 @@ def step_split(searcher, calls) -> list[dict]:
     return out
 
 
+# --- the machine -----------------------------------------------------------------------------------------------
+
+
+def cpu_model(default: str = "?") -> str:
+    """The CPU's model name (the first in /proc/cpuinfo), or ``default`` where it is not to be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return default
+
+
 def machine_basics(repo: Path, dists) -> dict:
     """Memory, OS, Python, the versions of ``dists``, the git commit (and whether the tree was dirty) and the
     load average: what every benchmark records about where it ran."""
@@ -150,3 +208,88 @@ def machine_basics(repo: Path, dists) -> dict:
     return {"memory_gib": mem_gib, "os": platform.platform(), "python": platform.python_version(),
             "versions": versions, "git_commit": commit, "git_dirty": dirty,
             "load_average_at_start": os.getloadavg()}
+
+
+# --- the command line ------------------------------------------------------------------------------------------
+
+
+def add_scifact(parser, reads: str, max_queries: str | None = None) -> None:
+    """``--scifact``, the BEIR SciFact folder (``reads``: the files the benchmark reads there), and where the
+    benchmark can run on fewer of its test queries, ``--max-queries`` (``max_queries``: what then covers only
+    those)."""
+    parser.add_argument("--scifact", type=Path, default=SCIFACT, help=f"BEIR SciFact folder ({reads})")
+    if max_queries:
+        parser.add_argument("--max-queries", type=int, help="use only the first N SciFact test queries "
+                                                            f"({max_queries}; a short check run)")
+
+
+def add_quick(parser, what: str) -> None:
+    """``--quick``: a short check run that exercises every measurement (``what`` it does), with the values that
+    :func:`parse_args` puts in place of the defaults."""
+    parser.add_argument("--quick", action="store_true", help=f"a short check run ({what}); options given "
+                                                              "explicitly win (figures not for BENCHMARKS.md)")
+
+
+def parse_args(parser, argv, quick: dict):
+    """``parser``'s arguments from ``argv``; with ``--quick``, the ``quick`` values stand in for the defaults, so
+    that options given explicitly still win."""
+    args = parser.parse_args(argv)
+    if args.quick:
+        parser.set_defaults(**quick)
+        args = parser.parse_args(argv)
+    return args
+
+
+def refuse_indexes_root(parser, root: Path | None) -> None:
+    """A benchmark builds its artifacts under its own ``--root``, never in the checkout's ``./indexes``."""
+    if root is not None and Path(root).resolve() == (REPO / "indexes").resolve():
+        parser.error("--root: build benchmark artifacts elsewhere than ./indexes")
+
+
+# --- child processes -------------------------------------------------------------------------------------------
+# A measurement that needs a fresh process (its peak memory, its start-up) runs a benchmark script again with a
+# hidden option; the child prints its figures as one line of JSON after a mark, which the parent reads back.
+
+
+def child_reply(mark: str, result: dict) -> None:
+    """In a child process: print ``result`` for :func:`run_child` to read."""
+    print(mark + json.dumps(result), flush=True)
+
+
+def run_child(script: Path, mark: str, *args) -> tuple[dict, float, float]:
+    """Run ``script args...`` in a fresh Python process, from the repository root, and read what it printed with
+    :func:`child_reply`: (that JSON, the process's wall seconds, CPU cores that processes outside this one's tree
+    used meanwhile). A child that printed nothing after ``mark`` raises, with the end of its stderr."""
+    cmd = [sys.executable, str(script), *map(str, args)]
+    proc, wall, others = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO),
+                                                      check=False), tree=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith(mark):
+            return json.loads(line[len(mark):]), wall, others
+    raise RuntimeError(f"{Path(script).name} {' '.join(map(str, args))} failed ({proc.returncode}): "
+                       f"{proc.stderr[-3000:]}")
+
+
+# --- output ----------------------------------------------------------------------------------------------------
+
+
+def write_json(path: Path, out: dict, end: str = "") -> None:
+    """A benchmark's figures as JSON (one space of indent; values JSON has no type for, such as paths, as text)."""
+    path.write_text(json.dumps(out, indent=1, default=str) + end)
+
+
+def publish(out: dict, json_path: Path, md_path: Path, print_report, write_section) -> None:
+    """The end of a run: its figures written to ``json_path``, its report printed (``print_report(out)``) and its
+    section of BENCHMARKS.md written to ``md_path`` (``write_section(out, md_path)``)."""
+    write_json(json_path, out)
+    print_report(out)
+    write_section(out, md_path)
+    print(f"\nwrote {json_path} and {md_path}")
+
+
+def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A GitHub markdown table (also readable as plain text); ``align`` a letter a column, ``l`` or ``r`` (default:
+    the first column left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |"]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])

@@ -22,28 +22,31 @@ both reused from ``--root`` where ``make bench-scale`` left them.
    peer's: the hash functions differ, so the LSH's random errors differ too).
 
 Each measurement runs in a fresh child process: its wall time, documents per second and peak resident memory
-(VmHWM) are its own, and "others" is the CPU other processes used meanwhile (see ``_common.OtherLoad``).
+(VmHWM) are its own, and "others" is the CPU other processes used meanwhile (see ``_common.OtherLoad``). The
+corpora come from ``_corpora.py``, shared with bench_scale.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
+from time import perf_counter as perf
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OtherLoad, first_sentence, log, machine_basics, proc_mib  # noqa: E402
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules, also when imported as a module (tests)
+from _common import child_reply, cpu_model, log, machine_basics, proc_mib, utc_now, write_json  # noqa: E402
+from _common import run_child as run_script  # noqa: E402
+from _corpora import docstrings_corpus, million_corpus  # noqa: E402
+from _queries import first_sentence  # noqa: E402
 
-perf = time.perf_counter
 CHILD_MARK = "BENCH_ANALYSIS_CHILD "
 NGRAM = 13
 
@@ -174,13 +177,10 @@ CHILDREN = {"contamination": child_contamination, "contamination-peer": child_co
 
 
 def run_child(what: str, *args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", what, *map(str, args)]
-    with OtherLoad(tree=True) as load:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), check=False)
-    for line in proc.stdout.splitlines():
-        if line.startswith(CHILD_MARK):
-            return json.loads(line[len(CHILD_MARK):]) | {"others": round(load.cores, 2)}
-    raise RuntimeError(f"child {what} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    """Run this script as ``--child what args...`` in a fresh process; its JSON, with the CPU that other processes
+    used meanwhile."""
+    result, _, others = run_script(Path(__file__).resolve(), CHILD_MARK, "--child", what, *args)
+    return result | {"others": others}
 
 
 # ----------------------------------------------------------------------------------------------- the parts
@@ -262,20 +262,27 @@ def table(out: dict) -> str:
     lines = ["| corpus | analysis | gaia_lite docs/s | peer docs/s | ratio | gaia_lite peak MiB | peer peak MiB | "
              "agreement |", "|---|---|---:|---:|---:|---:|---:|---|"]
     for name, r in out["corpora"].items():
-        c, d = r["contamination"], r["duplicates"]
-        n = r["docs"]
-        agree = (f"same flagged items ({c['gaia_lite']['flagged']:,}): {'yes' if c['same_flags'] else 'NO'}; "
-                 f"same document counts: {'yes' if c['same_document_counts'] else 'NO'}")
-        lines.append(f"| {name} ({n:,} docs) | contamination | {n / c['gaia_lite']['seconds']:,.0f} | "
-                     f"{n / c['peer']['seconds']:,.0f} | {c['peer']['seconds'] / c['gaia_lite']['seconds']:.2f}x | "
-                     f"{c['gaia_lite']['peak_rss_mib']:,.0f} | {c['peer']['peak_rss_mib']:,.0f} | {agree} |")
-        p = d["near_pairs"]
-        agree = (f"exact clusters identical: {'yes' if d['same_exact_clusters'] else 'NO'}; near-duplicate pairs: "
-                 f"{p['pairs']:,} vs {p['peer_pairs']:,}, precision {p['precision']:.3f}, recall {p['recall']:.3f}")
-        lines.append(f"| {name} ({n:,} docs) | duplicates | {n / d['gaia_lite']['seconds']:,.0f} | "
-                     f"{n / d['peer']['seconds']:,.0f} | {d['peer']['seconds'] / d['gaia_lite']['seconds']:.2f}x | "
-                     f"{d['gaia_lite']['peak_rss_mib']:,.0f} | {d['peer']['peak_rss_mib']:,.0f} | {agree} |")
+        for analysis in ("contamination", "duplicates"):
+            ours, peer, n = r[analysis]["gaia_lite"], r[analysis]["peer"], r["docs"]
+            lines.append(f"| {name} ({n:,} docs) | {analysis} | {n / ours['seconds']:,.0f} | "
+                         f"{n / peer['seconds']:,.0f} | {peer['seconds'] / ours['seconds']:.2f}x | "
+                         f"{ours['peak_rss_mib']:,.0f} | {peer['peak_rss_mib']:,.0f} | {agreement(r, analysis)} |")
     return "\n".join(lines)
+
+
+def agreement(r: dict, analysis: str) -> str:
+    """How far gaia_lite and the peer agree on one corpus's ``analysis``, in words."""
+    def yes(same: bool) -> str:
+        return "yes" if same else "NO"
+
+    if analysis == "contamination":
+        c = r["contamination"]
+        return (f"same flagged items ({c['gaia_lite']['flagged']:,}): {yes(c['same_flags'])}; same document counts: "
+                f"{yes(c['same_document_counts'])}")
+    d = r["duplicates"]
+    p = d["near_pairs"]
+    return (f"exact clusters identical: {yes(d['same_exact_clusters'])}; near-duplicate pairs: {p['pairs']:,} vs "
+            f"{p['peer_pairs']:,}, precision {p['precision']:.3f}, recall {p['recall']:.3f}")
 
 
 def section(out: dict) -> str:
@@ -310,35 +317,24 @@ def main(argv=None) -> int:
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        result = CHILDREN[args.child[0]](*args.child[1:])
-        print(CHILD_MARK + json.dumps(result))
+        child_reply(CHILD_MARK, CHILDREN[args.child[0]](*args.child[1:]))
         return 0
-    import bench_scale
-
     root = args.root or Path(tempfile.mkdtemp(prefix="gaia_lite_bench_analysis_"))
     root.mkdir(parents=True, exist_ok=True)
-    corpus, _ = bench_scale.docstrings_corpus(root, args.docs, reuse=True)
+    corpus, _ = docstrings_corpus(root, args.docs, reuse=True)
     bench = root / "analysis-benchmark.jsonl"
     facts = make_benchmark(corpus, bench, args.items, args.seed)
-    out = {"measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    out = {"measured": utc_now(),
            "machine": machine_basics(REPO, ("gaia-lite", "datasketch", "datasets", "numpy", "xxhash")),
            "benchmark": facts, "corpora": {}}
-    try:
-        import platform
-
-        out["machine"]["cpu"] = next((line.split(":", 1)[1].strip() for line in
-                                      Path("/proc/cpuinfo").read_text().splitlines()
-                                      if line.startswith("model name")), platform.processor())
-        out["machine"]["cores"] = len(__import__("os").sched_getaffinity(0))
-    except OSError:
-        pass
+    out["machine"]["cpu"] = cpu_model(platform.processor())
+    out["machine"]["cores"] = len(os.sched_getaffinity(0))
     out["corpora"]["docstrings"] = measure(corpus, bench)
     if not args.no_million:
-        scale_args = argparse.Namespace(million=args.million, seed=args.seed, root=args.root)
-        big, _ = bench_scale.million_corpus(scale_args, root, corpus)
+        big, _ = million_corpus(corpus, root, args.million, args.seed, reuse=args.root is not None)
         out["corpora"]["docstrings-x"] = measure(big, bench)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "analysis.json").write_text(json.dumps(out, indent=1) + "\n")
+    write_json(args.out / "analysis.json", out, end="\n")
     (args.out / "analysis_section.md").write_text(section(out))
     print(table(out))
     log(f"wrote {args.out / 'analysis.json'} and {args.out / 'analysis_section.md'}")

@@ -1,7 +1,8 @@
 """Load on the explorer app: many searches from concurrent clients against a served corpus (SciFact by default).
 
 The app runs in its own process (`gaia-lite app`), as a user would start it; the clients are threads here, each
-calling the named `/search` API over its own kept-alive HTTP connection (Gradio's REST protocol, as curl would).
+calling the named `/search` API over its own kept-alive HTTP connection (Gradio's REST protocol, as curl would;
+the parameters a search does not set take the endpoint's defaults, read from the app's API description).
 Every search is checked (a reply without hits for a query that has some, or any exception, is an error). The
 load runs at several levels (1, 2, 4 and 8 clients by default, closed loop: each client sends its next search
 when the last one is answered), which gives the searches/s at which p95 crosses 300 ms. The peer, run side by
@@ -22,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -31,14 +33,14 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter as perf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common, also when imported as a module (tests)
-from _common import OtherLoad, log  # noqa: E402  (beside this script)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules, also when imported as a module (tests)
+from _common import OtherLoad, add_quick, add_scifact, log, parse_args, utc_now, write_json  # noqa: E402
+from _queries import first_sentence  # noqa: E402
 
 # What --quick sets, unless given: a short check run.
 QUICK = {"searches": 24, "clients": 2, "levels": "", "out": REPO / "benchmarks" / "out" / "quick"}
@@ -52,14 +54,28 @@ MIXES = [
 ]
 
 
-def pct(values, q: float) -> float:
+def rank_pct(values, q: float) -> float:
+    """The ``q``-th percentile of ``values`` by nearest rank (one of the values; NaN where there are none)."""
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))] if values else float("nan")
 
 
 def summary(ms: list[float]) -> dict:
-    return {"n": len(ms), "p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99),
+    return {"n": len(ms), "p50_ms": rank_pct(ms, 50), "p95_ms": rank_pct(ms, 95), "p99_ms": rank_pct(ms, 99),
             "mean_ms": statistics.fmean(ms) if ms else float("nan"), "max_ms": max(ms) if ms else float("nan")}
+
+
+def mix_name(mix: dict) -> str:
+    """``bm25``, ``dense``, ``hybrid-rrf`` or ``hybrid-weighted``: how the tables name a setting of ``MIXES``."""
+    return mix["retriever"] + ("-" + mix["fusion"] if mix["retriever"] == "hybrid" else "")
+
+
+def by_mix(results: list[tuple[str, float]]) -> dict:
+    """The :func:`summary` of the milliseconds of each setting, from ``(mix name, ms)`` pairs, by name."""
+    ms: dict[str, list[float]] = {}
+    for name, value in results:
+        ms.setdefault(name, []).append(value)
+    return {name: summary(values) for name, values in sorted(ms.items())}
 
 
 def prepare(scifact: Path, root: Path) -> Path:
@@ -139,19 +155,35 @@ class HttpClient:
         raise RuntimeError("the event stream ended without a result")
 
 
+def endpoint_parameters(url: str, name: str) -> list[tuple[str, object]]:
+    """(name, default) of each parameter of the app's endpoint ``name``, in order, from its API description."""
+    with urllib.request.urlopen(f"{url.rstrip('/')}/gradio_api/info", timeout=30) as answer:
+        parameters = json.loads(answer.read())["named_endpoints"][f"/{name}"]["parameters"]
+    return [(p["parameter_name"], p.get("parameter_default")) for p in parameters]
+
+
+def inputs(parameters: list[tuple[str, object]], **given) -> list:
+    """A value for each of an endpoint's ``parameters`` (Gradio's REST call takes them all, in order): ``given``
+    by name, the endpoint's defaults for the rest."""
+    return [given.get(name, default) for name, default in parameters]
+
+
 def load(url: str, texts: list[str], searches: int, clients: int, k: int, server_pid: int) -> dict:
-    jobs = [(i, texts[i % len(texts)], MIXES[i % len(MIXES)]) for i in range(searches)]
+    """``searches`` searches from ``clients`` concurrent clients (closed loop), the settings cycling through
+    ``MIXES``: latency per setting, errors, throughput, and the CPU the server process used per search."""
+    parameters = endpoint_parameters(url, "search")
+    jobs = [(texts[i % len(texts)], MIXES[i % len(MIXES)]) for i in range(searches)]
     lock = threading.Lock()
     results: list[tuple[str, float]] = []
     errors: list[str] = []
 
     def worker(mine):
         client = HttpClient(url)
-        for _, text, mix in mine:
+        for text, mix in mine:
+            data = inputs(parameters, query=text, k=k, **mix)  # MIXES name the endpoint's parameters
             t = perf()
             try:
-                answer = client.call("search", text, mix["retriever"], mix["fusion"], mix["bm25_weight"], k, 1, True,
-                                     None, mix["normalization"], False)
+                answer = client.call("search", *data)
                 if len(answer["hits"]) != k:
                     raise ValueError(f"{len(answer['hits'])} hits for {text[:40]!r}")
             except Exception as e:  # noqa: BLE001 - every failure counts as an error
@@ -159,8 +191,7 @@ def load(url: str, texts: list[str], searches: int, clients: int, k: int, server
                     errors.append(f"{type(e).__name__}: {str(e)[:200]}")
                 continue
             with lock:
-                results.append((mix["retriever"] + ("-" + mix["fusion"] if mix["retriever"] == "hybrid" else ""),
-                                (perf() - t) * 1000))
+                results.append((mix_name(mix), (perf() - t) * 1000))
 
     threads = [threading.Thread(target=worker, args=(jobs[c::clients],)) for c in range(clients)]
     server_cpu = cpu_seconds(server_pid)
@@ -172,40 +203,35 @@ def load(url: str, texts: list[str], searches: int, clients: int, k: int, server
             t.join()
         wall = perf() - t0
     server_cpu = cpu_seconds(server_pid) - server_cpu
-    by_mix = {}
-    for name, ms in results:
-        by_mix.setdefault(name, []).append(ms)
     return {"searches": searches, "clients": clients, "ok": len(results), "errors": len(errors),
             "error_samples": errors[:5], "wall_s": wall, "searches_per_s": len(results) / wall,
-            "all": summary([ms for _, ms in results]), "by_mix": {m: summary(v) for m, v in sorted(by_mix.items())},
+            "all": summary([ms for _, ms in results]), "by_mix": by_mix(results),
             "server_cpu_ms_per_search": server_cpu * 1000 / max(1, len(results)),
             "clients_cores": other.own_cores, "other_load_cores": max(0.0, other.cores - server_cpu / wall)}
 
 
 def peer(folder: Path, texts: list[str], searches: int, k: int, *, warmup: int = 10, encoder=None) -> dict:
     """The same searches in-process, one at a time: no server, no HTTP, no JSON. ``warmup`` searches first (model,
-    JVM, caches); ``encoder``: an already loaded query encoder for the explorer."""
-    from gaia_lite.app.explorer import Explorer, Settings
+    JVM, caches); ``encoder``: an already loaded query encoder for the explorer. Each search is the call the app's
+    ``/search`` endpoint makes: ``Explorer.search`` with a page of ``k`` hits and the setting's retriever and fusion."""
+    from gaia_lite.app import Explorer, View
 
     explorer = Explorer(folder, encoder=encoder)
+    view = View(k=k)
     for text in texts[:warmup]:
-        explorer.search(text, Settings(k=k))
-    ms = []
-    by_mix: dict[str, list[float]] = {}
+        explorer.search(text, view)
+    results = []
     with OtherLoad() as other:
         t0 = perf()
         for i in range(searches):
             mix = MIXES[i % len(MIXES)]
             t = perf()
-            explorer.search(texts[i % len(texts)], Settings(retriever=mix["retriever"], fusion=mix["fusion"],
-                                                            bm25_weight=mix["bm25_weight"], k=k,
-                                                            normalization=mix["normalization"]))
-            ms.append((perf() - t) * 1000)
-            by_mix.setdefault(mix["retriever"] + ("-" + mix["fusion"] if mix["retriever"] == "hybrid" else ""),
-                              []).append(ms[-1])
+            explorer.search(texts[i % len(texts)], view, kind=mix["retriever"], method=mix["fusion"],
+                            bm25_weight=mix["bm25_weight"], normalization=mix["normalization"])
+            results.append((mix_name(mix), (perf() - t) * 1000))
         wall = perf() - t0
-    return {"searches": searches, "wall_s": wall, "searches_per_s": searches / wall, "all": summary(ms),
-            "by_mix": {m: summary(v) for m, v in sorted(by_mix.items())}, "other_load_cores": other.cores,
+    return {"searches": searches, "wall_s": wall, "searches_per_s": searches / wall,
+            "all": summary([ms for _, ms in results]), "by_mix": by_mix(results), "other_load_cores": other.cores,
             "cpu_ms_per_search": other.own_cores * wall * 1000 / searches}
 
 
@@ -276,10 +302,6 @@ def section(out: dict) -> str:
 
 def corpus_queries(folder: Path, n: int, seed: int) -> tuple[list[str], str]:
     """``n`` seeded first sentences (3 to 40 words) of the corpus's documents, quotes removed, as queries."""
-    import random
-
-    from _common import first_sentence
-
     from gaia_lite.corpus import Corpus
 
     corpus = Corpus.load(folder, verify=False)
@@ -292,7 +314,7 @@ def corpus_queries(folder: Path, n: int, seed: int) -> tuple[list[str], str]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scifact", type=Path, default=REPO.parent / "shared/data/beir/scifact")
+    add_scifact(p, "corpus.jsonl, queries.jsonl")
     p.add_argument("--corpus", type=Path, help="a built corpus folder with its Lucene and dense indexes, instead of "
                                                "SciFact (queries: first sentences of its documents)")
     p.add_argument("--root", type=Path, default=REPO / "benchmarks" / "out" / "indexes")
@@ -301,12 +323,8 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=8, help="the load the target is for: concurrent clients")
     p.add_argument("--levels", default="1,2,4", help="lighter loads also run, to find where p95 crosses the target")
     p.add_argument("-k", type=int, default=10)
-    p.add_argument("--quick", action="store_true", help="a short check run: 24 searches from 2 clients, output "
-                                                         "under benchmarks/out/quick/ (options given explicitly win)")
-    args = p.parse_args(argv)
-    if args.quick:  # shrink what was not given explicitly
-        p.set_defaults(**QUICK)
-        args = p.parse_args(argv)
+    add_quick(p, "24 searches from 2 clients, output under benchmarks/out/quick/")
+    args = parse_args(p, argv, QUICK)
     levels = sorted({int(c) for c in args.levels.split(",") if c.strip() and int(c) < args.clients} | {args.clients})
     if args.corpus:
         folder = args.corpus.resolve()
@@ -339,13 +357,13 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    out = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "k": args.k, "cpus": os.cpu_count(),
+    out = {"date": utc_now(), "k": args.k, "cpus": os.cpu_count(),
            "corpus": name, "documents": documents, "queries": described, "levels": results,
            "app": results[str(args.clients)], "peer": peer_result}
     out["p95_crossing"] = crossing(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "app" if name == "scifact" else f"app-{name}"
-    (args.out / f"{stem}.json").write_text(json.dumps(out, indent=1))
+    write_json(args.out / f"{stem}.json", out)
     text = section(out)
     (args.out / f"{stem}_section.md").write_text(text)
     print(text)

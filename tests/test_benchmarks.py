@@ -1,8 +1,9 @@
 """The benchmark scripts against gaia_lite as it is: each script's measuring functions (and, where cheap, its whole
-run) on the tiny fixtures, and a check that the scripts use gaia_lite's public API only.
+run) on the tiny fixtures, the helpers they share, and a check that the scripts use gaia_lite's public API only.
 
-The scripts live in ``benchmarks/`` (not a package) and are imported from their files. Nothing here asserts a
-speed: only that every measurement runs, returns what the report code reads, and agrees with the searchers.
+The scripts and their helper modules (``_*.py``) live in ``benchmarks/`` (not a package) and are imported from their
+files. Nothing here asserts a speed: only that every measurement runs, returns what the report code reads, and
+agrees with the searchers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pytest
 from .conftest import TINY_DOCS, write_jsonl
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = ("bench_bm25.py", "bench_dense.py", "bench_app.py", "_common.py")
+SOURCES = sorted(p.name for p in BENCHMARKS.glob("*.py"))  # the scripts and their helper modules
+BENCH_SCRIPTS = ("bench_bm25", "bench_dense", "bench_app", "bench_scale", "bench_analysis")
 # Tiny BEIR queries over TINY_DOCS; "t4" matches a single document, so weighted fusion has documents to fill.
 QUERIES = {"t1": "python programming language", "t2": "open source search engine library",
            "t3": "ranking function relevance of documents", "t4": "rock band london"}
@@ -28,10 +30,12 @@ QRELS = {"t1": "d1", "t2": "d3", "t3": "d4", "t4": "d8"}
 
 
 def load_script(name: str):
-    """``benchmarks/<name>.py`` as a module (imported once; sys.path as it was before)."""
+    """``benchmarks/<name>.py`` as a module, a script or a helper module (imported once, as the scripts import
+    their helpers: ``benchmarks/`` on sys.path meanwhile; sys.path as it was before)."""
     if name in sys.modules:
         return sys.modules[name]
     path = list(sys.path)
+    sys.path.insert(0, str(BENCHMARKS))
     try:
         spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
@@ -58,6 +62,26 @@ def bench_dense():
 @pytest.fixture(scope="module")
 def bench_app():
     return load_script("bench_app")
+
+
+@pytest.fixture(scope="module")
+def bench_scale():
+    return load_script("bench_scale")
+
+
+@pytest.fixture(scope="module")
+def bench_analysis():
+    return load_script("bench_analysis")
+
+
+@pytest.fixture(scope="module")
+def helpers(bench_bm25, bench_dense, bench_scale):
+    """The helper modules the scripts loaded, by name without the leading ``_`` (``helpers.dense_search``)."""
+    import types
+
+    return types.SimpleNamespace(**{name[1:]: load_script(name) for name in (
+        "_common", "_queries", "_corpora", "_bm25_systems", "_dense_encode", "_dense_search", "_dense_memory",
+        "_scale_build", "_scale_ann", "_scale_report")})
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +143,18 @@ def test_the_check_finds_private_uses():
                                     "<source>:5: getattr(..., '_rows')"]
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_benchmarks_use_public_api_only(script):
-    path = BENCHMARKS / script
-    assert private_uses(path.read_text(encoding="utf-8"), script) == []
+@pytest.mark.parametrize("source", SOURCES)
+def test_benchmarks_use_public_api_only(source):
+    assert private_uses((BENCHMARKS / source).read_text(encoding="utf-8"), source) == []
+
+
+@pytest.mark.parametrize("script", BENCH_SCRIPTS)
+def test_every_script_imports_and_parses_its_options(script, capsys):
+    """``--help``: the script and its helper modules import, and its command line is built; it exits 0."""
+    with pytest.raises(SystemExit) as done:
+        load_script(script).main(["--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: ")
 
 
 # --- the step hook, as the benchmarks read it ------------------------------------------------------------------
@@ -140,11 +172,65 @@ def test_step_split_records_every_step_of_a_bm25_search(tiny_searcher):
         assert [h.doc_id for h in call["result"]] == [h.doc_id for h in tiny_searcher.search("python programming", 3)]
 
 
+# --- the shared helpers ----------------------------------------------------------------------------------------
+
+
+def test_markdown_table_and_rotated_orders(helpers):
+    common = helpers.common
+    assert common.markdown_table(["a", "b", "c"], [[1, "x", 2.5]], "lrl") == (
+        "| a | b | c |\n| --- | ---: | --- |\n| 1 | x | 2.5 |")
+    assert common.markdown_table(["a", "b"], []) == "| a | b |\n| --- | ---: |"
+    names = ["gaia_lite", "bm25s", "pyserini"]
+    assert [common.rotated(names, r) for r in range(4)] == [
+        names, ["bm25s", "pyserini", "gaia_lite"], ["pyserini", "gaia_lite", "bm25s"], names]
+
+
+def test_sampled_queries_are_seeded_eligible_and_in_row_order(helpers):
+    queries = helpers.queries
+    assert queries.first_sentence("  Return the   sum. Then more.\n\nDetails.") == "Return the sum."
+    candidates = ["one two three", "too short", "a b c d", "", "x y z"]
+    picked, eligible = queries.sample_queries(candidates, 2, seed=5)
+    assert eligible == 3 and len(picked) == 2
+    assert list(picked) == sorted(picked, key=lambda q: int(q[1:]))
+    assert all(candidates[int(q[1:])] == text and len(text.split()) >= 3 for q, text in picked.items())
+    assert queries.sample_queries(candidates, 2, seed=5) == (picked, eligible)
+    assert queries.sample_queries(candidates, 9, seed=5, lo=1)[0] == {
+        "q0": "one two three", "q1": "too short", "q2": "a b c d", "q4": "x y z"}
+
+
+def test_scifact_topics_keep_the_qrels_order(helpers, tiny_beir):
+    topics, qrels = helpers.queries.scifact_topics(tiny_beir, limit=2)
+    assert list(topics.items()) == [("t1", QUERIES["t1"]), ("t2", QUERIES["t2"])] and list(qrels) == ["t1", "t2"]
+    assert helpers.queries.scifact_topics(tiny_beir)[0] == QUERIES
+
+
+def test_build_timings_are_remembered_and_recalled(helpers, tmp_path):
+    timings = helpers.corpora.Timings(tmp_path, "t.json")
+    assert timings.recalled("corpus") is None
+    kept = timings.remember("corpus", {"seconds": 2.0})
+    assert set(kept) == {"seconds", "measured"} and kept["measured"].endswith(" UTC")
+    timings.remember("index", {"seconds": 3.0})
+    assert helpers.corpora.Timings(tmp_path, "t.json").recalled("corpus") == kept | {"reused": True}
+    assert timings.recalled("other") is None
+
+
+def test_a_child_process_reports_its_figures_or_fails_loudly(helpers, tmp_path):
+    common = helpers.common
+    script = tmp_path / "child.py"
+    script.write_text("import json, sys\nprint('noise')\n"
+                      "if sys.argv[1] == 'ok':\n    print('MARK ' + json.dumps({'n': len(sys.argv)}))\n"
+                      "else:\n    sys.exit('it broke')\n")
+    result, wall, others = common.run_child(script, "MARK ", "ok", 7)
+    assert result == {"n": 3} and wall > 0 and others >= 0
+    with pytest.raises(RuntimeError, match=r"child.py fail failed \(1\): it broke"):
+        common.run_child(script, "MARK ", "fail")
+
+
 # --- bench_bm25 ------------------------------------------------------------------------------------------------
 
 
-def test_bm25_profile(bench_bm25, tiny_searcher):
-    p = bench_bm25.profile_gaia(tiny_searcher, QUERIES, k=3, repeat=1, warmup=0)
+def test_bm25_profile(bench_bm25, helpers, tiny_searcher):
+    p = helpers.bm25_systems.profile_gaia(tiny_searcher, QUERIES, k=3, repeat=1, warmup=0)
     steps = tiny_searcher.STEPS
     assert p["queries"] == len(QUERIES)
     assert set(p["ms_per_query"]) == {*steps, "untimed", "total"}
@@ -156,7 +242,7 @@ def test_bm25_profile(bench_bm25, tiny_searcher):
     assert "Lucene searches/query" in bench_bm25.profile_line(p)
 
 
-def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, tiny_beir, tmp_path, capsys):
+def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, helpers, tiny_beir, tmp_path, capsys):
     """main() end to end (build, bm25s and Pyserini beside gaia_lite, effectiveness, exactness, speed, profile,
     diagnostics, report) with the smallest settings."""
     out_json = tmp_path / "bm25.json"
@@ -170,7 +256,7 @@ def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, tiny_beir, tmp_path, c
     assert r["exactness"]["scores_differing_after_anserini_rounding"] == 0
     assert r["effectiveness"]["gaia_equals_pyserini"] is True
     assert [(row["k"], row["threads"]) for row in r["search"]] == [(3, None), (3, 1), (3, 2)]
-    assert all(row[s]["qps"] > 0 for row in r["search"] for s in bench_bm25.SYSTEMS)
+    assert all(row[s]["qps"] > 0 for row in r["search"] for s in helpers.bm25_systems.SYSTEMS)
     (p,) = r["profile"]
     assert p["k"] == 3 and p["lucene_rounds_per_query"] >= 1
     d = r["diagnostics"]
@@ -182,19 +268,20 @@ def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, tiny_beir, tmp_path, c
 # --- bench_dense -----------------------------------------------------------------------------------------------
 
 
-def test_dense_split_is_the_search(bench_dense, tiny_hybrid):
+def test_dense_split_is_the_search(helpers, tiny_hybrid):
     from gaia_lite.hybrid import HybridSearcher
 
-    assert set(bench_dense.SPLIT_PARTS) == set(HybridSearcher.STEPS)
+    search = helpers.dense_search
+    assert set(search.SPLIT_PARTS) == set(HybridSearcher.STEPS)
     texts = [QUERIES["t1"], QUERIES["t4"]]  # t4 matches one document by BM25; the dense side retrieves all 8
-    for name, f in bench_dense.fusion_settings(tiny_hybrid.fusion).items():
+    for name, f in search.fusion_settings(tiny_hybrid.fusion).items():
         if name == "weighted, depth 1000":
             continue  # as depth 100 on 8 documents
-        hits, parts = bench_dense.hybrid_split(tiny_hybrid, texts, 5, f)
+        hits, parts = search.hybrid_split(tiny_hybrid, texts, 5, f)
         assert tiny_hybrid.step_times is None
         assert hits == [tiny_hybrid.search(q, k=5, fusion_config=f) for q in texts]
         for i in range(len(texts)):
-            steps = [parts[s][i] for s in bench_dense.SPLIT_PARTS]
+            steps = [parts[s][i] for s in search.SPLIT_PARTS]
             assert all(v >= 0 for v in steps) and sum(steps) <= parts["total"][i]
             assert parts["encode"][i] > 0 and parts["bm25_search"][i] > 0 and parts["fusion"][i] > 0
         if f.fills:
@@ -204,31 +291,35 @@ def test_dense_split_is_the_search(bench_dense, tiny_hybrid):
             assert parts["filled_bm25"] == parts["fill_bm25"] == [0, 0], name
 
 
-def test_dense_thread_contention_restores_the_threads(bench_dense, tiny_hybrid):
+def test_dense_thread_contention_restores_the_threads(helpers, tiny_hybrid):
     import faiss
 
+    search = helpers.dense_search
     before = (faiss.omp_get_max_threads(), tiny_hybrid.dense.faiss_threads)
-    f = bench_dense.fusion_settings(tiny_hybrid.fusion)["weighted, depth 100"]
-    tc = bench_dense.thread_contention(tiny_hybrid, {"t1": QUERIES["t1"]}, f, depth=5)
+    f = search.fusion_settings(tiny_hybrid.fusion)["weighted, depth 100"]
+    tc = search.thread_contention(tiny_hybrid, {"t1": QUERIES["t1"]}, f, depth=5)
     assert (faiss.omp_get_max_threads(), tiny_hybrid.dense.faiss_threads) == before
     assert "faiss threads 1" in tc["runs"]
     assert all(v >= 0 for run in tc["runs"].values() for v in run.values())
 
 
-def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, tiny_dense, encoder, tmp_path,
-                                          monkeypatch, capsys):
+def test_dense_whole_run_on_a_tiny_corpus(bench_dense, helpers, tiny_beir, tiny_corpus, tiny_dense, encoder,
+                                          tmp_path, monkeypatch, capsys):
     """main() end to end without a big corpus, on 2 queries, with two stand-ins for speed: the encoders compared are
     the test encoder under the systems' names (no sentence-transformers loading), and the memory probe runs in this
     process (not a fresh one). The measurements return what the report, the section and the reading read."""
+    search, memory = helpers.dense_search, helpers.dense_memory
+
     def encoders(folder, workdir):
         systems = {name: (lambda t: encoder.encode_documents(t, progress=False))
-                   for name in ("sentence-transformers fp32", "gaia_lite fp32", "gaia_lite bf16", bench_dense.COMPILED)}
+                   for name in ("sentence-transformers fp32", "gaia_lite fp32", "gaia_lite bf16",
+                                helpers.dense_encode.COMPILED)}
         notes = {"auto_dtype": "float32", "compile_s": 0.0, "onnxruntime int8": "not tried in tests"}
         return systems, {"notes": notes, "gaia_fp32": encoder, "gaia_bf16": encoder}
 
     monkeypatch.setattr(bench_dense, "encoders", encoders)
-    monkeypatch.setattr(bench_dense, "run_rss_probe", lambda spec, tmp: bench_dense.probe(
-        spec, {bench_dense.BEFORE_LOADING: bench_dense.proc_mib()}))
+    monkeypatch.setattr(bench_dense, "run_rss_probe", lambda spec, tmp: memory.probe(
+        spec, {memory.BEFORE_LOADING: memory.proc_mib()}))
     out_dir = tmp_path / "out"
     assert bench_dense.main(["--scifact", str(tiny_beir), "--scifact-corpus", str(tiny_corpus.folder), "--quick",
                              "--max-queries", "2", "--encode-docs", "8", "--root", str(tmp_path / "root"),
@@ -245,16 +336,16 @@ def test_dense_whole_run_on_a_tiny_corpus(bench_dense, tiny_beir, tiny_corpus, t
                         "weighted, depth 1000", "rrf, depth 100"}
     for row in lat.values():
         assert row["queries"] == 2 and row["p50_ms"] <= row["max_ms"]
-        assert set(row["split_ms_mean"]) == {*bench_dense.SPLIT_PARTS, "untimed", "total"}
+        assert set(row["split_ms_mean"]) == {*search.SPLIT_PARTS, "untimed", "total"}
         split = row["split_ms_mean"]
-        assert sum(split[s] for s in bench_dense.SPLIT_PARTS) <= split["total"] * (1 + 1e-9)
+        assert sum(split[s] for s in search.SPLIT_PARTS) <= split["total"] * (1 + 1e-9)
     assert lat["weighted, depth 100"]["filled_per_query_mean"]["bm25"] > 0
     assert lat["rrf, depth 100"]["filled_per_query_mean"] == {"bm25": 0, "dense": 0}
     assert set(out["latency"]["query_encoding_parts"]) == {"fp32", "bf16"}
     fill = out["diagnostics"]["bm25_fill_scifact"]
-    assert set(fill["ms_mean"]) == {*bench_dense.FILL_STEPS, bench_dense.FILL_REST, bench_dense.FILL_WHOLE}
+    assert set(fill["ms_mean"]) == {*search.FILL_STEPS, search.FILL_REST, search.FILL_WHOLE}
     ms = fill["ms_mean"]
-    assert sum(ms[s] for s in bench_dense.FILL_STEPS) <= ms[bench_dense.FILL_WHOLE] * (1 + 1e-9)
+    assert sum(ms[s] for s in search.FILL_STEPS) <= ms[search.FILL_WHOLE] * (1 + 1e-9)
     assert fill["ids_per_query_mean"] > 0
     probe = out["memory"]["rss"]["scifact"]
     assert probe["docs"] == len(TINY_DOCS) and set(probe["load_s"]) == {"BM25Searcher", "DenseSearcher"}
@@ -308,21 +399,13 @@ def test_app_p95_crossing_is_interpolated_between_levels(bench_app):
 # --- bench_scale -----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bench_scale():
-    return load_script("bench_scale")
-
-
-def test_scale_uses_public_api_only():
-    assert private_uses((BENCHMARKS / "bench_scale.py").read_text(encoding="utf-8"), "bench_scale.py") == []
-
-
-def test_scale_build_throughput_in_process_and_on_local_workers(bench_scale, tiny_corpus, tmp_path):
+def test_scale_build_throughput_in_process_and_on_local_workers(helpers, tiny_corpus, tmp_path):
     """Lucene and encoding, unsharded and in 4 shards on 2 local processes: each sharded artifact is reported equal
     to the unsharded one, with the figures the table reads."""
-    places = bench_scale.local_places(len(tiny_corpus))
-    sparse = bench_scale.throughput("sparse", tiny_corpus, places, tmp_path, queries=QUERIES)
-    dense = bench_scale.throughput("dense", tiny_corpus, places, tmp_path, dtype="float32")
+    build = helpers.scale_build
+    places = build.local_places(len(tiny_corpus))
+    sparse = build.throughput("sparse", tiny_corpus, places, tmp_path, queries=QUERIES)
+    dense = build.throughput("dense", tiny_corpus, places, tmp_path, dtype="float32")
     for base, pool in (sparse, dense):
         assert (base["place"], base["shards"], base["workers"], base["speedup"]) == ("unsharded, in process", 1, 1, 1.0)
         assert (pool["shards"], pool["workers"], pool["nodes"]) == (4, 2, 1)
@@ -333,45 +416,63 @@ def test_scale_build_throughput_in_process_and_on_local_workers(bench_scale, tin
             assert 0 <= r["shards_s"] <= r["seconds"] and r["combine_s"] >= 0 and r["others"] >= 0
     same = sparse[1]["same"]
     assert same["queries_differing"] == 0 and same["max_score_delta"] == 0 and same["hits"] > len(QUERIES)
-    assert dense[1]["same"]["same_ids"] and dense[1]["same"]["max_abs_delta"] <= bench_scale.VECTOR_TOLERANCE
-    table = bench_scale.build_table({"rows": sparse + dense, "dtype": "float32"})
+    assert dense[1]["same"]["same_ids"] and dense[1]["same"]["max_abs_delta"] <= build.VECTOR_TOLERANCE
+    table = helpers.scale_report.build_table({"rows": sparse + dense, "dtype": "float32"})
     assert table.count("(reference)") == 2 and "yes: 0 of 4 queries differ" in table and "NO" not in table
 
 
-def test_scale_a_different_artifact_is_reported_different(bench_scale, tiny_corpus, tiny_dense, tmp_path):
+def test_scale_a_different_artifact_is_reported_different(helpers, tiny_corpus, tiny_dense, tmp_path):
     from gaia_lite.dense import build_dense_index
     from gaia_lite.sparse import sparse_dir
 
     flat, multifield = sparse_dir(tiny_corpus.folder), tiny_corpus.folder / "sparse-multifield"
-    assert bench_scale.same_sparse(flat, multifield, tiny_corpus, QUERIES)["same"] is False
+    assert helpers.scale_build.same_sparse(flat, multifield, tiny_corpus, QUERIES)["same"] is False
     other = build_dense_index(tiny_corpus, dtype="bfloat16", out=tmp_path / "bf16", progress=False, log=None)
-    assert bench_scale.same_dense(tiny_dense, other)["same"] is False
+    assert helpers.scale_build.same_dense(tiny_dense, other)["same"] is False
 
 
-def test_scale_replicated_corpus_its_lucene_build_latency_and_explorer(bench_scale, tiny_corpus, tmp_path):
-    """The scifact-x recipe on the tiny corpus (304 documents): copy 0 as is, then copies of the same words and
-    lengths; then the million part's measurements on it (the Lucene build and the explorer in child processes)."""
+def assert_replicated(path: Path, copies: int) -> None:
+    """The replication recipe on TINY_DOCS, written to ``path``: copy 0 as is, then ``copies - 1`` copies of the
+    same words and lengths, the words moved between documents."""
     from collections import Counter
 
-    from gaia_lite.corpus import build_corpus
-
-    path = tmp_path / "x.jsonl"
-    info = bench_scale.replicate(tiny_corpus, path, 300, seed=1)
     n = len(TINY_DOCS)
-    assert (info["source_docs"], info["copies"], info["docs"]) == (n, 38, 38 * n)
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == copies * n
     assert records[:n] == [{"_id": d["_id"], "title": d["title"], "text": d["text"]} for d in TINY_DOCS]
     for field in ("title", "text"):
         words = Counter(w for d in TINY_DOCS for w in d[field].split())
-        for r in (1, 37):
+        for r in (1, copies - 1):
             copy = records[r * n:(r + 1) * n]
             assert [d["_id"] for d in copy] == [f"{d['_id']}-r{r}" for d in TINY_DOCS]
             assert [len(d[field].split()) for d in copy] == [len(d[field].split()) for d in TINY_DOCS]
             assert Counter(w for d in copy for w in d[field].split()) == words
     assert records[n]["text"] != TINY_DOCS[0]["text"]  # the words moved between documents
 
+
+def test_bm25_scifact_x_replicates_a_beir_folder(helpers, tiny_beir, tmp_path):
+    """bench_bm25's scifact-x: the recipe from a BEIR corpus.jsonl, the same for the same seed."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    info = helpers.corpora.replicate_scifact(tiny_beir, first, 300, seed=1)
+    assert info == {"copies": 38, "docs": 38 * len(TINY_DOCS), "seed": 1}
+    assert_replicated(first, 38)
+    helpers.corpora.replicate_scifact(tiny_beir, second, 300, seed=1)
+    assert first.read_text() == second.read_text()
+
+
+def test_scale_replicated_corpus_its_lucene_build_latency_and_explorer(bench_scale, helpers, tiny_corpus, tmp_path):
+    """The replication recipe on the tiny corpus (304 documents), streamed from a built corpus; then the million
+    part's measurements on it (the Lucene build and the explorer in child processes)."""
+    from gaia_lite.corpus import build_corpus
+
+    path = tmp_path / "x.jsonl"
+    info = helpers.corpora.replicate(tiny_corpus, path, 300, seed=1)
+    n = len(TINY_DOCS)
+    assert (info["source_docs"], info["copies"], info["docs"]) == (n, 38, 38 * n)
+    assert_replicated(path, 38)
+
     corpus, _ = build_corpus(str(path), "x", root=tmp_path, progress=False)
-    queries = bench_scale.first_sentences(corpus, 3, seed=1, rows=n)
+    queries = helpers.queries.first_sentences(corpus, 3, seed=1, rows=n)
     assert len(queries) == 3 and all(int(q[1:]) < n for q in queries)
     lucene = bench_scale.run_child("sparse-build", corpus.folder)
     assert (lucene["docs"], lucene["shards"]) == (38 * n, 1)
@@ -384,10 +485,10 @@ def test_scale_replicated_corpus_its_lucene_build_latency_and_explorer(bench_sca
     part = {"docs": len(corpus), "lucene": lucene | {"index_mib": 1.0}, "latency": latency, "explorer": explorer,
             "corpus": {"replication": info, "replicate_s": 0.1, "build_corpus_s": 0.1, "jsonl_mib": 0.1,
                        "dataset_mib": 0.1, "others": 0.0}}
-    assert "explorer start" in bench_scale.million_table(part)
+    assert "explorer start" in helpers.scale_report.million_table(part)
 
 
-def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
+def test_scale_ann_sweep_on_random_vectors(helpers, tmp_path):
     """Every index kind and setting on 2,000 random unit vectors: exact search's own recall is 1, every recall is
     in [0, 1], the target is recall and speed-up together; the noisy copies are unit vectors after the originals."""
     import numpy as np
@@ -397,11 +498,12 @@ def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = vectors[:40] + 0.05 * rng.standard_normal((40, 384), dtype=np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    sweep = bench_scale.ann_sweep(vectors, queries, tmp_path, max_seconds=0.05, build_threads=1)
+    ann = helpers.scale_ann
+    sweep = ann.ann_sweep(vectors, queries, tmp_path, max_seconds=0.05, build_threads=1)
     rows = sweep["rows"]
     assert (sweep["vectors"], sweep["dim"], sweep["queries"]) == (2000, 384, 40)
     assert [(r["index"], r["setting"]) for r in rows] == [
-        (kind, label) for kind in ("flat", "hnsw", "ivf", "ivfpq") for label, _, _ in bench_scale.settings_of(kind)]
+        (kind, label) for kind in ("flat", "hnsw", "ivf", "ivfpq") for label, _, _ in ann.settings_of(kind)]
     flat = rows[0]
     assert flat["recall@10"] == flat["recall@10_ids"] == 1.0 and flat["speedup_over_flat"] == 1.0
     assert flat["bytes_per_vector"] == pytest.approx(384 * 4, rel=0.01)
@@ -412,9 +514,9 @@ def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
     assert max(r["recall@10"] for r in rows if r["index"] == "hnsw") >= 0.9  # the query's own vector is near
     assert rows[-1]["bytes_per_vector"] < flat["bytes_per_vector"] / 4  # product-quantized codes
     assert [r["gaia_lite_default"] for r in rows if r["index"] == "ivf"] == [False, False, False, True]
-    assert "efSearch=128 (default)" in bench_scale.ann_table(sweep)
+    assert "efSearch=128 (default)" in helpers.scale_report.ann_table(sweep)
 
-    big, made = bench_scale.noisy_copies(vectors[:100], 250, 0.025, seed=1)
+    big, made = ann.noisy_copies(vectors[:100], 250, 0.025, seed=1)
     assert big.shape == (250, 384) and np.array_equal(big[:100], vectors[:100])
     assert np.allclose(np.linalg.norm(big, axis=1), 1, atol=1e-5)
     assert made["copies"] == 3 and 0.5 < made["cosine_copy_to_original_mean"] < 1
@@ -422,18 +524,14 @@ def test_scale_ann_sweep_on_random_vectors(bench_scale, tmp_path):
 
 # --- bench_analysis --------------------------------------------------------------------------------------------
 
-def test_analysis_uses_public_api_only():
-    assert private_uses((BENCHMARKS / "bench_analysis.py").read_text(encoding="utf-8"), "bench_analysis.py") == []
 
-
-def test_analysis_measures_both_analyses_beside_their_peers_and_they_agree(tmp_path):
+def test_analysis_measures_both_analyses_beside_their_peers_and_they_agree(bench_analysis, tmp_path):
     """The whole measurement on a small corpus with exact and near duplicates and a planted benchmark: both
     sides find the same flagged items and document counts, the same exact clusters, and similar near pairs."""
     import random
 
     from gaia_lite.corpus import build_corpus
 
-    bench_analysis = load_script("bench_analysis")
     rng = random.Random(3)
     words = [f"w{i}" for i in range(300)]
     docs = []
