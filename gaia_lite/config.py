@@ -281,7 +281,7 @@ class FusionConfig:
         NORMALIZATIONS.check(self.normalization)
         for name, reason in method.refuses.items():
             if getattr(self, name) != getattr(FusionConfig, name):
-                raise ConfigError(f"{name} does not apply to {self.method} fusion: {reason}")
+                raise ConfigError(f"{name} does not apply to {self.method} fusion, {reason}")
         if isinstance(self.bm25_weight, bool) or not isinstance(self.bm25_weight, (int, float)) \
                 or math.isnan(self.bm25_weight) or not 0 <= self.bm25_weight <= 1:
             raise ConfigError(f"bm25_weight must be between 0 and 1, got {self.bm25_weight!r}")

@@ -132,8 +132,9 @@ class FusionMethod(Implemented):
     those keyword arguments and ``weights(config)`` gives the factor each side is multiplied by.
 
     ``settings``: the ``FusionConfig`` fields the method reads (the explorer shows their controls only for
-    it). ``refuses``: fields that would mislead with this method, each with the reason; a config that sets one
-    away from its default is refused, from YAML, the API, the CLI and the app alike. ``fills``: whether
+    it). ``refuses``: fields that would mislead with this method, each with why and what to do instead (it
+    completes "<field> does not apply to <method> fusion, "); a config that sets one away from its default is
+    refused, from YAML, the API, the CLI and the app alike. ``fills``: whether
     ``fill_missing`` applies (a one-sided document's real score on the other side). ``grid``: the settings
     ``gaia-lite tune`` tries by default.
     """
@@ -172,7 +173,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method", (
                           "weight_on_dense": c.weight_on_dense},
         weights=lambda c: {"bm25": 1.0, "dense": c.alpha} if c.weight_on_dense else {"bm25": c.alpha, "dense": 1.0},
         settings=("alpha", "weight_on_dense", "pyserini_normalization", "fill_missing"), fills=True,
-        refuses={"bm25_weight": "pyserini fusion weighs BM25 with alpha, not bm25_weight"},
+        refuses={"bm25_weight": "which weighs BM25 with alpha: set alpha instead, or use weighted or rrf fusion"},
         grid=tuple({"alpha": a} for a in (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)),
     ),
 ))
