@@ -139,7 +139,7 @@ class FusionMethod(Implemented):
     ``gaia-lite tune`` tries by default.
     """
 
-    params: Callable[[Any], dict] = lambda c: {"weights": _equal_shares(c)}
+    params: Callable[[Any], dict] = lambda c: {"weights": c.side_weights()}
     weights: Callable[[Any], dict[str, float]] = _equal_shares
     settings: tuple[str, ...] = ("bm25_weight",)
     refuses: Mapping[str, str] = field(default_factory=dict)
@@ -161,7 +161,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method", (
         "weighted", "weighted sum of normalized scores (CombSUM); BM25 weight w, dense 1 - w",
         "gaia_lite.fusion:weighted_terms",
         # Filled sides are complete: a document still missing would be a bug, hence "error".
-        params=lambda c: {"weights": _equal_shares(c), "normalization": c.normalization,
+        params=lambda c: {"weights": c.side_weights(), "normalization": c.normalization,
                           "missing": "error" if c.fills else c.missing},
         settings=("bm25_weight", "normalization", "missing", "fill_missing"), fills=True,
         grid=tuple({"bm25_weight": w / 10, "normalization": n} for n in ("minmax", "zscore") for w in range(11)),

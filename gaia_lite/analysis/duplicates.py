@@ -193,7 +193,7 @@ class DuplicatesJob(ShardJob):
             (tmp / SUMMARY_FILE).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
             ArtifactMeta(kind="duplicates", num_rows=len(corpus), fingerprint=corpus.meta.fingerprint,
-                         source=str(corpus.folder), params={**asdict(config), "bands": bands, "rows": rows},
+                         source=str(corpus.folder), params=self.settings(),
                          command=_command(corpus, config)).write(tmp)
         return report
 
