@@ -298,7 +298,7 @@ class FusionConfig:
     @property
     def fills(self) -> bool:
         """Whether one-sided documents get their real score on the other side."""
-        return FUSION_METHODS[self.method].fills and bool(self.fill_missing)
+        return "fill_missing" in FUSION_METHODS[self.method].settings and bool(self.fill_missing)
 
     def side_weights(self) -> dict[str, float]:
         """The factor each side's normalised value (or reciprocal rank) is multiplied by."""

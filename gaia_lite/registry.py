@@ -134,8 +134,8 @@ class FusionMethod(Implemented):
     ``settings``: the ``FusionConfig`` fields the method reads (the explorer shows their controls only for
     it). ``refuses``: fields that would mislead with this method, each with why and what to do instead (it
     completes "<field> does not apply to <method> fusion, "); a config that sets one away from its default is
-    refused, from YAML, the API, the CLI and the app alike. ``fills``: whether
-    ``fill_missing`` applies (a one-sided document's real score on the other side). ``grid``: the settings
+    refused, from YAML, the API, the CLI and the app alike. ``fill_missing`` (a one-sided document's real
+    score on the other side) applies where it is among ``settings``. ``grid``: the settings
     ``gaia-lite tune`` tries by default.
     """
 
@@ -143,7 +143,6 @@ class FusionMethod(Implemented):
     weights: Callable[[Any], dict[str, float]] = _equal_shares
     settings: tuple[str, ...] = ("bm25_weight",)
     refuses: Mapping[str, str] = field(default_factory=dict)
-    fills: bool = False
     grid: tuple[Mapping[str, Any], ...] = tuple({"bm25_weight": w / 10} for w in range(11))
 
 
@@ -163,7 +162,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method", (
         # Filled sides are complete: a document still missing would be a bug, hence "error".
         params=lambda c: {"weights": c.side_weights(), "normalization": c.normalization,
                           "missing": "error" if c.fills else c.missing},
-        settings=("bm25_weight", "normalization", "missing", "fill_missing"), fills=True,
+        settings=("bm25_weight", "normalization", "missing", "fill_missing"),
         grid=tuple({"bm25_weight": w / 10, "normalization": n} for n in ("minmax", "zscore") for w in range(11)),
     ),
     FusionMethod(
@@ -172,7 +171,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method", (
         params=lambda c: {"alpha": c.alpha, "normalization": c.pyserini_normalization,
                           "weight_on_dense": c.weight_on_dense},
         weights=lambda c: {"bm25": 1.0, "dense": c.alpha} if c.weight_on_dense else {"bm25": c.alpha, "dense": 1.0},
-        settings=("alpha", "weight_on_dense", "pyserini_normalization", "fill_missing"), fills=True,
+        settings=("alpha", "weight_on_dense", "pyserini_normalization", "fill_missing"),
         refuses={"bm25_weight": "which weighs BM25 with alpha: set alpha instead, or use weighted or rrf fusion"},
         grid=tuple({"alpha": a} for a in (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)),
     ),
