@@ -52,6 +52,17 @@ class BuildInProgressError(ArtifactError):
     """Another build that is still running holds the working folder this build needs."""
 
 
+class PartsMissingError(GaiaLiteError):
+    """Some parts of a corpus kept in parts did not answer (no live replica, an unreachable node): the answer
+    would be partial, so there is none; ``missing`` maps each part's name to why."""
+
+    def __init__(self, missing: dict[str, str], total: int):
+        self.missing, self.total = dict(missing), total
+        listed = "; ".join(f"{name}: {why}" for name, why in self.missing.items())
+        super().__init__(f"{len(self.missing)} of {total} parts did not answer ({listed}): the answer would be "
+                         "partial; check the serving cluster (`serve status`) and try again")
+
+
 class ModelError(GaiaLiteError):
     """A model cannot be found or loaded."""
 

@@ -22,6 +22,8 @@ from .config import JAVA_OPTS_ENV, java_options
 from .errors import JavaError, MissingDependencyError
 
 MIN_JAVA_VERSION = 21
+#: gaia_lite's own Java classes (built from the sources beside it: :mod:`gaia_lite.sparse.global_stats`).
+GAIA_LITE_JAR = Path(__file__).parent / "sparse" / "java" / "gaia-lite.jar"
 
 # Quiets Java 25's warnings about sun.misc.Unsafe (used by Lucene) and native access (used by pyjnius).
 _QUIET_OPTIONS = ("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED")
@@ -143,7 +145,7 @@ def start_jvm() -> JavaRuntime:
         os.environ["JAVA_HOME"] = str(runtime.home)
         _started_options = java_options()
         jnius_config.add_options(*_QUIET_OPTIONS, *_EMBEDDED_OPTIONS, *_started_options)
-        jnius_config.add_classpath(anserini_jar())
+        jnius_config.add_classpath(anserini_jar(), str(GAIA_LITE_JAR))
         import jnius  # noqa: F401  (starts the JVM)
 
         _quiet_java_logging()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MODEL, DenseConfig, RetrieverConfig, configure
-from .corpus import Corpus
+from .corpus import Corpus, PartedCorpus
 from .errors import ConfigError, MissingArtifactError
 from .hub.specs import is_hub_spec
 
@@ -98,13 +98,30 @@ def open_searcher(
     searcher's ``config`` holds the settings resolved from what is built (the dense index's model, type, pooling
     and prefixes).
     """
-    from .dense import DenseSearcher, build_dense_index
     from .hybrid import HybridSearcher
-    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
-    from .sparse.indexer import index_command
 
     config = configure(RetrieverConfig, config, settings)
     corpus = open_corpus(corpus)
+    options = dict(build=build, progress=progress, log=log, tracker=tracker, shard_size=shard_size)
+    if isinstance(corpus, PartedCorpus):
+        bm25, dense = _open_parts(corpus, config, encoder, options)
+    else:
+        bm25, dense = _open_sides(corpus, config, encoder, **options)
+    if dense is not None:
+        config = replace(config, dense=_as_built(dense, config.dense))
+    searcher = HybridSearcher(bm25, dense, config.fusion) if config.kind == "hybrid" else (bm25 or dense)
+    searcher.config = config
+    return searcher
+
+
+def _open_sides(corpus: Corpus, config: RetrieverConfig, encoder, *, build: bool, progress: bool, log, tracker,
+                shard_size):
+    """The BM25 and dense searchers ``config`` uses over the one-part ``corpus`` (None for a side not used),
+    building what is missing where ``build``."""
+    from .dense import DenseSearcher, build_dense_index
+    from .sparse import BM25Searcher, build_sparse_index, sparse_dir
+    from .sparse.indexer import index_command
+
     bm25 = dense = None
     if config.uses_sparse:
         index = sparse_dir(corpus.folder, config.sparse)
@@ -126,10 +143,28 @@ def open_searcher(
                                       tracker=tracker, shard_size=shard_size)
             log(f"built dense index: {index}")
         dense = DenseSearcher(index, corpus, config.dense, encoder=encoder)
-        config = replace(config, dense=_as_built(dense, config.dense))
-    searcher = HybridSearcher(bm25, dense, config.fusion) if config.kind == "hybrid" else (bm25 or dense)
-    searcher.config = config
-    return searcher
+    return bm25, dense
+
+
+def _open_parts(corpus: PartedCorpus, config: RetrieverConfig, encoder, options: dict):
+    """The BM25 and dense searchers over every part of ``corpus``: each part opened as a one-part corpus (the
+    query encoder loaded once and shared), checked to be built alike, then searched together
+    (:mod:`gaia_lite.parts`)."""
+    from .parts import LocalPart, PartedBM25Searcher, PartedDenseSearcher, Parts, check_compatible
+
+    local = []
+    for entry, part in zip(corpus.meta.params["parts"], corpus.parts):
+        bm25, dense = _open_sides(part, config, encoder, **options)
+        if encoder is None and dense is not None:
+            encoder = dense.encoder
+        local.append(LocalPart(entry["name"], part, bm25, dense))
+    parts = Parts(local)
+    check_compatible(parts.info())
+    first = local[0]
+    bm25 = (PartedBM25Searcher(parts, corpus, first.bm25.fields, first.bm25.meta) if first.bm25 is not None
+            else None)
+    dense = PartedDenseSearcher(parts, corpus, encoder, first.dense.meta) if first.dense is not None else None
+    return bm25, dense
 
 
 def _as_built(dense, config: DenseConfig) -> DenseConfig:

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sparse / dense", ("sparse", "dense")),
     ("fusion", ("fusion",)),
     ("hub", ("hub",)),
-    ("hybrid / factory", ("hybrid", "retriever")),
+    ("hybrid / factory, parts, serving", ("hybrid", "retriever", "parts", "serve")),
     ("evaluation, experiments, analysis", ("evaluate", "experiments", "analysis")),
     ("app, cli", ("app", "cli", "__main__", "")),
 )

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--empty", choices=["keep", "skip"], default="keep",
                    help="documents with blank title and text: keep (default) or skip; counted either way")
     p.add_argument("--limit", type=positive_int, help="keep only the first N documents")
+    p.add_argument("--parts", type=positive_int, metavar="P",
+                   help="keep the corpus as P parts, each indexed and served on its own (default: one part per "
+                        "50M documents; README, \"Serving at scale\")")
     add_common(p)
 
 
@@ -38,11 +41,13 @@ def run(args) -> int:
     start = time.perf_counter()
     corpus, report = build_corpus(
         source, args.name, root=args.root, id_column=args.id_column, text_column=args.text_column,
-        title_column=args.title_column, empty=args.empty, limit=args.limit, progress=args.progress,
+        title_column=args.title_column, empty=args.empty, limit=args.limit, parts=args.parts,
+        progress=args.progress,
     )
     seconds = time.perf_counter() - start
-    print(f"built corpus {corpus.name!r}: {report.rows:,} documents in {seconds:.1f} s "
-          f"-> {corpus.folder / 'dataset'}")
+    where = (f"{len(corpus.parts)} parts in {corpus.folder / 'parts'}" if hasattr(corpus, "parts")
+             else corpus.folder / "dataset")
+    print(f"built corpus {corpus.name!r}: {report.rows:,} documents in {seconds:.1f} s -> {where}")
     print(f"  columns: {', '.join(report.columns)}")
     if report.ids_generated:
         print("  the source has no id column: ids are the 0-based source row numbers")

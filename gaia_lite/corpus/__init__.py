@@ -29,9 +29,10 @@ from typing import Any
 from ..artifacts import META_FILE, ArtifactMeta, Fingerprint, atomic_build, check_same_documents, datasets_progress
 from ..config import corpus_dir
 from ..errors import ArtifactMismatchError, DuplicateIdError, InputError
+from .parts import PARTS_DIR, concatenated, is_parted, open_parts, parts_for, read_parts, split_corpus
 from .sources import Source, iter_source, source_name
 
-__all__ = ["Corpus", "CorpusReport", "Source", "build_corpus", "index_meta"]
+__all__ = ["Corpus", "CorpusReport", "PartedCorpus", "Source", "build_corpus", "index_meta"]
 
 ID_CANDIDATES = ("_id", "id", "docid", "doc_id")
 TEXT_CANDIDATES = ("text", "contents", "body", "content")
@@ -190,6 +191,7 @@ def build_corpus(
     title_column: str | None = None,
     empty: str = "keep",
     limit: int | None = None,
+    parts: int | None = None,
     progress: bool = True,
     command: str | None = None,
 ) -> tuple[Corpus, CorpusReport]:
@@ -203,6 +205,8 @@ def build_corpus(
     if isinstance(source, str):
         source = Source(source)
     _check_arguments(empty, limit)
+    if parts is not None and parts < 1:
+        raise InputError(f"parts={parts}: a corpus is kept in at least 1 part")
     name = name or source_name(source)
     if not re.fullmatch(r"[\w-][\w.-]*", name):
         raise InputError(f"corpus name {name!r}: use letters, digits, '.', '_' and '-' (no '/', not starting "
@@ -229,8 +233,13 @@ def build_corpus(
             },
             command=command or _corpus_command(source, name, id_column, text_column, title_column, empty, limit),
         ).write(tmp)
+    if is_parted(folder):  # the corpus was in parts before: those are now stale
+        shutil.rmtree(folder / PARTS_DIR)
     corpus = Corpus.load(folder, verify=False)
     report.columns = list(corpus.dataset.column_names)
+    count = parts_for(len(corpus), parts)
+    if count > 1:
+        corpus = split_corpus(corpus, count, progress=progress)
     return corpus, report
 
 
@@ -356,6 +365,8 @@ class Corpus:
         folder = corpus_dir(name_or_path, root)
         if folder.name == DATASET_DIR and (folder / META_FILE).is_file():
             folder = folder.parent
+        if is_parted(folder):
+            return PartedCorpus.load(folder, verify=verify)
         data_dir = folder / DATASET_DIR
         meta = ArtifactMeta.read(data_dir, "corpus", f"gaia-lite corpus <source> --name {folder.name}")
         dataset = datasets.load_from_disk(str(data_dir))
@@ -454,6 +465,37 @@ class Corpus:
     def remove(self) -> None:
         """Delete this corpus's folder and everything built from it."""
         shutil.rmtree(self.folder)
+
+
+class PartedCorpus(Corpus):
+    """A corpus kept as parts (:mod:`gaia_lite.corpus.parts`), every part on this machine's disk: its Dataset is
+    the parts' Datasets in row order, ``parts`` the parts as corpora, ``meta`` the parts metadata (the whole
+    corpus's row count and fingerprint)."""
+
+    def __init__(self, folder: Path, parts: list[Corpus], meta: ArtifactMeta):
+        super().__init__(folder, concatenated(parts), meta)
+        self.parts = parts
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, *, root: str | os.PathLike | None = None,
+             verify: bool = True) -> PartedCorpus:
+        """Open the parted corpus ``name_or_path``; ``verify`` recomputes each part's fingerprint."""
+        folder = corpus_dir(name_or_path, root)
+        meta = read_parts(folder)
+        corpus = cls(folder, open_parts(folder, meta, verify), meta)
+        if len(corpus.dataset) != meta.num_rows:
+            raise ArtifactMismatchError(f"the parts of {folder} hold {len(corpus.dataset)} rows but their metadata "
+                                        f"says {meta.num_rows}: rebuild it with `{meta.command} --parts "
+                                        f"{len(meta.params['parts'])}`")
+        return corpus
+
+    def artifacts(self, kind: str | None = None) -> dict[str, ArtifactMeta]:
+        """What is built for this corpus: its own folder's artifacts (analyses, the ``parts`` list) and the
+        indexes built in every part (with the first part's metadata)."""
+        found = super().artifacts(kind)
+        each = [part.artifacts(kind) for part in self.parts]
+        common = [name for name in each[0] if name != DATASET_DIR and all(name in built for built in each[1:])]
+        return found | {name: each[0][name] for name in common}
 
 
 def index_meta(index_dir: str | os.PathLike, kind: str, corpus: Corpus | None = None) -> tuple[ArtifactMeta, Corpus]:

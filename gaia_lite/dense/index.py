@@ -22,7 +22,8 @@ from typing import Any
 
 from ..artifacts import ArtifactMeta, Fingerprint, atomic_build, datasets_progress
 from ..config import DEFAULT_MODEL, DenseConfig, configure, to_dict
-from ..corpus import Corpus
+from ..corpus import Corpus, PartedCorpus
+from ..corpus.parts import build_each_part
 from ..errors import ArtifactError, ConfigError
 from ..executors import LocalExecutor, ShardJob, run_sharded
 from ..registry import INDEX_TYPES
@@ -76,6 +77,10 @@ def build_dense_index(corpus: Corpus | str | os.PathLike, config: DenseConfig | 
     config = configure(DenseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
+    if isinstance(corpus, PartedCorpus):
+        return build_each_part(build_dense_index, corpus, config=config, encoder=encoder, out=out,
+                               shard_size=shard_size, executor=executor, workdir=workdir, progress=progress,
+                               log=log, tracker=tracker)
     executor = executor or LocalExecutor()
     encoder_config = encoder.config if encoder is not None else config.encoder_config()
     model = encoder_config.model or DEFAULT_MODEL

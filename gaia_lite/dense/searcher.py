@@ -38,7 +38,7 @@ class DenseSearcher:
     def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, config: DenseConfig | None = None,
                  *, encoder: Encoder | None = None, faiss_threads: int | None = 1):
         """``encoder``: an encoder already loaded, used instead of one made from the stored settings (its model
-        must be the index's). ``faiss_threads``: FAISS's OpenMP threads during a search (None: FAISS's
+        must be the index's); False opens no encoder, for a searcher given query vectors only. ``faiss_threads``: FAISS's OpenMP threads during a search (None: FAISS's
         default). One by default: a single query is too small to split, and FAISS's idle threads then spin
         against torch's (BENCHMARKS.md). The setting is made around each search call and restored after, in the
         calling thread only, so it never changes torch's threads or another thread's."""
@@ -62,7 +62,9 @@ class DenseSearcher:
         #: a product-quantized index re-scored.
         self.embeddings = _stored_vectors(self.index, embeddings)
         stored = self.meta.params["encoder"]
-        if encoder is None:
+        if encoder is False:  # searches vectors only (a served part: the front encodes the query)
+            encoder = None
+        elif encoder is None:
             encoder = Encoder(query_encoder_config(self.index_dir, self.meta, config))
         elif model_slug(encoder.config.model) != model_slug(stored["model"]) or encoder.dim != stored["dim"]:
             raise ArtifactMismatchError(

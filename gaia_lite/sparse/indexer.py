@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..artifacts import ArtifactMeta, Fingerprint, atomic_build
 from ..config import SparseConfig, configure
-from ..corpus import Corpus
+from ..corpus import Corpus, PartedCorpus
+from ..corpus.parts import build_each_part
 from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
 from ..executors import ShardJob, run_sharded
@@ -55,6 +56,10 @@ def build_sparse_index(corpus: Corpus | str | os.PathLike, config: SparseConfig 
     config = configure(SparseConfig, config, settings)
     if not isinstance(corpus, Corpus):
         corpus = Corpus.load(corpus, verify=False)
+    if isinstance(corpus, PartedCorpus):
+        return build_each_part(build_sparse_index, corpus, config=config, threads=threads, out=out,
+                               batch_size=batch_size, shard_size=shard_size, executor=executor, workdir=workdir,
+                               progress=progress, log=log, tracker=tracker)
     out = Path(out) if out else sparse_dir(corpus.folder, config)
     job = SparseShardJob(str(corpus.folder), config, str(out), threads, batch_size)
     return run_sharded(job, corpus, out, what=f"Indexing {corpus.name} (Lucene)", shard_size=shard_size,

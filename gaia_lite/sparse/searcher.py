@@ -12,6 +12,7 @@ of words with the index's analyzer, ties broken by ascending document id.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 from collections.abc import Mapping
@@ -102,6 +103,21 @@ class BM25Searcher:
             self._field_arg = "contents"
         self._mapper = jclass("com.fasterxml.jackson.databind.ObjectMapper")()
         self._bytes_refs = self._mapper.readerForListOf(jclass("org.apache.lucene.util.BytesRef"))
+
+    def local_stats(self, query: str) -> str:
+        """The term and collection statistics that scoring ``query`` reads from this index, as text to sum over
+        the parts of a corpus (:func:`~gaia_lite.sparse.global_stats.sum_stats`); empty for an empty query."""
+        if not query.strip():
+            return ""
+        return str(jclass("io.gaialite.GlobalStatsSearcher").localStats(self._searcher, self._query(query)))
+
+    def with_stats(self, stats: str) -> BM25Searcher:
+        """This searcher scoring with ``stats`` (a whole corpus's, summed over its parts) instead of its own
+        index's: a view sharing the open index, for one search or many."""
+        view = copy.copy(self)
+        view._searcher = jclass("io.gaialite.GlobalStatsSearcher")(self._reader, stats)
+        view._searcher.setSimilarity(jclass("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b))
+        return view
 
     def _top(self, q, k: int) -> list[tuple[int, float]]:
         """``(lucene_docid, score)`` of every document that can be in the top ``k`` for the Lucene query ``q``.
