@@ -26,7 +26,7 @@ from .hub.specs import is_hub_spec
 if TYPE_CHECKING:
     from .shards import BuildProgress
 
-__all__ = ["find_dense_index", "open_corpus", "open_searcher"]
+__all__ = ["find_dense_index", "open_corpus", "open_part", "open_searcher"]
 
 
 def open_corpus(spec: Corpus | str | os.PathLike, *, root: str | os.PathLike | None = None,
@@ -146,18 +146,32 @@ def _open_sides(corpus: Corpus, config: RetrieverConfig, encoder, *, build: bool
     return bm25, dense
 
 
+def open_part(part: Corpus | str | os.PathLike, config: RetrieverConfig | None = None, *, name: str | None = None,
+              encoder=None, build: bool = False, progress: bool = True, log: Callable[[str], None] = print,
+              tracker: BuildProgress | None = None, shard_size: int | None = None):
+    """One part of a corpus kept in parts (a one-part corpus folder) opened for ``config``'s sides, as a
+    :class:`~gaia_lite.parts.LocalPart` named ``name`` (default: the folder's name). ``encoder=False`` opens the
+    dense side without a query encoder (a served part searches the vectors its front encodes)."""
+    from .parts import LocalPart
+
+    config = config or RetrieverConfig()
+    part = open_corpus(part)
+    bm25, dense = _open_sides(part, config, encoder, build=build, progress=progress, log=log, tracker=tracker,
+                              shard_size=shard_size)
+    return LocalPart(name or part.name, part, bm25, dense)
+
+
 def _open_parts(corpus: PartedCorpus, config: RetrieverConfig, encoder, options: dict):
     """The BM25 and dense searchers over every part of ``corpus``: each part opened as a one-part corpus (the
     query encoder loaded once and shared), checked to be built alike, then searched together
     (:mod:`gaia_lite.parts`)."""
-    from .parts import LocalPart, PartedBM25Searcher, PartedDenseSearcher, Parts, check_compatible
+    from .parts import PartedBM25Searcher, PartedDenseSearcher, Parts, check_compatible
 
     local = []
     for entry, part in zip(corpus.meta.params["parts"], corpus.parts):
-        bm25, dense = _open_sides(part, config, encoder, **options)
-        if encoder is None and dense is not None:
-            encoder = dense.encoder
-        local.append(LocalPart(entry["name"], part, bm25, dense))
+        local.append(open_part(part, config, name=entry["name"], encoder=encoder, **options))
+        if encoder is None and local[-1].dense is not None:
+            encoder = local[-1].dense.encoder
     parts = Parts(local)
     check_compatible(parts.info())
     first = local[0]
