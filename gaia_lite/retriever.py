@@ -31,11 +31,16 @@ __all__ = ["find_dense_index", "open_corpus", "open_part", "open_searcher"]
 
 def open_corpus(spec: Corpus | str | os.PathLike, *, root: str | os.PathLike | None = None,
                 verify: bool = False) -> Corpus:
-    """The corpus ``spec`` names: a name under the indexes root, a folder, or ``hf://owner/repo[@revision]``, a
-    corpus pushed to the Hub, pulled (verified) the first time and reused after. ``verify`` recomputes the
-    content fingerprint."""
-    if isinstance(spec, Corpus):
+    """The corpus ``spec`` names: a name under the indexes root, a folder, ``hf://owner/repo[@revision]``, a
+    corpus pushed to the Hub, pulled (verified) the first time and reused after, or ``http://HOST:PORT/NAME``, a
+    corpus served by ``gaia-lite serve`` (a :class:`~gaia_lite.serve.client.ServedCorpus`). ``verify``
+    recomputes the content fingerprint."""
+    from .serve.client import ServedCorpus, is_address
+
+    if isinstance(spec, Corpus | ServedCorpus):
         return spec
+    if is_address(spec):
+        return ServedCorpus.open(spec)
     if is_hub_spec(spec):
         from .hub.pull import resolve_corpus
 
@@ -87,7 +92,8 @@ def open_searcher(
     **settings,
 ):
     """The searcher ``config`` describes over ``corpus``: a :class:`~gaia_lite.sparse.BM25Searcher`, a
-    :class:`~gaia_lite.dense.DenseSearcher` or a :class:`~gaia_lite.hybrid.HybridSearcher`.
+    :class:`~gaia_lite.dense.DenseSearcher` or a :class:`~gaia_lite.hybrid.HybridSearcher`; over a served corpus's
+    address, a :class:`~gaia_lite.serve.client.ServedSearcher`.
 
     ``config`` fields may also come as keyword arguments (``open_searcher(corpus, kind="hybrid")``). A missing
     index is an error that says how to build it, or with ``build`` is built first (with progress where
@@ -99,9 +105,12 @@ def open_searcher(
     and prefixes).
     """
     from .hybrid import HybridSearcher
+    from .serve.client import ServedCorpus, ServedSearcher
 
     config = configure(RetrieverConfig, config, settings)
     corpus = open_corpus(corpus)
+    if isinstance(corpus, ServedCorpus):  # the front searches its own indexes: nothing is opened or built here
+        return ServedSearcher(corpus, config)
     options = dict(build=build, progress=progress, log=log, tracker=tracker, shard_size=shard_size)
     if isinstance(corpus, PartedCorpus):
         bm25, dense = _open_parts(corpus, config, encoder, options)

@@ -24,12 +24,14 @@ MAX_CONTAMINATION_ROWS = 200
 
 class Duplicates:
     """The duplicate analysis stored beside a corpus (``gaia-lite duplicates``): found at start, its clusters read
-    on first use (at a million documents that takes about a second, which the start need not pay)."""
+    on first use (at a million documents that takes about a second, which the start need not pay). ``corpus``
+    None: none is stored."""
 
-    def __init__(self, corpus: Corpus):
+    def __init__(self, corpus: Corpus | None):
         self.corpus = corpus
-        #: Whether an analysis of the corpus's current documents is stored.
-        self.stored = self._usable()
+        #: Whether an analysis of the corpus's current documents is stored (never for ``corpus`` None: a served
+        #: corpus, whose analyses are not on this machine).
+        self.stored = corpus is not None and self._usable()
         self._analysis = None
         self._lock = threading.Lock()
 

@@ -27,7 +27,8 @@ def endpoints(explorer) -> tuple[Callable[..., dict], ...]:
                pyserini_normalization: bool | None = None, fill_missing: bool | None = None,
                missing: str | None = None) -> dict:
         """Search the corpus (by default with the richest retriever served: hybrid where a dense index is built);
-        the hits carry each side's scores and ranks. A fusion setting the method does not read is ignored."""
+        the hits carry each side's scores and ranks, and over a corpus in parts ``parts`` says which answered. A
+        fusion setting the method does not read is ignored."""
         view = View.make(k=k, page=page, redact=redact, filters=filters if isinstance(filters, dict) else None,
                          hide_duplicates=bool(hide_duplicates))
         return explorer.search(query, view, kind=retriever, method=fusion, bm25_weight=bm25_weight,
@@ -54,9 +55,9 @@ def endpoints(explorer) -> tuple[Callable[..., dict], ...]:
         return explorer.overview()
 
     def status() -> dict:
-        """The retrievers served now, and the dense index's state (``ready``, ``building`` with its progress,
-        ``failed``, ``none``)."""
-        return {"retrievers": list(explorer.retrievers), "dense": explorer.dense_status()}
+        """The retrievers served now, the dense index's state (``ready``, ``building`` with its progress,
+        ``failed``, ``none``) and, for a corpus served by ``gaia-lite serve``, the front's address (else None)."""
+        return {"retrievers": list(explorer.retrievers), "dense": explorer.dense_status(), "served": explorer.served}
 
     def contamination(benchmark: str | None = None, hub: str | None = None, fields: str = "", split: str = "",
                       ngram: int | None = None) -> dict:

@@ -2,7 +2,8 @@
 words of a text to highlight for a query.
 
 Plain Python over the Dataset (and the Lucene analyzer, for highlighting); no Gradio. Text leaves here escaped
-and, unless asked not to, redacted (:mod:`.render`).
+and, unless asked not to, redacted (:mod:`.render`). A served corpus (:class:`~gaia_lite.serve.client.ServedCorpus`)
+has no Dataset here: its documents come from its front by id, and it offers no filters.
 """
 
 from __future__ import annotations
@@ -64,6 +65,33 @@ class Highlighter:
         return frozenset(out)
 
 
+class Analyzer:
+    """The analyzer a BM25 index with settings ``sparse`` (a :class:`~gaia_lite.config.SparseConfig`) applies to
+    queries, without the index: a served corpus's explorer highlights the words its front's index would match.
+    Offers :meth:`query_terms`, as a BM25 searcher does; the JVM starts on first use."""
+
+    def __init__(self, sparse):
+        self.sparse = sparse
+        self._analyzer = None
+        self._lock = threading.Lock()
+
+    def query_terms(self, query: str) -> dict[str, int]:
+        """The analyzed terms of ``query`` with their counts."""
+        with self._lock:
+            if self._analyzer is None:
+                from ..java import start_jvm
+
+                start_jvm()
+                from pyserini.analysis import get_lucene_analyzer  # needs the JVM started above
+
+                a = self.sparse.analyzer()
+                self._analyzer = get_lucene_analyzer(language=a["language"], stemming=a["stemmer"] != "none",
+                                                     stemmer=a["stemmer"], stopwords=not a["keep_stopwords"])
+        from ..java import jclass
+
+        return Counter(jclass("io.anserini.analysis.AnalyzerUtils").analyze(self._analyzer, query))
+
+
 @dataclass
 class DocumentView:
     """A document fetched from the Dataset by id, ready to show."""
@@ -83,7 +111,9 @@ class Documents:
     def __init__(self, corpus: Corpus, highlight: Highlighter):
         self.corpus = corpus
         self.highlight = highlight
-        self.columns = [c for c in corpus.dataset.column_names if c not in ("id", "title", "text")]
+        #: The metadata columns; None for a served corpus, whose rows say which they hold.
+        self.columns = ([c for c in corpus.dataset.column_names if c not in ("id", "title", "text")]
+                        if isinstance(corpus, Corpus) else None)
         self._overview: dict | None = None
         self._overview_lock = threading.Lock()
 
@@ -93,15 +123,16 @@ class Documents:
         text as HTML with the query's words highlighted, or with ``html=False`` as plain text (the API's).
         ``span`` (``field``, start, end: a contamination match) is marked in the HTML."""
         doc_id = str(doc_id).strip()
-        if doc_id not in self.corpus:
+        try:
+            row = self.corpus.get(doc_id)
+        except KeyError:
             shown = doc_id if len(doc_id) <= 80 else doc_id[:77] + "..."
             raise InputError(f"no document with id {shown!r} in corpus {self.corpus.name!r}: "
-                             "pick an id from the results")
-        row = self.corpus.get(doc_id)
+                             "pick an id from the results") from None
         text = row.get("text") or ""
         title = row.get("title") or ""
         metadata = {}
-        for column in self.columns:
+        for column in self.columns if self.columns is not None else [c for c in row if c not in ("id", "title", "text")]:
             value = row.get(column)
             value = "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
             metadata[column] = render.redact_text(value)[0] if redact else value
@@ -136,6 +167,8 @@ class Documents:
         import pyarrow.compute as pc
 
         out = {}
+        if self.columns is None:  # a served corpus: its metadata is not on this machine
+            return out
         table = self.corpus.dataset.data
         for column in self.columns:
             values = table.column(column)

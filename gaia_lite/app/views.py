@@ -29,6 +29,8 @@ CSS = """
 .gl-cols { display: flex; gap: 12px; } .gl-cols > div { flex: 1; min-width: 0; }
 .gl-up { color: #15803d; } .gl-down { color: #b91c1c; } .gl-new { color: #7c3aed; }
 .gl-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.gl-warning { background: #fef2f2; color: #7f1d1d; border: 2px solid #dc2626; border-radius: 4px; padding: 6px 10px;
+  margin: 4px 0; }
 mark { background: #fde68a; color: inherit; padding: 0 1px; }
 mark.gl-span { background: #fca5a5; }
 """
@@ -59,6 +61,25 @@ def _fusion(f) -> str:
     return escape(f"{f.method} fusion" + (f" ({shown})" if shown else ""))
 
 
+def note(text: str, elem_id: str | None = None) -> str:
+    """A line of ``text`` in the page's note style."""
+    where = f' id="{escape(elem_id)}"' if elem_id else ""
+    return f'<div class="gl-note"{where}>{escape(text)}</div>'
+
+
+def parts_answered(report: dict | None) -> str:
+    """Which parts of a corpus kept in parts answered (:attr:`.search.Results.parts`): a note where all did; a
+    warning naming each missing part, and why, where some did not. Nothing for a corpus in one part."""
+    if not report:
+        return ""
+    answered = f"{len(report['answered'])} of {report['parts']} parts answered"
+    if report["complete"]:
+        return note(answered, "gl-parts")
+    missing = "; ".join(f"<b>{escape(name)}</b> ({escape(why)})" for name, why in report["missing"].items())
+    return (f'<div class="gl-warning" id="gl-parts-missing"><b>Partial answer: {answered}.</b> Missing: {missing}. '
+            "These results leave out the missing parts' documents; search again once the cluster serves them.</div>")
+
+
 def summary(results: Results) -> str:
     """One line saying what was searched and how much was found."""
     kind, view = results.config.kind, results.view
@@ -82,7 +103,7 @@ def summary(results: Results) -> str:
                   + (f": {found} on this page" if found else "") + "</div>")
     else:
         notes += '<div class="gl-note"><b>Redaction is off</b>: text is shown as stored.</div>'
-    return f"<div>{line}</div>{notes}"
+    return f"{parts_answered(results.parts)}<div>{line}</div>{notes}"
 
 
 def results_table(results: Results) -> str:
@@ -140,7 +161,7 @@ def comparison(c: Comparison) -> str:
     head = (f"<p>BM25 and dense share <b>{o['bm25_dense']}</b> of their top {max(o['bm25'], o['dense'])}: "
             f"{len(c.only['bm25'])} only BM25 found, {len(c.only['dense'])} only dense found. "
             "Hybrid ranks show the move from each side's rank (↑ up, ↓ down, new: not in that side's list).</p>")
-    return head + f'<div class="gl-cols" id="gl-compare">{"".join(columns)}</div>'
+    return parts_answered(c.parts) + head + f'<div class="gl-cols" id="gl-compare">{"".join(columns)}</div>'
 
 
 def build_status(status: dict) -> str:

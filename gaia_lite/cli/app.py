@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     """The ``app`` subcommand's parser."""
     p = add_command(sub, "app", run)
     p.add_argument("corpus", nargs="?", default="docstrings",
-                   help="corpus name, folder, or hf://owner/repo[@revision] (default: docstrings)")
+                   help="corpus name, folder, hf://owner/repo[@revision], or a served corpus's address, "
+                        "http://HOST:PORT/NAME (gaia-lite serve) (default: docstrings)")
     add_retriever(p, kind=False)
     p.add_argument("--config", help="a YAML config whose retriever section gives the settings (flags override it)")
     p.add_argument("--no-dense", dest="dense", action="store_false",
@@ -32,13 +33,20 @@ def run(args) -> int:
 
     Serve the corpus explorer: BM25, dense and hybrid search side by side, documents by id, exact phrases,
     filters, an overview and exports. Needs the corpus's sparse index; the dense side appears where a dense
-    index is built. The retriever flags choose the indexes and the page's initial fusion settings.
+    index is built. The retriever flags choose the indexes and the page's initial fusion settings. Given a served
+    corpus's address (gaia-lite serve), the explorer searches and reads documents through its front, and says
+    which parts answered; what needs the whole corpus here (filters, overview, contamination) says so on the page.
     """
     from ..retriever import open_corpus
+    from ..serve.client import ServedCorpus
 
     config = retriever_config(args, config_file_retriever(args.config))
     corpus = open_corpus(args.corpus, root=args.root)
-    return serve(corpus, args, config, build_dense=args.dense and not corpus.artifacts("dense"),
+    here = not isinstance(corpus, ServedCorpus)
+    if not here and args.benchmark:
+        raise ConfigError("--benchmark needs the corpus on this machine, not its address: drop it, or run the "
+                          "explorer where the corpus is")
+    return serve(corpus, args, config, build_dense=here and args.dense and not corpus.artifacts("dense"),
                  benchmarks=_benchmarks(args.benchmark))
 
 

@@ -1,5 +1,6 @@
 """``gaia-lite search``: a query against a built corpus (BM25, dense or hybrid), its hits printed, as JSON, or
-saved as a result set."""
+saved as a result set; or against a corpus served by ``gaia-lite serve``, given by its address, saying which of its
+parts answered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 
 from ..config import DEFAULT_K
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from .common import (add_command, add_common, add_retriever, config_file_retriever, positive_int, retriever_config,
                      snippet, to_stderr)
 
@@ -15,7 +16,8 @@ from .common import (add_command, add_common, add_retriever, config_file_retriev
 def add_parser(sub) -> None:
     """The ``search`` subcommand's parser."""
     p = add_command(sub, "search", run)
-    p.add_argument("corpus", help="corpus name, folder, or hf://owner/repo[@revision]")
+    p.add_argument("corpus", help="corpus name, folder, hf://owner/repo[@revision], or the address of a served "
+                                  "corpus, http://HOST:PORT/NAME (gaia-lite serve)")
     p.add_argument("query", help="query text (Lucene syntax has no special meaning)")
     p.add_argument("-k", type=positive_int, default=DEFAULT_K, help=f"number of hits (default: {DEFAULT_K})")
     add_retriever(p)
@@ -30,34 +32,68 @@ def add_parser(sub) -> None:
     add_common(p, progress=False)
 
 
+#: Exit status of a search of a served corpus that some of its parts did not answer: the hits printed are those of
+#: the parts that did (2 is a user's error, 1 a failed expected score).
+PARTIAL_STATUS = 3
+
+
 def run(args) -> int:
     """Search a built corpus (BM25, dense or hybrid) and print the hits.
 
-    Search a built corpus. A missing index is an error that says how to build it.
+    Search a built corpus. A missing index is an error that says how to build it. Given the address of a corpus
+    served by `gaia-lite serve` (http://HOST:PORT/NAME), the front searches it, and a line on stderr says how
+    many of its parts answered; where some did not, the hits of those that did are printed, a warning names the
+    missing parts, and the exit status is 3.
     """
     from ..retriever import open_corpus, open_searcher
-    from ..types import hit_record
+    from ..serve.client import ServedCorpus
 
     if not args.query.strip():
         raise InputError("the query is empty: give words to search for")
     config = retriever_config(args, config_file_retriever(args.config))
     corpus = open_corpus(args.corpus, root=args.root)
     searcher = open_searcher(corpus, config, log=to_stderr)
+    if isinstance(corpus, ServedCorpus):
+        return _served(searcher, args)
     if config.kind == "hybrid":
         hits = searcher.search(args.query, args.k, explain_terms=args.explain_terms)
     else:
         hits = searcher.search(args.query, args.k)
     if args.export or args.push_results:
         _export(corpus, args, hits, {"retriever": config.kind, "k": args.k, **searcher.config.to_dict()})
+    _print(args, hits, corpus.get_many([h.doc_id for h in hits]))
+    return 0
+
+
+def _served(searcher, args) -> int:
+    """The search through a served corpus's front: the hits with their documents in one call, then which parts
+    answered; a partial answer is printed, named and exits with :data:`PARTIAL_STATUS`."""
+    if args.export or args.push_results or args.explain_terms:
+        flag = "--export" if args.export else "--push-results" if args.push_results else "--explain-terms"
+        raise ConfigError(f"{flag} needs the corpus on this machine, not its address: run the search where the "
+                          "corpus's parts are")
+    hits, parts, documents = searcher.search_report(args.query, args.k, with_documents=True)
+    _print(args, hits, documents)
+    answered, total = len(parts.get("answered", ())), parts.get("parts", 0)
+    if parts.get("complete", True):
+        print(f"{answered} of {total} parts answered", file=sys.stderr)
+        return 0
+    missing = "; ".join(f"{name}: {why}" for name, why in parts.get("missing", {}).items())
+    print(f"warning: partial answer, {answered} of {total} parts answered; missing {missing}. The hits above "
+          "leave out those parts' documents: check the cluster (`serve status`) and search again", file=sys.stderr)
+    return PARTIAL_STATUS
+
+
+def _print(args, hits, documents) -> None:
+    """The hits as JSON (each with its document's title and text) or as lines."""
+    from ..types import hit_record
+
     if args.json:
-        records = []
-        for h in hits:
-            doc = corpus.get(h.doc_id)
-            records.append(hit_record(h) | {"title": doc.get("title", ""), "text": doc["text"]})
+        records = [hit_record(h) | {"title": (doc or {}).get("title", ""), "text": (doc or {}).get("text", "")}
+                   for h, doc in zip(hits, documents)]
         print(json.dumps(records, ensure_ascii=False, indent=1))
     else:
-        _print_hits(corpus, hits)
-    return 0
+        _print_hits(hits, documents)
 
 
 def _export(corpus, args, hits, settings: dict) -> None:
@@ -69,13 +105,13 @@ def _export(corpus, args, hits, settings: dict) -> None:
         print(f"saved the result set ({len(ds)} hits) -> {where}", file=sys.stderr)
 
 
-def _print_hits(corpus, hits) -> None:
+def _print_hits(hits, documents) -> None:
     from ..types import HybridHit
 
     if not hits:
         print("no hits")
-    for h in hits:
-        doc = corpus.get(h.doc_id)
+    for h, doc in zip(hits, documents):
+        doc = doc or {"text": ""}  # a served corpus's part that went away between the search and the documents
         found = f"  found by {'+'.join(h.found_by)}" if isinstance(h, HybridHit) else ""
         print(f"{h.rank:>3}  {h.score:8.4f}  {h.doc_id}{found}")
         if doc.get("title"):

@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("space", help="write a Hugging Face Space that serves the explorer")
     kinds = p.add_subparsers(dest="action", required=True, metavar="{build}")
     b = add_command(kinds, "build", run_build)
-    b.add_argument("corpus", help="corpus name or folder")
+    b.add_argument("corpus", help="corpus name or folder, or a served corpus's address, http://HOST:PORT/NAME "
+                                  "(gaia-lite serve): the Space then searches through that front and carries no index")
     b.add_argument("--name", help="Space name (default: the corpus name)")
     b.add_argument("--out", help="folder to write (default: spaces/<name>)")
     b.add_argument("--hub-repo", help="pull the artifacts from this Hub repo at start instead of copying them in")
