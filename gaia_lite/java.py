@@ -33,6 +33,12 @@ _EMBEDDED_OPTIONS = ("-Xrs",)
 
 _lock = threading.Lock()
 
+#: Held around calls on Java objects made for one call (query builders) or held per part: pyjnius binds a Java
+#: method to one instance of its class at a time (kivy/pyjnius#563), so two threads calling the same method on
+#: two instances can both run it on the same one. Calls on one long-lived instance (a searcher's own Lucene
+#: searcher) are safe without it.
+JAVA_LOCK = threading.RLock()
+
 
 @dataclass(frozen=True)
 class JavaRuntime:

@@ -218,6 +218,7 @@ def build_corpus(
     rows = _Rows(source, first, records, canon, limit, progress)
     with atomic_build(folder / DATASET_DIR) as tmp:
         report.rows = rows.save(tmp)
+        count = parts_for(report.rows, parts)  # a bad count fails here, before anything is replaced
         ArtifactMeta(
             kind="corpus",
             num_rows=report.rows,
@@ -231,13 +232,13 @@ def build_corpus(
                 "limit": limit,
                 "report": report.__dict__ | {"columns": None, "dropped_columns": dict(report.dropped_columns)},
             },
-            command=command or _corpus_command(source, name, id_column, text_column, title_column, empty, limit),
+            command=command or _corpus_command(source, name, id_column, text_column, title_column, empty, limit,
+                                               parts),
         ).write(tmp)
     if is_parted(folder):  # the corpus was in parts before: those are now stale
         shutil.rmtree(folder / PARTS_DIR)
     corpus = Corpus.load(folder, verify=False)
     report.columns = list(corpus.dataset.column_names)
-    count = parts_for(len(corpus), parts)
     if count > 1:
         corpus = split_corpus(corpus, count, progress=progress)
     return corpus, report
@@ -323,7 +324,7 @@ def _save_dataset(stream: Path, folder: Path, progress: bool) -> None:
     staging.rmdir()
 
 
-def _corpus_command(source: Source, name, id_column, text_column, title_column, empty, limit) -> str:
+def _corpus_command(source: Source, name, id_column, text_column, title_column, empty, limit, parts=None) -> str:
     import shlex
 
     args = ["gaia-lite", "corpus", source.location, "--name", name]
@@ -337,6 +338,7 @@ def _corpus_command(source: Source, name, id_column, text_column, title_column, 
         ("--title-column", title_column),
         ("--empty", None if empty == "keep" else empty),
         ("--limit", limit),
+        ("--parts", parts),
     ):
         if value is not None:
             args += [flag, str(value)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 
 from ..config import DEFAULT_K, check_k
 from ..errors import ConfigError, PartsMissingError
+from ..java import JAVA_LOCK
 from ..sparse.global_stats import sum_stats
 from ..types import Hit, Run
 
@@ -72,26 +74,33 @@ def parts_report() -> Iterator[PartsReport]:
 
 
 class Parts:
-    """The parts of one corpus (part objects, in row order), called together on a pool of threads: Lucene and
-    FAISS release the GIL, and a served part's call waits on the network."""
+    """The parts of one corpus (part objects, in row order), called together: served parts at once on a pool of
+    threads (each call waits on the network), parts in this process one after the other (see
+    :class:`LocalPart`)."""
 
     def __init__(self, parts: Sequence[Any]):
         self.parts = list(parts)
         self.names = [part.name for part in self.parts]
+        self._concurrent = all(getattr(part, "concurrent", False) for part in self.parts)
         self._pool = ThreadPoolExecutor(max(1, 4 * len(self.parts)), thread_name_prefix="gaia-lite-parts")
 
     def __len__(self) -> int:
         return len(self.parts)
 
     def call(self, method: str, *args) -> list[Any]:
-        """``part.method(*args)`` on every part; the answers of the parts that answered, in part order."""
-        futures = [self._pool.submit(getattr(part, method), *args) for part in self.parts]
+        """``part.method(*args)`` on every part; the answers of the parts that answered, in part order. Parts
+        that allow it (``concurrent``: served parts) are called at once, the others one after the other."""
+        if self._concurrent:
+            calls = [self._pool.submit(getattr(part, method), *args).result for part in self.parts]
+        else:
+            calls = [functools.partial(getattr(part, method), *args) for part in self.parts]
         answers, missing = [], {}
-        for part, future in zip(self.parts, futures):
-            try:
-                answers.append(future.result())
-            except PartUnavailable as e:
-                missing[part.name] = e.why
+        with contextlib.nullcontext() if self._concurrent else JAVA_LOCK:
+            for part, answer in zip(self.parts, calls):
+                try:
+                    answers.append(answer())
+                except PartUnavailable as e:
+                    missing[part.name] = e.why
         report = _report.get()
         if report is None:
             if missing:
@@ -129,7 +138,15 @@ def check_compatible(infos: Sequence[Mapping[str, Any]]) -> None:
 
 class LocalPart:
     """One part opened in this process: its corpus and its BM25 and/or dense searcher (``None`` for a side not
-    opened). Every call takes and returns plain data, so a served part can offer the same calls."""
+    opened). Every call takes and returns plain data, so a served part can offer the same calls.
+
+    :class:`Parts` calls local parts one at a time, holding :data:`~gaia_lite.java.JAVA_LOCK`: pyjnius binds a
+    Java method to one instance of its class at a time, so two threads searching two parts' Lucene searchers
+    could both search the same one (a count of one part came back as another's, before this).
+    """
+
+    #: Whether :class:`Parts` may call this part from several threads at once.
+    concurrent = False
 
     def __init__(self, name: str, corpus, bm25=None, dense=None):
         self.name, self.corpus, self.bm25, self.dense = name, corpus, bm25, dense
@@ -139,8 +156,8 @@ class LocalPart:
         out: dict[str, Any] = {"name": self.name, "num_rows": len(self.corpus),
                                "fingerprint": self.corpus.meta.fingerprint}
         if self.bm25 is not None:
-            out["sparse"] = {"fields": self.bm25.fields, "analyzer": self.bm25.meta.params["analyzer"],
-                             "k1": self.bm25.k1, "b": self.bm25.b}
+            out["sparse"] = {"fields": self.bm25.fields, **self.bm25.meta.params["analyzer"], "k1": self.bm25.k1,
+                             "b": self.bm25.b}
         if self.dense is not None:
             stored = self.dense.meta.params["encoder"]
             out["dense"] = {key: stored[key] for key in ("model", "dim", "pooling", "normalize", "max_length",

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config import DEFAULT_K, SparseConfig, check_k, configure
 from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError, InputError
-from ..java import jclass, start_jvm
+from ..java import JAVA_LOCK, jclass, start_jvm
 from ..timing import StepTimes, step
 from ..types import Hit, Run
 from .indexer import ROWS_FILE, index_command
@@ -204,9 +204,10 @@ class BM25Searcher:
 
         Raises :class:`InputError` for a phrase the index cannot match (only stop words or punctuation).
         """
-        builder = jclass("org.apache.lucene.util.QueryBuilder")(self._analyzer)
         fields = ["contents", "title"] if self.fields == "multifield" else ["contents"]
-        clauses = [q for q in (builder.createPhraseQuery(f, phrase) for f in fields) if q is not None]
+        with JAVA_LOCK:
+            builder = jclass("org.apache.lucene.util.QueryBuilder")(self._analyzer)
+            clauses = [q for q in (builder.createPhraseQuery(f, phrase) for f in fields) if q is not None]
         if not clauses:
             raise InputError(
                 f"the phrase \"{phrase}\" has no indexed words (stop words and punctuation are not indexed): "
@@ -214,10 +215,11 @@ class BM25Searcher:
         if len(clauses) == 1:
             return clauses[0]
         occur = jclass("org.apache.lucene.search.BooleanClause$Occur")
-        either = jclass("org.apache.lucene.search.BooleanQuery$Builder")()
-        for q in clauses:
-            either.add(q, occur.SHOULD)
-        return either.build()
+        with JAVA_LOCK:
+            either = jclass("org.apache.lucene.search.BooleanQuery$Builder")()
+            for q in clauses:
+                either.add(q, occur.SHOULD)
+            return either.build()
 
     def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K, threads: int = 1) -> Run:
         """Search every ``{query_id: text}`` and return ``{query_id: {doc_id: score}}``.
@@ -249,11 +251,12 @@ class BM25Searcher:
     def _filtered(query, filters):
         """``query`` with ``filters`` as non-scoring clauses every hit must match."""
         occur = jclass("org.apache.lucene.search.BooleanClause$Occur")
-        builder = jclass("org.apache.lucene.search.BooleanQuery$Builder")()
-        builder.add(query, occur.MUST)
-        for f in filters:
-            builder.add(f, occur.FILTER)
-        return builder.build()
+        with JAVA_LOCK:
+            builder = jclass("org.apache.lucene.search.BooleanQuery$Builder")()
+            builder.add(query, occur.MUST)
+            for f in filters:
+                builder.add(f, occur.FILTER)
+            return builder.build()
 
     def _restricted(self, query, doc_ids: list[str]):
         """``query`` limited to ``doc_ids`` by a non-scoring filter, so scores stay exactly BM25's."""
