@@ -242,10 +242,16 @@ class PartedBM25Searcher:
         only = None if only is None else list(only)
         return merged(self.parts.call("bm25_search", query, k, self.stats(query), only, list(phrases)), k)
 
-    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
-        """Search every ``{query_id: text}``: ``{query_id: {doc_id: score}}``."""
+    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K, threads: int = 1) -> Run:
+        """Search every ``{query_id: text}``: ``{query_id: {doc_id: score}}``; ``threads`` queries at a time (over
+        served parts; parts in this process take one call at a time whatever the threads)."""
         check_k(k)
-        return {qid: {h.doc_id: h.score for h in self.search(text, k)} for qid, text in queries.items()}
+        items = list(queries.items())
+        search = lambda item: {h.doc_id: h.score for h in self.search(item[1], k)}  # noqa: E731
+        if threads <= 1:
+            return {qid: search((qid, text)) for qid, text in items}
+        with ThreadPoolExecutor(threads) as pool:
+            return dict(zip((qid for qid, _ in items), pool.map(search, items)))
 
     def score_documents(self, query: str, doc_ids) -> dict[str, float]:
         """The exact BM25 score of each of ``doc_ids``; 0.0 for a document holding no query term."""
