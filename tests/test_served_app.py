@@ -84,8 +84,9 @@ def _hits(hits) -> list[tuple]:
 
 # --- a corpus kept in parts on this machine -----------------------------------------------------------------------
 
-def test_the_explorer_over_local_parts_searches_as_the_parted_searcher(local, parted, encoder):
-    reference = open_searcher(parted, kind="hybrid", encoder=encoder)
+def test_the_explorer_over_local_parts_searches_as_the_parted_searcher(local):
+    reference = local.hybrid
+    assert type(reference.bm25).__name__ == "PartedBM25Searcher"  # open_searcher's, over the two parts
     for kind, searcher in (("bm25", reference.bm25), ("dense", reference.dense), ("hybrid", reference)):
         res = local.search("gene expression in cancer", View(k=5, page=2), kind=kind)
         assert _hits(r.hit for r in res.rows) == _hits(searcher.search("gene expression in cancer", 10)[5:])
@@ -329,14 +330,15 @@ def test_a_part_that_stops_answering_is_named_never_left_out_in_silence(served, 
     for replica in replica_processes(parted.name, "part-001"):
         os.kill(replica["pid"], signal.SIGKILL)
     time.sleep(1)
-    status, out, err = _cli(["search", address, "gene expression", "-k", "5"])
+    # Each call waits the part timeout for part-001: these search with the dense side only (one call, then one
+    # for the documents).
+    status, out, err = _cli(["search", address, "gene expression", "-k", "5", "--retriever", "dense"])
     assert status == 3 and out.count("doc0") == 5 and all(line.split()[2] < "doc0120" for line in
                                                              out.splitlines() if line.split()[0].isdigit())
     assert "partial answer, 1 of 2 parts answered; missing part-001" in err, err
     with pytest.raises(PartsMissingError, match="1 of 2 parts did not answer \\(part-001: "):
         open_searcher(address).count("gene expression")
-    # Each call waits the part timeout for part-001: the explorer's checks search with one side only.
-    answer = client.predict("gene expression", "bm25", api_name="/search")
+    answer = client.predict("gene expression", "dense", api_name="/search")
     assert answer["parts"]["complete"] is False and list(answer["parts"]["missing"]) == ["part-001"]
     assert answer["hits"] and all(h["doc_id"] < "doc0120" for h in answer["hits"])
     html = views.results_table(Explorer(address).search("gene expression", kind="dense"))
