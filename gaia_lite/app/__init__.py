@@ -43,8 +43,9 @@ def _one_thread_per_search() -> None:
 
 
 def build_demo(corpus, config=None, *, root=None, title: str | None = None):
-    """The explorer over ``corpus`` (a name, folder, ``hf://`` spec, :class:`~gaia_lite.corpus.Corpus` or
-    :class:`Explorer`) as a ``gr.Blocks``; ``config`` is a :class:`~gaia_lite.config.RetrieverConfig`."""
+    """The explorer over ``corpus`` (a name, folder, ``hf://`` spec, a served corpus's ``http://HOST:PORT/NAME``,
+    :class:`~gaia_lite.corpus.Corpus` or :class:`Explorer`) as a ``gr.Blocks``; ``config`` is a
+    :class:`~gaia_lite.config.RetrieverConfig`."""
     from .ui import build_demo as _build
 
     explorer = corpus if isinstance(corpus, Explorer) else Explorer(corpus, config, root=root)
