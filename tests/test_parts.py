@@ -231,3 +231,23 @@ def test_the_shipped_jar_is_its_source_compiled(tmp_path):
     with zipfile.ZipFile(JAR) as jar:
         shipped = {name: jar.read(name) for name in jar.namelist()}
     assert shipped == {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in classes}
+
+
+def test_duplicates_and_contamination_over_parts_equal_one_part(corpora, tmp_path):
+    """The analyses read a corpus in parts as the rows of all its parts, in order: same clusters, same matches."""
+    import pyarrow.parquet as pq
+
+    from gaia_lite.analysis import find_contamination, find_duplicates, read_benchmark
+
+    reports, tables = [], []
+    for name in ("one", "three"):
+        report = find_duplicates(corpora[name], progress=False, log=None)
+        reports.append((report.exact, report.near))
+        tables.append(pq.read_table(corpora[name].folder / "duplicates" / "clusters.parquet").to_pylist())
+    assert reports[0] == reports[1] and reports[0][0]["duplicates"] > 0
+    assert tables[0] == tables[1]
+    items = [{"_id": f"q{i}", "text": corpora["one"].get(f"doc{i:04d}")["text"]} for i in (5, 150, 390)]
+    benchmark = read_benchmark(str(write_jsonl(tmp_path / "bench.jsonl", items)))
+    found = [find_contamination(corpora[name], benchmark, ngram=8, progress=False, log=None).items
+             for name in ("one", "three")]
+    assert found[0] == found[1] and len(found[0]) == 3
