@@ -246,9 +246,14 @@ ROWS = [
     ("duplicates-shingle-0", ["duplicates", "c", "--shingle", "0", *R], "shingle must be positive"),
     ("duplicates-num-perm-1", ["duplicates", "c", "--num-perm", "1", *R], "num_perm must be >= 2"),
     ("duplicates-no-corpus", ["duplicates", "nosuch", *R], "build it with `gaia-lite corpus"),
+    # --- serve ---
+    ("serve-no-corpus", ["serve", "nosuch", "--ray", "127.0.0.1:9", *R], "build it with `gaia-lite corpus"),
+    ("serve-replicas-0", ["serve", "c", "--ray", "auto", "--replicas", "0", *R], "expected a whole number >= 1"),
+    ("serve-part-timeout-0", ["serve", "c", "--ray", "auto", "--part-timeout", "0", *R],
+     "expected a number of seconds > 0"),
     # --- the command itself ---
     ("no-command", [], "required: {corpus"),
-    ("unknown-command", ["serve"], "invalid choice: 'serve'"),
+    ("unknown-command", ["serv"], "invalid choice: 'serv'"),
 ]
 
 

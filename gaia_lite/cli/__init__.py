@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import GaiaLiteError, Terminated, sigterm_raises
-from . import app, contamination, corpus, demo, duplicates, index, passages, pull, push, search, space, tune
+from . import app, contamination, corpus, demo, duplicates, index, passages, pull, push, search, serve, space, tune
 from . import eval as evaluate
 from .common import retriever_config
 
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "index": index.add_parser,
     "passages": passages.add_parser,
     "search": search.add_parser,
+    "serve": serve.add_parser,
     "eval": evaluate.add_parser,
     "tune": tune.add_parser,
     "demo": demo.add_parser,
