@@ -448,6 +448,17 @@ def test_the_front_refuses_parts_built_with_other_settings_naming_both(mixed):
         str(error)
 
 
+def test_a_corpus_in_one_part_is_served_as_one_part_its_own_folder(corpora):
+    from gaia_lite.serve.app import check_here, served_parts
+
+    one = corpora["one"]
+    folder, meta, entries = served_parts(one.folder / "dataset")
+    assert (folder, meta.num_rows, meta.fingerprint) == (one.folder, N_DOCS, one.meta.fingerprint)
+    assert entries == [{"name": "part-000", "path": str(one.folder), "num_rows": N_DOCS,
+                        "fingerprint": one.meta.fingerprint, "inside": True}]
+    check_here(folder, entries, RetrieverConfig(kind="hybrid"), log=None)  # its indexes are there
+
+
 def test_an_unreachable_part_is_one_error_line_and_exit_2(cluster, corpora, capsys, tmp_path):
     from ray import serve
 

@@ -5,7 +5,9 @@ searchers of :mod:`gaia_lite.parts` over the served parts, with the answers of o
 - :mod:`.app`: :func:`deploy` (checks, deploys, follows the replicas starting) and :func:`stop`;
 - :mod:`.part`: :class:`PartReplica` (a part's replica) and :class:`ServedPart` (a part called through its
   deployment, retried on another replica when one is lost);
-- :mod:`.front`: :class:`Front` and its HTTP protocol (``GET info``, ``POST search``, ``documents``, ``count``).
+- :mod:`.front`: :class:`Front` and its HTTP protocol (``GET info``, ``POST search``, ``documents``, ``count``);
+- :mod:`.client`: a served corpus's address (``http://HOST:PORT/NAME``) as a corpus and a searcher, from any
+  machine (the standard library only).
 
 Importing this package is cheap: Ray is imported when a deployment is made or called.
 """

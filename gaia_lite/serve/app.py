@@ -171,9 +171,14 @@ def deploy(corpus: str | os.PathLike, config: RetrieverConfig | None = None, *, 
     front = serve.deployment(Front, name=FRONT, num_replicas=front_replicas, max_ongoing_requests=FRONT_THREADS,
                              max_replicas_per_node=math.ceil(front_replicas / nodes), **options).bind(
         name, meta, [_line(entry) for entry in entries], parts, config, part_timeout_s, replicas, timeout_s)
+    running = name in serve.status().applications  # an update: on failure, what still runs is left running
     serve.run_many([serve.RunTarget(front, name=name, route_prefix=f"/{name}")],
                    wait_for_ingress_deployment_creation=False, wait_for_applications_running=False)
-    _wait_running(serve, name, timeout_s, log)
+    _wait_running(serve, name, timeout_s, log, keep=running)
+    try:
+        _client().wait_for_proxies_serving()  # the route is known to the proxies: the address answers
+    except TimeoutError as e:
+        raise GaiaLiteError(f"{name} runs but Serve's HTTP proxies are not serving ({e}): see `serve status`") from None
     url = _url(name)
     if not url.startswith((f"http://{host}:{port}/", f"http://{ray.util.get_node_ip_address()}:{port}/")):
         _log(log, f"Serve was already running on this cluster, its HTTP proxy at {url.rsplit('/', 1)[0]}: --host "
@@ -205,22 +210,14 @@ def stop(corpus: str | os.PathLike, *, address: str = "auto", root: str | os.Pat
 
 def replica_nodes(name: str) -> dict[str, list[str]]:
     """The node id of each running replica of the application ``name``, by deployment."""
-    from ray.serve.context import _get_global_client
-
-    # Serve has no public call for where replicas run; the controller's details are what `serve status` and
-    # the dashboard read.
-    details = _get_global_client().get_serve_details()
-    deployments = details["applications"][name]["deployments"]
+    deployments = _client().get_serve_details()["applications"][name]["deployments"]
     return {deployment: [r["node_id"] for r in info["replicas"] if r["state"] == "RUNNING"]
             for deployment, info in deployments.items()}
 
 
 def replica_processes(name: str, deployment: str) -> list[dict[str, Any]]:
     """The running replicas of one deployment of application ``name``: ``node_id``, ``pid``, ``actor_name``."""
-    from ray.serve.context import _get_global_client
-
-    details = _get_global_client().get_serve_details()
-    replicas = details["applications"][name]["deployments"][deployment]["replicas"]
+    replicas = _client().get_serve_details()["applications"][name]["deployments"][deployment]["replicas"]
     return [{key: r[key] for key in ("node_id", "pid", "actor_name")} for r in replicas if r["state"] == "RUNNING"]
 
 
@@ -241,9 +238,10 @@ def startup_error(text: str) -> GaiaLiteError | None:
         return GaiaLiteError(found[2].strip())
 
 
-def _wait_running(serve, name: str, timeout_s: float, log) -> None:
+def _wait_running(serve, name: str, timeout_s: float, log, keep: bool = False) -> None:
     """Follow the application's replicas until every one runs; a replica failing to start ends the wait with
-    its error, and the application is deleted."""
+    its error, and the application is deleted (unless ``keep``: an update of a running application, whose
+    replicas of the version before keep serving, as Serve keeps them when an update fails)."""
     deadline, shown = time.monotonic() + timeout_s, None
     while True:
         app = serve.status().applications.get(name)
@@ -264,23 +262,36 @@ def _wait_running(serve, name: str, timeout_s: float, log) -> None:
                 error = GaiaLiteError(f"{name} could not be deployed ({'; '.join(failed)}): see `serve status` and "
                                       "the replicas' logs (/tmp/ray/session_latest/logs/serve on their nodes)")
             if error is not None:
-                serve.delete(name)
+                _give_up(serve, name, keep)
                 raise error
         if time.monotonic() > deadline:
-            serve.delete(name)
-            raise GaiaLiteError(f"{name}'s replicas did not all start within {timeout_s:g} s ({shown}), so it was "
-                                "stopped: give the cluster the resources (--cpus-per-replica) or the time "
-                                "(--deploy-timeout) they need")
+            _give_up(serve, name, keep)
+            raise GaiaLiteError(f"{name}'s replicas did not all start within {timeout_s:g} s ({shown}): give the "
+                                "cluster the resources (--cpus-per-replica) or the time (--deploy-timeout) they need")
         time.sleep(0.5)
+
+
+def _client():
+    """Serve's client in this process. Serve has no public call for where replicas run, what the proxy listens on
+    or whether the proxies serve a new route; the controller's details are what `serve status` and the
+    dashboard read, and ``serve.run`` waits for the proxies the same way."""
+    from ray.serve.context import _get_global_client
+
+    return _get_global_client()
+
+
+def _give_up(serve, name: str, keep: bool) -> None:
+    """Delete a deployment that failed, unless it updated an application that was running."""
+    if not keep:
+        serve.delete(name)
 
 
 def _url(name: str) -> str:
     """The address to query the application at: the proxy's host (this machine's address where the proxy
     listens on every interface) and port."""
     import ray
-    from ray.serve.context import _get_global_client
 
-    http = _get_global_client().get_serve_details().get("http_options") or {}
+    http = _client().get_serve_details().get("http_options") or {}
     host = http.get("host") or "127.0.0.1"
     if host in ("0.0.0.0", "::"):
         host = ray.util.get_node_ip_address()
