@@ -11,11 +11,11 @@ retried: it comes back as it was raised.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from ..errors import ArtifactError, GaiaLiteError, MissingArtifactError
+from ..java import JAVA_LOCK
 from ..parts.searcher import PartUnavailable
 
 #: The calls a part answers: :class:`~gaia_lite.parts.LocalPart`'s methods.
@@ -28,7 +28,7 @@ DEFAULT_PART_TIMEOUT_S = 30.0
 FIRST_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 1.0
 #: Marks the line of a startup error raised by gaia_lite's code inside a replica, so that the deploying command
-#: can find it in the traceback Serve reports and show it as one line (:func:`startup_error_line`).
+#: can find it in the traceback Serve reports and show it as one line (:func:`~gaia_lite.serve.app.startup_error`).
 STARTUP_ERROR = "gaia-lite serve could not start: "
 
 
@@ -62,16 +62,16 @@ class PartReplica:
                                     "lists: put the right part there")
         except GaiaLiteError as e:
             raise startup_failure(e, where) from None
-        self._java = threading.Lock()
 
     def call(self, method: str, *args):
         """``part.method(*args)``, for a method of :data:`PART_CALLS`. Serve runs calls on a pool of threads; the
-        BM25 ones, which call Java, run one at a time: pyjnius binds a Java method to one instance of its class at
-        a time, and each call scores with a searcher of its own (kivy/pyjnius#563)."""
+        BM25 ones, which call Java, run one at a time under :data:`~gaia_lite.java.JAVA_LOCK`, as
+        :class:`~gaia_lite.parts.Parts` calls local parts: pyjnius binds a Java method to one instance of its class
+        at a time, and each call scores with a searcher of its own (kivy/pyjnius#563)."""
         if method not in PART_CALLS:
             raise AttributeError(f"a part has no call {method!r}")
         if method.startswith("bm25_"):
-            with self._java:
+            with JAVA_LOCK:
                 return getattr(self.part, method)(*args)
         return getattr(self.part, method)(*args)
 
