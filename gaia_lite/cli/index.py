@@ -52,13 +52,14 @@ def run_dense(args) -> int:
     """
     from ..artifacts import ArtifactMeta
     from ..dense import build_dense_index
-    from ..retriever import open_corpus
+    from ..retriever import find_dense_index, open_corpus
 
     config = configured(args, "dense")
     corpus = open_corpus(args.corpus, root=args.root, verify=True)
     start = time.perf_counter()
     path = build_dense_index(corpus, config, out=args.out, progress=args.progress, **build_options(args))
-    encoder = ArtifactMeta.read(path, "dense").params["encoder"]
+    built = find_dense_index(corpus.parts[0], config) if hasattr(corpus, "parts") else path
+    encoder = ArtifactMeta.read(built, "dense").params["encoder"]
     _report(f"dense index ({config.index_type or 'flat'}, {encoder['dim']} dims, {encoder['dtype']})", corpus,
             start, path, f"gaia-lite search {corpus.folder} \"your query\" --retriever hybrid")
     return 0

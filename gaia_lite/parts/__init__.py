@@ -6,7 +6,7 @@ interface whose calls take and return plain data, so the same searchers run over
 """
 
 from .searcher import (LocalPart, PartedBM25Searcher, PartedDenseSearcher, Parts, PartsReport, check_compatible,
-                       parts_report)
+                       parts_report, settle)
 
 __all__ = ["LocalPart", "PartedBM25Searcher", "PartedDenseSearcher", "Parts", "PartsReport", "check_compatible",
-           "parts_report"]
+           "parts_report", "settle"]

@@ -73,6 +73,19 @@ def parts_report() -> Iterator[PartsReport]:
         _report.reset(token)
 
 
+def settle(total: int, answered: Iterable[str], missing: Mapping[str, str]) -> None:
+    """Record which of ``total`` parts answered a call (``missing``: the others, and why) in the active
+    :func:`parts_report`; without one, a missing part fails the call (:class:`~gaia_lite.errors.PartsMissingError`)."""
+    report = _report.get()
+    if report is None:
+        if missing:
+            raise PartsMissingError(dict(missing), total)
+        return
+    report.total = max(report.total, total)
+    report.answered.update(answered)
+    report.missing.update(missing)
+
+
 class Parts:
     """The parts of one corpus (part objects, in row order), called together: served parts at once on a pool of
     threads (each call waits on the network), parts in this process one after the other (see
@@ -101,14 +114,7 @@ class Parts:
                     answers.append(answer())
                 except PartUnavailable as e:
                     missing[part.name] = e.why
-        report = _report.get()
-        if report is None:
-            if missing:
-                raise PartsMissingError(missing, len(self.parts))
-        else:
-            report.total = len(self.parts)
-            report.answered.update(self.names)
-            report.missing.update(missing)
+        settle(len(self.parts), self.names, missing)
         return answers
 
     def info(self) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from ..config import DEFAULT_K, FusionConfig, RetrieverConfig, SparseConfig, check_k, configure, from_dict, to_dict
-from ..errors import ConfigError, GaiaLiteError, InputError, PartsMissingError
+from ..errors import ConfigError, GaiaLiteError, InputError
 from ..types import Hit, HybridHit, Run
 
 __all__ = ["Answer", "FrontError", "FrontRefused", "ServedCorpus", "ServedSearcher", "is_address"]
@@ -115,17 +115,9 @@ class _Front:
 def _settle(parts: dict[str, Any]) -> None:
     """Record a partial answer's missing parts in the active :func:`~gaia_lite.parts.parts_report`, as the
     in-process parted searchers do; without one, refuse it (:class:`PartsMissingError`)."""
-    # The report is the parts module's context variable; a served answer joins it like a local part's.
-    from ..parts.searcher import _report
+    from ..parts import settle
 
-    report = _report.get()
-    if report is None:
-        if not parts.get("complete", True):
-            raise PartsMissingError(parts.get("missing") or {}, parts.get("parts", 0))
-        return
-    report.total = max(report.total, int(parts.get("parts", 0)))
-    report.answered.update(parts.get("answered", ()))
-    report.missing.update(parts.get("missing") or {})
+    settle(int(parts.get("parts", 0)), parts.get("answered", ()), parts.get("missing") or {})
 
 
 def _hit(record: dict[str, Any]) -> Hit | HybridHit:
