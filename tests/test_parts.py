@@ -201,7 +201,8 @@ def test_a_missing_or_changed_part_is_a_one_line_error(corpora, tmp_path, capsys
     assert "\n" not in err and "part part-002" in err and "is not at" in err
     shutil.copytree(folder / "parts" / "part-001", folder / "parts" / "part-002")
     assert main(["search", str(folder), "heart"]) == 2
-    assert "part part-002" in capsys.readouterr().err and "holds 140 documents with fingerprint"
+    err = capsys.readouterr().err
+    assert "part part-002" in err and "holds 140 documents with fingerprint" in err
 
 
 @pytest.mark.parametrize("args, message", [(["--parts", "0"], "--parts"), (["--parts", "9"], "only 8 documents")])

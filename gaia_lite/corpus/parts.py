@@ -108,13 +108,19 @@ def open_parts(folder: Path, meta: ArtifactMeta, verify: bool = False) -> list:
             raise MissingArtifactError(f"part {entry['name']} of corpus {folder.name} is not at {path}: mount or "
                                        f"copy it there, or correct its path in {folder / PARTS_DIR / META_FILE}")
         part = Corpus.load(path, verify=verify)
-        if (part.meta.num_rows, part.meta.fingerprint) != (entry["num_rows"], entry["fingerprint"]):
-            raise ArtifactError(
-                f"part {entry['name']} at {path} holds {part.meta.num_rows} documents with fingerprint "
-                f"{part.meta.fingerprint[:19]}, not the {entry['num_rows']} with {entry['fingerprint'][:19]} that "
-                f"corpus {folder.name} lists: put the right part there")
+        check_part(part, entry, f"corpus {folder.name}")
         parts.append(part)
     return parts
+
+
+def check_part(part, entry: dict[str, Any], corpus: str = "its corpus") -> None:
+    """Raise :class:`ArtifactError` unless the corpus ``part`` holds the documents ``entry`` (its line of the parts
+    metadata of ``corpus``) lists: the same row count and fingerprint."""
+    if (part.meta.num_rows, part.meta.fingerprint) != (entry["num_rows"], entry["fingerprint"]):
+        raise ArtifactError(
+            f"part {entry['name']} at {part.folder} holds {part.meta.num_rows} documents with fingerprint "
+            f"{part.meta.fingerprint[:19]}, not the {entry['num_rows']} with {entry['fingerprint'][:19]} that "
+            f"{corpus} lists: put the right part there")
 
 
 def concatenated(parts: list) -> Any:

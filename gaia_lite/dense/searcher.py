@@ -18,7 +18,31 @@ from .index import EMBEDDINGS_DIR, model_slug
 REFINE = 4
 
 
-class DenseSearcher:
+class QueryVectors:
+    """Searching text, one query or a batch, from what a dense searcher provides (``encode_query``, ``encoder``
+    and ``search_vector``): shared by :class:`DenseSearcher` and the dense searcher over a corpus's parts."""
+
+    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
+        """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
+        check_k(k)
+        if not query.strip() or (only is not None and not only):
+            return []
+        return self.search_vector(self.encode_query(query), k, only=only)
+
+    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
+        """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
+        import numpy as np
+
+        check_k(k)
+        items = [(qid, text) for qid, text in queries.items()]
+        vectors = self.encoder.encode_queries([text for _, text in items]) if items else np.zeros((0, 1))
+        run: Run = {}
+        for (qid, text), vector in zip(items, vectors):
+            run[qid] = {h.doc_id: h.score for h in self.search_vector(vector, k)} if text.strip() else {}
+        return run
+
+
+class DenseSearcher(QueryVectors):
     """Inner-product search over a dense index built by :func:`~gaia_lite.dense.build_dense_index`.
 
     On load it checks that the index, its docid sidecar and its embeddings hold exactly the corpus ids in
@@ -144,25 +168,6 @@ class DenseSearcher:
         import faiss
 
         return self._ivf is not None and not isinstance(self._ivf, faiss.IndexIVFFlat)
-
-    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
-        """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
-        check_k(k)
-        if not query.strip() or (only is not None and not only):
-            return []
-        return self.search_vector(self.encode_query(query), k, only=only)
-
-    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
-        """Search every ``{query_id: text}`` (encoded together) and return ``{query_id: {doc_id: score}}``."""
-        import numpy as np
-
-        check_k(k)
-        items = [(qid, text) for qid, text in queries.items()]
-        vectors = self.encoder.encode_queries([text for _, text in items]) if items else np.zeros((0, 1))
-        run: Run = {}
-        for (qid, text), vector in zip(items, vectors):
-            run[qid] = {h.doc_id: h.score for h in self.search_vector(vector, k)} if text.strip() else {}
-        return run
 
     def score_documents(self, vector, doc_ids: Iterable[str]) -> dict[str, float]:
         """Exact inner products of a query vector with the stored vectors of ``doc_ids``."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import DEFAULT_K, check_k
+from ..dense.searcher import QueryVectors
 from ..errors import ConfigError, PartsMissingError
 from ..java import JAVA_LOCK
 from ..sparse.global_stats import sum_stats
@@ -307,7 +308,7 @@ class PartedBM25Searcher:
         return sum(info["num_rows"] for info in self.parts.info())
 
 
-class PartedDenseSearcher:
+class PartedDenseSearcher(QueryVectors):
     """Dense search over a corpus's parts: each part's top ``k`` merged (exact over flat indexes). The query is
     encoded once, here; the parts only search vectors."""
 
@@ -326,21 +327,6 @@ class PartedDenseSearcher:
         if only is not None and not only:
             return []
         return merged(self.parts.call("dense_search", vector, k, None if only is None else list(only)), k)
-
-    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
-        """The top ``k`` documents for ``query``."""
-        check_k(k)
-        if not query.strip() or (only is not None and not only):
-            return []
-        return self.search_vector(self.encode_query(query), k, only=only)
-
-    def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
-        """Search every ``{query_id: text}`` (encoded together): ``{query_id: {doc_id: score}}``."""
-        check_k(k)
-        items = list(queries.items())
-        vectors = self.encoder.encode_queries([text for _, text in items]) if items else []
-        return {qid: ({h.doc_id: h.score for h in self.search_vector(v, k)} if text.strip() else {})
-                for (qid, text), v in zip(items, vectors)}
 
     def score_documents(self, vector, doc_ids) -> dict[str, float]:
         """Exact inner products of a query vector with the stored vectors of ``doc_ids``."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RetrieverConfig, corpus_dir
-from ..errors import ArtifactError, ConfigError, GaiaLiteError, MissingArtifactError
+from ..errors import ConfigError, GaiaLiteError, MissingArtifactError
 from .front import FRONT_THREADS
 from .part import DEFAULT_PART_TIMEOUT_S, STARTUP_ERROR
 
@@ -80,7 +80,7 @@ def check_here(folder: Path, entries: list[dict[str, Any]], config: RetrieverCon
     opened). A part listed at a path outside the corpus folder that is not here may be on the nodes serving
     it: its replicas check it there, and the front checks every part's settings once they run."""
     from ..corpus import Corpus
-    from ..corpus.parts import PARTS_DIR
+    from ..corpus.parts import PARTS_DIR, check_part
     from ..parts import check_compatible
 
     built = []
@@ -95,11 +95,7 @@ def check_here(folder: Path, entries: list[dict[str, Any]], config: RetrieverCon
                 log(f"{entry['name']}: {path} is not on this machine; its replicas open it on their nodes")
             continue
         part = Corpus.load(path, verify=False)
-        if (part.meta.num_rows, part.meta.fingerprint) != (entry["num_rows"], entry["fingerprint"]):
-            raise ArtifactError(
-                f"part {entry['name']} at {path} holds {part.meta.num_rows} documents with fingerprint "
-                f"{part.meta.fingerprint[:19]}, not the {entry['num_rows']} with {entry['fingerprint'][:19]} that "
-                f"corpus {folder.name} lists: put the right part there")
+        check_part(part, entry, f"corpus {folder.name}")
         built.append({"name": entry["name"]} | _built_settings(folder, part, config))
     if len(built) > 1:
         check_compatible(built)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import ArtifactError, GaiaLiteError, MissingArtifactError
+from ..corpus.parts import check_part
+from ..errors import GaiaLiteError, MissingArtifactError
 from ..java import JAVA_LOCK
 from ..parts.searcher import PartUnavailable
 
@@ -55,11 +56,7 @@ class PartReplica:
                 raise MissingArtifactError(f"it is not at {folder} on this node: mount or copy it there (every node "
                                            "serving it needs it at that path)")
             self.part = open_part(folder, config, name=name, encoder=False)
-            meta = self.part.corpus.meta
-            if (meta.num_rows, meta.fingerprint) != (entry["num_rows"], entry["fingerprint"]):
-                raise ArtifactError(f"it holds {meta.num_rows} documents with fingerprint {meta.fingerprint[:19]}, "
-                                    f"not the {entry['num_rows']} with {entry['fingerprint'][:19]} the corpus "
-                                    "lists: put the right part there")
+            check_part(self.part.corpus, entry)
         except GaiaLiteError as e:
             raise startup_failure(e, where) from None
 
