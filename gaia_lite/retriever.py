@@ -26,7 +26,7 @@ from .hub.specs import is_hub_spec
 if TYPE_CHECKING:
     from .shards import BuildProgress
 
-__all__ = ["find_dense_index", "open_corpus", "open_part", "open_searcher"]
+__all__ = ["as_built", "find_dense_index", "open_corpus", "open_part", "open_searcher"]
 
 
 def open_corpus(spec: Corpus | str | os.PathLike, *, root: str | os.PathLike | None = None,
@@ -117,7 +117,7 @@ def open_searcher(
     else:
         bm25, dense = _open_sides(corpus, config, encoder, **options)
     if dense is not None:
-        config = replace(config, dense=_as_built(dense, config.dense))
+        config = replace(config, dense=as_built(dense, config.dense))
     searcher = HybridSearcher(bm25, dense, config.fusion) if config.kind == "hybrid" else (bm25 or dense)
     searcher.config = config
     return searcher
@@ -190,7 +190,7 @@ def _open_parts(corpus: PartedCorpus, config: RetrieverConfig, encoder, options:
     return bm25, dense
 
 
-def _as_built(dense, config: DenseConfig) -> DenseConfig:
+def as_built(dense, config: DenseConfig) -> DenseConfig:
     """``config`` with what the opened dense index fixed: its model, type, encoder settings and, unless the
     config chose one, its precision."""
     params = dense.meta.params

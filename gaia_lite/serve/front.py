@@ -129,7 +129,7 @@ class Front:
         """The searchers :func:`~gaia_lite.retriever.open_searcher` composes over a parted corpus, here over the
         served parts; the query encoder is loaded here, once, as the parts' dense index was built."""
         from ..hybrid import HybridSearcher
-        from ..retriever import _as_built
+        from ..retriever import as_built
 
         self.parts = Parts(served)
         self.corpus = FrontCorpus(name, meta, self.parts)
@@ -146,7 +146,7 @@ class Front:
             where = Path(name, "parts", infos[0]["name"], "dense")  # for the message of a clash only
             encoder = _OneAtATime(Encoder(query_encoder_config(where, metas["dense"], config.dense)))
             dense = PartedDenseSearcher(self.parts, self.corpus, encoder, metas["dense"])
-            config = replace(config, dense=_as_built(dense, config.dense))
+            config = replace(config, dense=as_built(dense, config.dense))
         self.config = config
         self.searchers: dict[str, Any] = {"bm25": bm25, "dense": dense}
         if bm25 is not None and dense is not None:
