@@ -18,6 +18,7 @@ from _common import log
 from _corpora import Timings
 from _queries import scifact_topics
 from _serve_costs import CpuClock, build_rates, folder_costs, parts_costs, text_stats
+from _serve_recall import approximate_recall
 
 K = 1000
 KINDS = ("bm25", "dense", "hybrid")
@@ -127,6 +128,12 @@ def part_scifact(args, root: Path, served=None) -> dict:
                "in_process": compare(runs_one[kind], runs_parts[kind]),
                "one_s": runs_one[kind + "_s"], "parts_s": runs_parts[kind + "_s"]}
         rows.append(row)
+    log(f"[scifact] approximate dense indexes, one a part: recall against exact search")
+    from gaia_lite.config import DenseConfig, RetrieverConfig
+    from gaia_lite.retriever import open_searcher
+
+    dense = open_searcher(parted, RetrieverConfig(kind="dense", dense=DenseConfig(dtype=DTYPE)), progress=False)
+    recall = approximate_recall(dense, list(topics.values()))
     served_facts = {"skipped": "gaia_lite.serve is not in this checkout"}
     if served is not None:
         log(f"[scifact] the same {len(topics)} queries through the served front")
@@ -138,5 +145,6 @@ def part_scifact(args, root: Path, served=None) -> dict:
             row["served_s"] = served_runs[row["kind"] + "_s"]
     return {"docs": len(one), "parts": len(parted.parts), "part_docs": [len(p) for p in parted.parts],
             "queries": len(topics), "k": K, "dtype": DTYPE, "builds": builds, "rows": rows, "served": served_facts,
+            "recall": recall,
             "text": text_stats(one), "disk_one": folder_costs(one.folder, len(one)),
             "disk_parts": parts_costs(parted)}

@@ -117,12 +117,26 @@ def faiss_table(part: dict) -> str:
                            "CPU s per 1,000 vectors"], rows, "lrrrr")
 
 
+def recall_table(part: dict) -> str:
+    r = part["recall"]
+    types = [t for t in ("hnsw", "ivf", "ivfpq") if t in r]
+    ks = list(r[types[0]])
+    rows = [[t] + [f"{r[t][k]['parts']:.4f} / {r[t][k]['one_index']:.4f}" for k in ks] for t in types]
+    return markdown_table(["index type"] + [f"{k}, {r['parts']} parts / one index" for k in ks], rows,
+                          "l" + "r" * len(ks))
+
+
 def tables(out: dict) -> list[tuple[str, str]]:
     """(title, table) of each table the run has figures for."""
     found = []
     if sc := out["parts"].get("scifact"):
         found.append((f"SciFact: {sc['queries']} test queries at k={sc['k']}, one index against {sc['parts']} parts "
                       f"({'/'.join(f'{n:,}' for n in sc['part_docs'])} docs)", scifact_table(sc)))
+        if sc.get("recall"):
+            s = sc["recall"]["settings"]
+            found.append((f"SciFact: approximate dense indexes over {sc['parts']} parts, recall against exact search "
+                          f"({sc['recall']['queries']} queries; ef_search {s['ef_search']}, ivf_probe "
+                          f"{s['ivf_probe']})", recall_table(sc)))
     if mi := out["parts"].get("million"):
         found.append((f"{mi['docs']:,} documents in {mi['parts']} parts: latency", latency_table(mi)))
         if mi.get("served", {}).get("throughput"):
