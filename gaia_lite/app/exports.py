@@ -83,11 +83,19 @@ class Exports:
     exits (or :meth:`close` is called). Gradio's own copies of them are aged out by ``gr.Blocks(delete_cache=)``."""
 
     def __init__(self, max_age: float = EXPORT_MAX_AGE_S):
-        import atexit
-
-        self.folder = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
+        self._folder: Path | None = None
         self.max_age = max_age
-        atexit.register(self.close)
+
+    @property
+    def folder(self) -> Path:
+        """The app's export folder, made on the first export: an app that exports nothing (or is killed before
+        its exit handler runs) leaves no folder behind."""
+        if self._folder is None:
+            import atexit
+
+            self._folder = Path(tempfile.mkdtemp(prefix="gaia_lite_export_"))
+            atexit.register(self.close)
+        return self._folder
 
     def new(self, name: str) -> Path:
         """A path for a new export file called ``name`` (older exports pruned first)."""
@@ -111,4 +119,5 @@ class Exports:
         """Remove every export and the folder."""
         import shutil
 
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
