@@ -252,3 +252,26 @@ def test_duplicates_and_contamination_over_parts_equal_one_part(corpora, tmp_pat
     found = [find_contamination(corpora[name], benchmark, ngram=8, progress=False, log=None).items
              for name in ("one", "three")]
     assert found[0] == found[1] and len(found[0]) == 3
+
+
+def test_statistics_of_a_partial_answer_are_not_kept(corpora):
+    """A part that did not answer (a machine away) leaves its answer partial, named in the report; once it is
+    back, the same query gets the one index's scores again, not statistics kept from the partial answer."""
+    from gaia_lite.parts.searcher import PartUnavailable
+
+    one, three = open_searcher(corpora["one"]), open_searcher(corpora["three"])
+    away = three.parts.parts[2]
+    search = away.bm25_stats
+
+    def unreachable(*args):
+        raise PartUnavailable(away.name, "its node is unreachable")
+
+    away.bm25_stats = unreachable
+    with parts_report() as report:
+        partial = three.search(QUERIES[2], 20)
+    assert report.missing == {"part-002": "its node is unreachable"} and not report.complete
+    assert _pairs(partial) != _pairs(one.search(QUERIES[2], 20))
+    with pytest.raises(GaiaLiteError, match="1 of 3 parts did not answer"):
+        three.search(QUERIES[2], 20)
+    away.bm25_stats = search
+    assert _pairs(three.search(QUERIES[2], 20)) == _pairs(one.search(QUERIES[2], 20))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -234,12 +235,30 @@ class PartedBM25Searcher:
     step_times = None
     config = None
 
+    #: Queries whose statistics are kept: a hybrid search asks for them up to three times (search, the scores
+    #: it fills in, explanations), and a page after the first asks again; the parts' indexes do not change while
+    #: they are open, so kept statistics stay exact.
+    STATS_KEPT = 1024
+
     def __init__(self, parts: Parts, corpus, fields: str, meta=None):
         self.parts, self.corpus, self.fields, self.meta = parts, corpus, fields, meta
+        self._stats: dict[str, str] = {}
+        self._stats_lock = threading.Lock()
 
     def stats(self, query: str) -> str:
-        """The corpus's statistics for ``query``: every part's, summed."""
-        return sum_stats(self.parts.call("bm25_stats", query))
+        """The corpus's statistics for ``query``: every part's, summed (kept only where every part answered)."""
+        with self._stats_lock:
+            kept = self._stats.get(query)
+        if kept is not None:
+            return kept
+        answers = self.parts.call("bm25_stats", query)
+        total = sum_stats(answers)
+        if len(answers) == len(self.parts):
+            with self._stats_lock:
+                if len(self._stats) >= self.STATS_KEPT:
+                    self._stats.pop(next(iter(self._stats)))
+                self._stats[query] = total
+        return total
 
     def search(self, query: str, k: int = DEFAULT_K, *, only=None, phrases=()) -> list[Hit]:
         """The top ``k`` documents for ``query`` over all parts; ``only`` and ``phrases`` as for one index."""
