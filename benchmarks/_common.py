@@ -287,6 +287,49 @@ def publish(out: dict, json_path: Path, md_path: Path, print_report, write_secti
     print(f"\nwrote {json_path} and {md_path}")
 
 
+def run_in_parts(script: Path, stem: str, args, argv, machine_facts, run_parts, print_report, write_section) -> int:
+    """The run of a benchmark made of parts (bench_scale, bench_serve): with ``--section-only`` only its
+    BENCHMARKS.md section remade from ``<stem>.json``; otherwise ``run_parts(args, root, out, save)`` over a root
+    folder (``--root``, or a temporary one removed at the end; ``save()`` writes the figures so far), then the
+    figures, report and section published."""
+    import shlex
+    import shutil
+    import tempfile
+
+    json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}_section.md"
+    # Worker processes and Ray nodes inherit it: no "Loading weights" bar from each model load in the log.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if args.section_only:
+        write_section(json.loads(json_path.read_text()), md_path)
+        print(f"wrote {md_path}")
+        return 0
+    argv = sys.argv[1:] if argv is None else list(argv)
+    repo = script.parents[1]
+    python = os.path.relpath(sys.executable, repo) if sys.executable.startswith(str(repo)) else "python"
+    out = {"date": utc_now(), "argv": argv,
+           "command": shlex.join([python, f"benchmarks/{script.name}", *argv]), "machine": machine_facts(),
+           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "child"},
+           "parts": {}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = perf()
+
+    def save() -> None:
+        out["wall_s"] = perf() - t0
+        write_json(json_path, out)
+
+    root = args.root or Path(tempfile.mkdtemp(prefix=f"gaia-{stem}-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        run_parts(args, root.resolve(), out, save)
+    finally:
+        if args.root is None:
+            shutil.rmtree(root, ignore_errors=True)
+    out["machine"]["load_average_at_end"] = os.getloadavg()
+    out["wall_s"] = perf() - t0
+    publish(out, json_path, md_path, print_report, write_section)
+    return 0
+
+
 def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
     """A GitHub markdown table (also readable as plain text); ``align`` a letter a column, ``l`` or ``r`` (default:
     the first column left, the others right)."""

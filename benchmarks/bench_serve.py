@@ -32,12 +32,8 @@ uses gaia_lite's public API only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from time import perf_counter as perf
 from time import process_time
@@ -46,8 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules
 from _common import (  # noqa: E402
-    add_quick, add_scifact, child_reply, cpu_model, log, machine_basics, parse_args, proc_mib, publish,
-    refuse_indexes_root, tree_bytes, utc_now, write_json)
+    add_quick, add_scifact, child_reply, cpu_model, log, machine_basics, parse_args, proc_mib, refuse_indexes_root,
+    run_in_parts, tree_bytes)
 from _common import run_child as run_script  # noqa: E402
 from _serve_costs import faiss_costs  # noqa: E402
 from _serve_identity import part_scifact  # noqa: E402
@@ -174,36 +170,8 @@ def main(argv=None) -> int:
         what, *rest = args.child
         child_reply(CHILD_MARK, CHILDREN[what](*rest))
         return 0
-    json_path, md_path = args.out / "serve.json", args.out / "serve_section.md"
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    if args.section_only:
-        write_section(json.loads(json_path.read_text()), md_path)
-        print(f"wrote {md_path}")
-        return 0
-    argv = sys.argv[1:] if argv is None else list(argv)
-    python = os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else "python"
-    out = {"date": utc_now(), "argv": argv, "command": shlex.join([python, "benchmarks/bench_serve.py", *argv]),
-           "machine": machine_facts(),
-           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "child"},
-           "parts": {}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    t0 = perf()
-
-    def save() -> None:
-        out["wall_s"] = perf() - t0
-        write_json(json_path, out)
-
-    root = args.root or Path(tempfile.mkdtemp(prefix="gaia-serve-"))
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        run_parts(args, root.resolve(), out, save)
-    finally:
-        if args.root is None:
-            shutil.rmtree(root, ignore_errors=True)
-    out["machine"]["load_average_at_end"] = os.getloadavg()
-    out["wall_s"] = perf() - t0
-    publish(out, json_path, md_path, print_report, write_section)
-    return 0
+    return run_in_parts(Path(__file__).resolve(), "serve", args, argv, machine_facts, run_parts, print_report,
+                        write_section)
 
 
 if __name__ == "__main__":
