@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -113,3 +114,36 @@ def tiny_dense(tiny_corpus, encoder):
     from gaia_lite.dense import build_dense_index
 
     return build_dense_index(tiny_corpus, encoder=encoder, progress=False)
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_cluster(workers: int):
+    """A real Ray cluster on this machine, a head and ``workers`` worker nodes of one CPU each; after it, Serve is
+    shut down, this process disconnected and the cluster stopped."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    for _ in range(workers):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        yield cluster
+    finally:
+        from ray import serve
+
+        from gaia_lite.executors import RayExecutor
+
+        try:
+            serve.shutdown()
+        finally:
+            RayExecutor.disconnect()  # not ray.shutdown(), which would leave this process's JVM without its handlers
+            cluster.shutdown()

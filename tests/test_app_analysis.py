@@ -18,8 +18,8 @@ from gaia_lite.corpus import Source, build_corpus
 from gaia_lite.errors import InputError
 from gaia_lite.sparse import build_sparse_index
 
-from .conftest import write_jsonl
-from .test_app_server import _chromium, _free_port  # noqa: F401 - the browser comes from there
+from .conftest import free_port, write_jsonl
+from .test_app_server import _chromium  # noqa: F401 - the browser comes from there
 
 BASE = ("open source search engine library written in java with an inverted index and positional postings "
         "that ranks documents by relevance to every query typed")
@@ -149,7 +149,7 @@ def server(app):
     from gaia_lite.app import launch
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    port = _free_port()
+    port = free_port()
     demo = launch(app, host="127.0.0.1", port=port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,15 +18,10 @@ import pytest
 from gaia_lite.config import FusionConfig
 from gaia_lite.retriever import open_searcher
 
+from .conftest import free_port
 from .test_app import SECRETS, explorer, hostile_corpus  # noqa: F401 - shared fixtures
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def server(explorer):  # noqa: F811
     from gaia_lite.app import launch
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    port = _free_port()
+    port = free_port()
     demo = launch(explorer, host="127.0.0.1", port=port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from gaia_lite.errors import ConfigError
 from gaia_lite.retriever import open_searcher
 from gaia_lite.sparse import build_sparse_index
 
+from .conftest import free_port
 from .test_app_server import browser  # noqa: F401 - the shared headless Chromium
 
 
@@ -62,12 +62,6 @@ def test_a_failed_background_build_is_said_and_bm25_keeps_serving(tiny_corpus, t
     assert e.search("search engine").rows
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_app(folder, port: int) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     return subprocess.Popen([sys.executable, "-m", "gaia_lite", "app", str(folder), "--port", str(port)],
@@ -102,7 +96,7 @@ def test_an_app_killed_mid_build_resumes_and_turns_hybrid_on(tmp_path, encoder, 
     reuses it, finishes, and serves hybrid search from the same page it opened on BM25."""
     corpus, _ = build_corpus("builtin:docstrings", "d", root=tmp_path / "root", limit=2500, progress=False)
     build_sparse_index(corpus, progress=False)
-    port = _free_port()
+    port = free_port()
     app = _start_app(corpus.folder, port)
     try:
         client = _client(port, app)
@@ -114,7 +108,7 @@ def test_an_app_killed_mid_build_resumes_and_turns_hybrid_on(tmp_path, encoder, 
         app.wait()
     assert not (corpus.folder / "dense-all-minilm-l6-v2").exists()
 
-    port = _free_port()
+    port = free_port()
     app = _start_app(corpus.folder, port)
     try:
         client = _client(port, app)

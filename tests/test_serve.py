@@ -11,7 +11,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import threading
 import time
 import urllib.error
@@ -24,7 +23,7 @@ from gaia_lite.config import DenseConfig, RetrieverConfig
 from gaia_lite.corpus import Corpus, build_corpus
 from gaia_lite.retriever import open_searcher
 
-from .conftest import write_jsonl
+from .conftest import free_port, serve_cluster, write_jsonl
 
 pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install gaia-lite[ray]")
 
@@ -50,12 +49,6 @@ def _docs() -> list[dict]:
         docs.append({"_id": f"doc{i:04d}", "title": " ".join(rng.choices(WORDS, k=3)),
                      "text": " ".join(rng.choices(WORDS, weights, k=rng.randint(5, 50)))})
     return docs
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
@@ -99,28 +92,14 @@ def corpora(tmp_path_factory, encoder):
 @pytest.fixture(scope="module")
 def cluster():
     """A real Ray cluster on this machine: a head and two worker nodes, one CPU each; Serve shut down after."""
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    for _ in range(2):
-        cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    yield cluster
-    from ray import serve
-
-    from gaia_lite.executors import RayExecutor
-
-    try:
-        serve.shutdown()
-    finally:
-        RayExecutor.disconnect()  # not ray.shutdown(), which would leave this process's JVM without its handlers
-        cluster.shutdown()
+    with serve_cluster(workers=2) as cluster:
+        yield cluster
 
 
 @functools.cache
 def _port() -> int:
     """The port of the test cluster's HTTP proxy (one per cluster: Serve keeps the one it started with)."""
-    return _free_port()
+    return free_port()
 
 
 def _serve(cluster, folder, *flags) -> list[str]:

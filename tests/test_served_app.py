@@ -28,8 +28,8 @@ from gaia_lite.corpus import Corpus, build_corpus
 from gaia_lite.errors import ConfigError, PartsMissingError
 from gaia_lite.retriever import open_searcher
 
-from .conftest import write_jsonl
-from .test_app_server import _chromium, _free_port
+from .conftest import free_port, serve_cluster, write_jsonl
+from .test_app_server import _chromium
 
 WORDS = ("protein cell gene expression cancer tumor immune response virus infection brain neuron signal pathway "
          "receptor binding drug therapy patient clinical trial risk mutation dna rna sequence model mouse human "
@@ -139,21 +139,8 @@ def test_near_duplicates_hide_across_parts(parted, encoder):
 def cluster():
     """A real Ray cluster on this machine: a head and a worker node, one CPU each; Serve shut down after."""
     pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install gaia-lite[ray]")
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    yield cluster
-    from ray import serve
-
-    from gaia_lite.executors import RayExecutor
-
-    try:
-        serve.shutdown()
-    finally:
-        RayExecutor.disconnect()  # not ray.shutdown(), which would leave this process's JVM without its handlers
-        cluster.shutdown()
+    with serve_cluster(workers=1) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +152,7 @@ def served(cluster, parted, tmp_path_factory):
     folder = tmp_path_factory.mktemp("served") / parted.name
     shutil.copytree(parted.folder, folder)
     config = RetrieverConfig(kind="hybrid", dense=DenseConfig(dtype="float32"))
-    app = deploy(folder, config, address=cluster.address, replicas=1, port=_free_port(), proxy_location="head-only",
+    app = deploy(folder, config, address=cluster.address, replicas=1, port=free_port(), proxy_location="head-only",
                  cpus_per_replica=0, part_timeout_s=3, log=None)
     assert app.url.endswith(f"/{parted.name}")
     return folder, app.url
@@ -222,7 +209,7 @@ def app(address):
     from gaia_lite.app import launch
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    port = _free_port()
+    port = free_port()
     demo = launch(address, host="127.0.0.1", port=port, block=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
