@@ -400,6 +400,74 @@ class DuplicatesConfig:
             raise ConfigError(f"threshold must be between 0 and 1 (exclusive), got {self.threshold!r}")
 
 
+#: The largest n an n-gram analysis accepts (WIMBD's longest n-grams are far shorter; 13 is contamination's).
+MAX_NGRAM = 50
+
+
+def _ngram_sizes(name: str, value) -> tuple[int, ...]:
+    """``value`` ("1,2,3") as sorted distinct n-gram sizes, each from 1 to :data:`MAX_NGRAM`."""
+    try:
+        sizes = sorted({int(x) for x in str(value).split(",") if x.strip()})
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole numbers (as 1,2,3), got {value!r}") from None
+    if not sizes or sizes[0] < 1 or sizes[-1] > MAX_NGRAM:
+        raise ConfigError(f"{name} must be n-gram sizes from 1 to {MAX_NGRAM}, got {value!r}")
+    return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What ``gaia-lite audit`` (:mod:`gaia_lite.analysis.audit`) computes. ``ngrams``: the n of the most common
+    n-gram tables (exact counts; WIMBD's ``topk``); ``top``: n-grams kept per n. Distinct n-grams are estimated
+    for n = 1 to 5 whatever ``ngrams`` says. ``short_words``: a document of fewer words is "very short" (Gopher's
+    quality filter drops documents under 50 words). ``url_column``, ``date_column``, ``columns``: the metadata to
+    profile (None: found by name and type; a column named here must exist)."""
+
+    ngrams: str = setting("1,2,3,5,10", "n of the most-common n-gram tables, comma-separated, each 1 to 50")
+    top: int = setting(100, "most common n-grams kept per n, with exact counts")
+    short_words: int = setting(50, "documents of fewer words count as very short")
+    languages: bool = setting(True, "identify each document's language")
+    offensive: bool = setting(True, "score offensive language")
+    personal_data: bool = setting(True, "find personal data (e-mails, phone numbers, IP addresses, keys)")
+    url_column: str | None = setting(None, "column of URLs whose registered domains are counted (default: a "
+                                           "column named url, if any)")
+    date_column: str | None = setting(None, "column of dates shown as a timeline (default: a column named date, "
+                                            "timestamp or created_at, if any)")
+    columns: str | None = setting(None, "metadata columns whose values are counted, comma-separated (default: "
+                                        "string, boolean and numeric columns besides id, title and text)")
+
+    def __post_init__(self):
+        _ngram_sizes("ngrams", self.ngrams)
+        _at_least("top", self.top, 1)
+        _at_least("short_words", self.short_words, 1)
+
+    @property
+    def ngram_sizes(self) -> tuple[int, ...]:
+        """The n of the most-common n-gram tables, sorted."""
+        return _ngram_sizes("ngrams", self.ngrams)
+
+    @property
+    def column_list(self) -> tuple[str, ...] | None:
+        """The metadata columns asked for (None: found automatically)."""
+        return None if self.columns is None else tuple(c.strip() for c in self.columns.split(",") if c.strip())
+
+
+@dataclass(frozen=True)
+class OverlapConfig:
+    """Overlap of two corpora (:mod:`gaia_lite.analysis.overlap`): documents and ``ngram``-word n-grams that both
+    hold, words as :mod:`gaia_lite.analysis.text` normalises them (13, as contamination). ``examples``: shared
+    n-grams shown with a document of each corpus."""
+
+    ngram: int = setting(13, "n-gram length in words, 1 to 50")
+    examples: int = setting(10, "shared n-grams shown with a document of each corpus")
+
+    def __post_init__(self):
+        _at_least("ngram", self.ngram, 1)
+        if self.ngram > MAX_NGRAM:
+            raise ConfigError(f"ngram must be from 1 to {MAX_NGRAM}, got {self.ngram!r}")
+        _at_least("examples", self.examples, 0)
+
+
 DEFAULT_METRICS = ("nDCG@10", "R@100", "R@1000")
 
 

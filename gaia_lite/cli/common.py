@@ -18,8 +18,8 @@ import typing
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..config import (BuildConfig, ContaminationConfig, DenseConfig, DuplicatesConfig, FusionConfig, RetrieverConfig,
-                      SparseConfig, check_k)
+from ..config import (AuditConfig, BuildConfig, ContaminationConfig, DenseConfig, DuplicatesConfig, FusionConfig,
+                      OverlapConfig, RetrieverConfig, SparseConfig, check_k)
 from ..registry import Registry
 
 #: The settings dataclasses that have flags, by section: the section is the flags' dest prefix and, for the
@@ -32,6 +32,8 @@ SECTIONS: dict[str, type] = {
     "build": BuildConfig,
     "contamination": ContaminationConfig,
     "duplicates": DuplicatesConfig,
+    "audit": AuditConfig,
+    "overlap": OverlapConfig,
 }
 TITLES = {
     "retriever": "retriever",
@@ -41,6 +43,8 @@ TITLES = {
     "build": "how the build runs (shards, workers, a Ray cluster)",
     "contamination": "what counts as contamination",
     "duplicates": "what counts as a duplicate",
+    "audit": "what the audit computes",
+    "overlap": "what counts as overlap",
 }
 
 
