@@ -1,5 +1,8 @@
-"""What is in a corpus: benchmark contamination and duplicates.
+"""What is in a corpus: an audit, benchmark contamination and duplicates.
 
+- :func:`find_audit` audits a corpus at WIMBD's depth (lengths, most common n-grams with exact counts, distinct
+  n-grams, personal data, languages, offensive language, metadata) into its ``audit/`` folder, returning an
+  :class:`~gaia_lite.analysis.audit.AuditReport`; :func:`load_audit` reads it back;
 - :func:`find_contamination` checks a benchmark's items against a corpus (n-gram overlap, where and how much),
   returning a :class:`~gaia_lite.analysis.contamination.ContaminationReport`;
 - :func:`find_duplicates` finds exact and near-duplicate documents, returning a
@@ -18,4 +21,5 @@ __all__, __getattr__ = lazy_exports("gaia_lite.analysis", {
     "gaia_lite.analysis.contamination": ("find_contamination", "ContaminationReport", "ItemResult", "Overlap"),
     "gaia_lite.analysis.duplicates": ("find_duplicates", "DuplicatesReport", "load_duplicates"),
     "gaia_lite.analysis.benchmark": ("read_benchmark", "Benchmark"),
+    "gaia_lite.analysis.audit": ("find_audit", "AuditReport", "load_audit"),
 })
