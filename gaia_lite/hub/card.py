@@ -15,7 +15,8 @@ from .specs import RepoSpec
 def dataset_card(corpus: Corpus, spec: RepoSpec, manifest: dict, tables: Sequence[tuple[str, list]]) -> str:
     """The card (README.md) for ``corpus`` pushed to ``spec`` with ``manifest``; ``tables`` are the results
     tables as ``(file name, records)``."""
-    lines = [*_summary(corpus, manifest), *_use_it(spec, manifest), *_rebuild_it(corpus, manifest),
+    lines = [*_summary(corpus, manifest), *_audit(corpus, manifest), *_use_it(spec, manifest),
+             *_rebuild_it(corpus, manifest),
              *_evaluation(tables), *_layout(manifest)]
     return f"---\n{_front_matter(corpus, manifest)}\n---\n\n" + "\n".join(lines)
 
@@ -73,6 +74,35 @@ def _summary(corpus: Corpus, manifest: dict) -> list[str]:
     else:
         lines.append("None: only the documents were pushed.")
     return lines
+
+
+def _audit(corpus: Corpus, manifest: dict) -> list[str]:
+    """The pushed audit's main figures (``gaia-lite audit``), where one is pushed."""
+    import json
+
+    names = [n for n, m in manifest["artifacts"].items() if m["kind"] == "audit"]
+    if not names:
+        return []
+    s = json.loads((corpus.folder / names[0] / "summary.json").read_text(encoding="utf-8"))
+    t = s["text"]
+    rows = [("words", f"{t['words']:,}"), ("characters", f"{t['characters']:,}"),
+            (f"tokens ({t['tokenizer']})", f"{t['tokens']:,}"), ("empty documents", f"{t['empty']:,}"),
+            (f"documents under {t['short_words']} words", f"{t['short']:,}")]
+    rows += [(f"distinct {n}-grams (HyperLogLog)", f"{d['estimate']:,.0f} ({d['lower']:,.0f} to {d['upper']:,.0f})")
+             for n, d in s["distinct"].items()]
+    if s["languages"].get("enabled"):
+        rows.append(("languages", ", ".join(f"{x['language'] or 'unknown'} {100 * x['share']:.1f}%"
+                                            for x in s["languages"]["top"][:5])))
+    if s["personal_data"].get("enabled"):
+        rows.append(("personal data (documents)", ", ".join(f"{k} {v['documents']:,}"
+                                                            for k, v in s["personal_data"]["types"].items())))
+    if s["offensive"].get("enabled"):
+        rows.append(("offensive language", f"{s['offensive']['documents']:,} documents "
+                                           f"({100 * s['offensive']['rate']:.2f}%, {s['offensive']['model']})"))
+    return ["", "## What is in it (`gaia-lite audit`)", "", "| | |", "|---|---|",
+            *[f"| {k} | {v} |" for k, v in rows], "",
+            f"Tables (most common n-grams, lengths, personal data, languages, metadata) in `{INDEXES_DIR}/{names[0]}/`.",
+            ""]
 
 
 def _use_it(spec: RepoSpec, manifest: dict) -> list[str]:
@@ -135,6 +165,8 @@ def _kind_text(m: dict) -> str:
         return "Lucene BM25 (Anserini)"
     if m["kind"] == "duplicates":
         return "exact and near-duplicate clusters (MinHash LSH)"
+    if m["kind"] == "audit":
+        return "audit: lengths, n-grams, personal data, languages, offensive language, metadata"
     return f"FAISS {m['params'].get('index_type', 'flat')}, dense"
 
 
@@ -148,6 +180,9 @@ def _params_text(name: str, m: dict) -> str:
         return (f"{p.get('shingle')}-word shingles, {p.get('num_perm')} permutations, Jaccard threshold "
                 f"{p.get('threshold')} ({p.get('bands')} bands x {p.get('rows')}); clusters.parquet, one row per "
                 "document")
+    if m["kind"] == "audit":
+        return (f"most common {p.get('ngrams')}-grams (top {p.get('top')}, exact counts), distinct 1- to 5-grams "
+                f"(HyperLogLog), tokens of `{p.get('tokenizer')}`; summary.json and Parquet tables")
     e = p.get("encoder", {})
     return (f"model `{e.get('model')}`, {e.get('dim')} dims, {e.get('pooling')} pooling, "
             f"{'normalised' if e.get('normalize') else 'not normalised'}, embeddings in config "

@@ -226,11 +226,12 @@ def _check_index(name: str, meta: ArtifactMeta, dest: Path, corpus: Corpus, wher
         rows = np.load(dest / "rows.npy")
         if len(rows) != meta.params.get("indexed") or (len(rows) and int(rows.max()) >= len(corpus)):
             raise ArtifactMismatchError(f"{where}: {name}'s rows.npy does not fit the corpus: push it again")
-    elif meta.kind == "duplicates":
+    elif meta.kind in ("duplicates", "audit"):
         import pyarrow.parquet as pq
 
-        if pq.read_table(dest / "clusters.parquet", columns=["id"]).column("id").to_pylist() != corpus.ids:
-            raise ArtifactMismatchError(f"{where}: {name}'s clusters are not in corpus order: push it again")
+        table = "clusters.parquet" if meta.kind == "duplicates" else "documents.parquet"
+        if pq.read_table(dest / table, columns=["id"]).column("id").to_pylist() != corpus.ids:
+            raise ArtifactMismatchError(f"{where}: {name}'s {table} is not in corpus order: push it again")
     else:
         ids = corpus.ids
         docids = (dest / "docid").read_text(encoding="utf-8").splitlines()

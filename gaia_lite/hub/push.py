@@ -135,10 +135,10 @@ class _Push:
 
 
 def _indexes(corpus: Corpus) -> dict[str, ArtifactMeta]:
-    """The corpus's sparse and dense indexes and its duplicate analysis, each checked against the corpus: a stale
-    one is never published."""
+    """The corpus's sparse and dense indexes, its duplicate analysis and its audit, each checked against the
+    corpus: a stale one is never published."""
     found = {name: meta for name, meta in corpus.artifacts().items()
-             if meta.kind in ("sparse", "dense", "duplicates")}
+             if meta.kind in ("sparse", "dense", "duplicates", "audit")}
     for name, meta in found.items():
         check_same_documents(f"{meta.kind} index {corpus.folder / name}", meta, corpus.meta, meta.command)
     return found
