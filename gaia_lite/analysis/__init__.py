@@ -7,6 +7,8 @@
   returning a :class:`~gaia_lite.analysis.contamination.ContaminationReport`;
 - :func:`find_duplicates` finds exact and near-duplicate documents, returning a
   :class:`~gaia_lite.analysis.duplicates.DuplicatesReport` and storing the clusters beside the corpus;
+- :func:`find_overlap` finds the n-grams and documents two corpora share, returning an
+  :class:`~gaia_lite.analysis.overlap.OverlapReport` and storing it in the first corpus's ``overlap/`` folder;
 - :func:`read_benchmark` reads a benchmark's items from any source a corpus can be built from.
 
 Both analyses share one text normalisation (:mod:`gaia_lite.analysis.text`) and run in shards on the same
@@ -22,4 +24,5 @@ __all__, __getattr__ = lazy_exports("gaia_lite.analysis", {
     "gaia_lite.analysis.duplicates": ("find_duplicates", "DuplicatesReport", "load_duplicates"),
     "gaia_lite.analysis.benchmark": ("read_benchmark", "Benchmark"),
     "gaia_lite.analysis.audit": ("find_audit", "AuditReport", "load_audit"),
+    "gaia_lite.analysis.overlap": ("find_overlap", "OverlapReport"),
 })
