@@ -151,7 +151,7 @@ def _psl():
 
 def _domain(value, psl) -> str | None:
     """The registered domain of URL ``value`` (``news.bbc.co.uk`` → ``bbc.co.uk``), the host itself where the
-    public-suffix list gives none (an IP address, ``localhost``); None where ``value`` is no URL with a host."""
+    public-suffix list gives none (``localhost``), and an IP address as it is; None where ``value`` is no URL with a host."""
     from urllib.parse import urlsplit
 
     if not isinstance(value, str):
@@ -163,6 +163,8 @@ def _domain(value, psl) -> str | None:
         return None
     if not host or "." not in host and host != "localhost" or " " in host:
         return None
+    if host.replace(".", "").isdigit() or ":" in host:  # an IP address: the list would cut 10.0.0.1 to 0.1
+        return host
     return psl.privatesuffix(host) or host
 
 
