@@ -1,0 +1,531 @@
+"""The words side of the audit: a word index per shard, n-gram statistics, and exact counts of any phrase.
+
+Words are those of :func:`gaia_lite.analysis.text.words` (a document's title words, then its text words); an
+n-gram never spans two documents.
+
+**The word index** (``<corpus>/audit/words/``, one folder per shard, ``00000``, ``00001``..., and
+``index.json`` listing them with each shard's first row): numpy ``.npy`` files, read memory-mapped, so that a
+phrase count reads only the postings of the phrase's rarest word and the token positions it checks:
+
+- ``tokens.npy`` (int32): every word of the shard as a word id, documents in row order, ``-1`` after each
+  document (so a phrase can never match across two documents);
+- ``doc_starts.npy`` (int64, documents + 1): where each document's first word is in ``tokens``;
+- ``vocab_hashes.npy`` (uint64, sorted): xxHash3-64 of each word's UTF-8; a word's id is its place here, so a
+  word is found by ``np.searchsorted`` without a dictionary of the vocabulary;
+- ``vocab_bytes.npy`` (uint8) and ``offsets.npy`` (int64, 2 x (vocabulary + 1)): the words themselves (row 0 of
+  ``offsets``: each word's UTF-8 bytes in ``vocab_bytes``), compared with the query word, so that a hash
+  collision can never make a false count; row 1: each word's postings in ``postings.npy``;
+- ``postings.npy`` (uint32, int64 past 2^32 words): per word, its positions in ``tokens``, ascending.
+
+This is infini-gram's idea (count any string exactly from an index, never a list of all n-grams) with
+per-word position lists instead of a suffix array: a shard's index is built in one sort, and a phrase costs
+one gather per other word over the rarest word's postings.
+
+**N-gram statistics** (made per shard by :class:`WordsPartWriter`, merged by :func:`combine_words`). N-grams
+are hashed (a 64-bit polynomial over the words' xxHash3, as :func:`gaia_lite.analysis.ngrams.window_hashes`)
+and counted exactly per shard with ``np.unique``. Per shard it keeps, for each n of ``AuditConfig.ngrams``, the
+C = max(1000, 10 x top) most frequent n-grams (the candidates) and the (C+1)-th count; for n = 1..5, a
+HyperLogLog sketch (Apache DataSketches, lg_k = 14) of the distinct n-grams and the S = 65,536 smallest
+hashes with their counts. The driver merges the sketches (distinct n-grams with 95% bounds), merges the samples
+(the global S smallest hashes are among every shard's S smallest, so their counts are exact sums: the share of
+n-grams seen once among them, times the distinct estimate, estimates the n-grams seen once), and recounts every
+candidate exactly over every shard's word index, comparing word by word. The top-k is *proven complete* where
+its k-th count exceeds the sum over the shards of their (C+1)-th counts: no n-gram outside the candidates
+can occur more often than that.
+
+Memory: a shard's writer holds its words (4 bytes each plus a dictionary of its vocabulary) and, while it
+finishes, about 60 bytes per word of the shard; the driver holds the shards' statistics (for each n, C
+candidates and S sample hashes per shard). The exact recount reads one shard at a time: about 40 bytes per
+word of the largest shard, plus the candidates (at most C x shards per n, each with its words).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import MAX_NGRAM, AuditConfig
+from ..errors import InputError, MissingArtifactError
+from .text import NORMALIZATION, words
+
+#: n-gram sizes whose distinct n-grams (and n-grams seen once) are always estimated.
+DISTINCT_SIZES = (1, 2, 3, 4, 5)
+#: HyperLogLog precision: 2^14 registers, a relative standard error of about 0.8%.
+HLL_LG_K = 14
+#: Smallest distinct n-gram hashes kept per shard for the n-grams seen once.
+SAMPLE = 65_536
+#: Word index format, recorded in ``index.json``.
+FORMAT = 1
+#: Files of one shard's word index, as :func:`combine_words` links them into the audit.
+INDEX_FILES = ("tokens.npy", "doc_starts.npy", "vocab_hashes.npy", "vocab_bytes.npy", "offsets.npy",
+               "postings.npy", "shard.json")
+INDEX_FILE = "index.json"
+STATS_FILE = "ngram_stats.npz"  # a shard's n-gram statistics: in the part only, merged into the audit's tables
+NGRAMS_FILE = "ngrams.parquet"
+EXAMPLES = 3
+#: z of the singleton share's Wilson interval; with the HyperLogLog's 3-sigma bounds the product covers >= 95%.
+_SHARE_Z = 2.0
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # the polynomial of ngrams.window_hashes
+
+
+def candidates_per_shard(config: AuditConfig) -> int:
+    """C: the most frequent n-grams of each shard kept as candidates for the global top ``config.top``."""
+    return max(1000, 10 * config.top)
+
+
+def _utf8(word: str) -> bytes:
+    return word.encode("utf-8", "surrogatepass")
+
+
+def _word_hashes(word_list: Sequence[str]) -> np.ndarray:
+    """The 64-bit hash of each word (xxHash3 of its UTF-8)."""
+    import xxhash
+
+    h = xxhash.xxh3_64_intdigest
+    return np.fromiter((h(_utf8(w)) for w in word_list), np.uint64, count=len(word_list))
+
+
+class WordsPartWriter:
+    """A shard's word index and n-gram statistics, written into ``folder`` by :meth:`finish` from the documents
+    given to :meth:`add` (each a list of normalised words, in row order). Memory grows with the shard only."""
+
+    def __init__(self, folder: Path, config: AuditConfig):
+        from array import array
+
+        self.folder, self.config = Path(folder), config
+        self._vocab: dict[str, int] = {}
+        self._tokens = array("i")  # word ids in first-seen order, -1 after each document
+        self._documents = 0
+
+    def add(self, doc_words: list[list[str]]) -> None:
+        """Add the next documents of the shard (in row order)."""
+        vocab, tokens = self._vocab, self._tokens
+        setdefault = vocab.setdefault
+        for doc in doc_words:
+            tokens.extend([setdefault(w, len(vocab)) for w in doc])
+            tokens.append(-1)
+        self._documents += len(doc_words)
+
+    def finish(self) -> dict[str, int]:
+        """Write the word index and the n-gram statistics; returns ``{"words", "vocabulary"}`` of the shard."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        word_list = list(self._vocab)  # in id order
+        self._vocab = {}
+        first_seen = np.frombuffer(self._tokens, np.int32)
+        hashes = _word_hashes(word_list)
+        # Word ids in hash order: a word's id is its place in the sorted hashes.
+        order = np.argsort(hashes, kind="stable")
+        new_id = np.empty(len(word_list) + 1, np.int32)
+        new_id[order] = np.arange(len(word_list), dtype=np.int32)
+        new_id[-1] = -1  # the separator (-1) indexes the last entry
+        tokens = new_id[first_seen]
+        del first_seen
+        self._tokens = None
+        word_list = [word_list[i] for i in order]
+        hashes = hashes[order]
+        index = _write_index(self.folder, tokens, hashes, word_list, self._documents)
+        _write_stats(self.folder / STATS_FILE, tokens, hashes, word_list, index["doc_starts"], self.config)
+        return {"words": int(index["words"]), "vocabulary": len(word_list)}
+
+
+def _write_index(folder: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: list[str], documents: int
+                 ) -> dict[str, Any]:
+    separators = np.flatnonzero(tokens < 0)  # one after each document
+    doc_starts = np.concatenate([[0], separators + 1]).astype(np.int64)
+    encoded = [_utf8(w) for w in word_list]
+    byte_offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=byte_offsets[1:])
+    # Positions grouped by word: a stable sort keeps each word's positions ascending; separators sort first.
+    position_type = np.uint32 if len(tokens) < 2 ** 32 else np.int64
+    order = np.argsort(tokens, kind="stable").astype(position_type)
+    postings = order[documents:]
+    del order
+    posting_offsets = np.zeros(len(word_list) + 1, np.int64)
+    np.cumsum(np.bincount(tokens[tokens >= 0], minlength=len(word_list)), out=posting_offsets[1:])
+    np.save(folder / "tokens.npy", tokens)
+    np.save(folder / "doc_starts.npy", doc_starts)
+    np.save(folder / "vocab_hashes.npy", hashes)
+    np.save(folder / "vocab_bytes.npy", np.frombuffer(b"".join(encoded), np.uint8))
+    np.save(folder / "offsets.npy", np.stack([byte_offsets, posting_offsets]))
+    np.save(folder / "postings.npy", postings)
+    record = {"format": FORMAT, "documents": documents, "words": len(tokens) - documents,
+              "vocabulary": len(word_list)}
+    (folder / "shard.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return {**record, "doc_starts": doc_starts}
+
+
+def _window_hashes(tokens: np.ndarray, hashes: np.ndarray, sizes: Sequence[int]):
+    """For each n of ``sizes`` (ascending): n, the start of every window of n words inside one document, and
+    its hash. Built incrementally (n from n-1), so all sizes cost max(sizes) passes."""
+    word_hash = np.append(hashes, np.uint64(0))[tokens]  # a separator (-1) takes the appended 0
+    separators = np.concatenate([[0], np.cumsum(tokens < 0)]).astype(np.int64)
+    h = word_hash
+    for n in range(1, max(sizes) + 1):
+        if n > 1:
+            h = h[:-1] * _MULTIPLIER + word_hash[n - 1:]  # unsigned arithmetic wraps around, as the hash wants
+        if n in sizes:
+            starts = np.flatnonzero(separators[n:] == separators[:-n])  # no separator inside the window
+            yield n, starts, h[starts]
+
+
+def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: list[str], doc_starts: np.ndarray,
+                 config: AuditConfig) -> None:
+    import datasketches
+
+    top_sizes, C = set(config.ngram_sizes), candidates_per_shard(config)
+    arrays: dict[str, np.ndarray] = {}
+    doc_of = np.repeat(np.arange(len(doc_starts) - 1, dtype=np.int64), np.diff(doc_starts))
+    for n, starts, h in _window_hashes(tokens, hashes, sorted(top_sizes | set(DISTINCT_SIZES))):
+        unique, first, counts = np.unique(h, return_index=True, return_counts=True)
+        if n in DISTINCT_SIZES:
+            sketch = datasketches.hll_sketch(HLL_LG_K)
+            update = sketch.update
+            for value in unique.view(np.int64).tolist():
+                update(value)
+            arrays[f"hll{n}"] = np.frombuffer(sketch.serialize_compact(), np.uint8)
+            arrays[f"distinct{n}"] = np.array(len(unique), np.int64)
+            # np.unique sorts: the first S are the shard's S smallest hashes.
+            arrays[f"sample{n}_hash"], arrays[f"sample{n}_count"] = unique[:SAMPLE], counts[:SAMPLE]
+        if n in top_sizes:
+            chosen, bound = _most_frequent(counts, C)
+            at = starts[first[chosen]]  # an occurrence of each: its words
+            ids = tokens[at[:, None] + np.arange(n)]
+            arrays[f"top{n}_ngram"] = np.array([" ".join(word_list[i] for i in row) for row in ids.tolist()], str)
+            arrays[f"top{n}_count"] = counts[chosen]
+            arrays[f"top{n}_documents"] = _documents_of(unique[chosen], h, doc_of[starts])
+            arrays[f"top{n}_bound"] = np.array(bound, np.int64)
+    np.savez(path, **arrays)
+
+
+def _most_frequent(counts: np.ndarray, c: int) -> tuple[np.ndarray, int]:
+    """The ``c`` largest of ``counts`` (ties at the edge: the first, i.e. the smallest hashes) and the (c+1)-th
+    largest count (0 where there are no more), which bounds every count not chosen."""
+    if len(counts) <= c:
+        return np.arange(len(counts)), 0
+    bound = int(np.partition(counts, len(counts) - c - 1)[len(counts) - c - 1])
+    above = np.flatnonzero(counts > bound)
+    tied = np.flatnonzero(counts == bound)[:c - len(above)]
+    return np.sort(np.concatenate([above, tied])), bound
+
+
+def _documents_of(chosen: np.ndarray, h: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """For each hash of ``chosen`` (sorted), the number of documents whose windows (hashes ``h``, documents
+    ``docs``) have it."""
+    if not len(chosen):
+        return np.zeros(0, np.int64)
+    i = np.minimum(np.searchsorted(chosen, h), len(chosen) - 1)
+    hit = chosen[i] == h
+    pairs = np.unique(i[hit].astype(np.int64) * (int(docs.max(initial=0)) + 1) + docs[hit])
+    return np.bincount(pairs // (int(docs.max(initial=0)) + 1), minlength=len(chosen)).astype(np.int64)
+
+
+# --- the driver ---------------------------------------------------------------------------------------------
+
+def combine_words(parts: list[Path], out: Path, config: AuditConfig, ids: Sequence[str]) -> dict[str, Any]:
+    """Merge the shards' word parts (``parts``, in shard order) into the audit folder ``out``: their word
+    indexes go to ``out/words/<shard>/`` (hard links where the file system allows, else copies: the parts stay
+    whole, so a build that fails here can resume), the most common n-grams, recounted exactly, to
+    ``out/ngrams.parquet``. ``ids`` are the corpus's document ids in row order (the examples). Returns the
+    summary's ``words``, ``distinct``, ``singletons`` and ``ngrams``."""
+    parts = [Path(p) for p in parts]
+    words_dir = Path(out) / "words"
+    words_dir.mkdir(parents=True, exist_ok=True)
+    shards, first_row = [], 0
+    for i, part in enumerate(parts):
+        record = json.loads((part / "shard.json").read_text(encoding="utf-8"))
+        name = f"{i:05d}"
+        (words_dir / name).mkdir()
+        for file in INDEX_FILES:
+            _link_or_copy(part / file, words_dir / name / file)
+        shards.append({"name": name, "first_row": first_row, **{k: record[k] for k in ("documents", "words",
+                                                                                       "vocabulary")}})
+        first_row += record["documents"]
+    if first_row != len(ids):
+        raise InputError(f"the word parts hold {first_row} documents but the corpus has {len(ids)}: "
+                         "the parts are not this corpus's; run the audit again")
+    (words_dir / INDEX_FILE).write_text(json.dumps({"format": FORMAT, "normalization": NORMALIZATION,
+                                                    "shards": shards}, indent=1) + "\n", encoding="utf-8")
+    stats = [dict(np.load(part / STATS_FILE)) for part in parts]
+    distinct, singletons = {}, {}
+    for n in DISTINCT_SIZES:
+        distinct[str(n)], singletons[str(n)] = _distinct(n, stats)
+    sizes = list(config.ngram_sizes)
+    table, complete, bound = _top_ngrams(words_dir, shards, stats, sizes, config.top, ids)
+    _write_ngrams(Path(out) / NGRAMS_FILE, table)
+    return {"words": sum(s["words"] for s in shards), "distinct": distinct, "singletons": singletons,
+            "ngrams": {"sizes": sizes, "top": config.top, "exact": True, "candidates": candidates_per_shard(config),
+                       "complete": complete, "bound": bound}}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _distinct(n: int, stats: list[dict[str, np.ndarray]]) -> tuple[dict, dict]:
+    """The distinct n-grams and the n-grams seen once, each an estimate with 95% bounds (exact where every shard
+    kept all its hashes)."""
+    import datasketches
+
+    hashes = np.concatenate([s[f"sample{n}_hash"] for s in stats])
+    counts = np.concatenate([s[f"sample{n}_count"] for s in stats])
+    unique, inverse = np.unique(hashes, return_inverse=True)
+    totals = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
+    if all(int(s[f"distinct{n}"]) <= SAMPLE for s in stats):
+        # Every shard kept every hash: the merged sample is all the n-grams (64-bit hash collisions aside).
+        d, once = len(unique), int((totals == 1).sum())
+        method = "exact: every shard's distinct n-gram hashes (64-bit) merged"
+        return _estimate(d, d, d, method), _estimate(once, once, once, method)
+    union = datasketches.hll_union(HLL_LG_K)
+    for s in stats:
+        union.update(datasketches.hll_sketch.deserialize(s[f"hll{n}"].tobytes()))
+    sketch = union.get_result()
+    d = sketch.get_estimate()
+    distinct = _estimate(d, sketch.get_lower_bound(2), sketch.get_upper_bound(2),
+                         f"HyperLogLog (Apache DataSketches, lg_k={HLL_LG_K}, shards' sketches merged); bounds at "
+                         "2 standard deviations (95.4%)")
+    # The S smallest hashes of all n-grams are a uniform sample of them, their counts exact sums over the shards.
+    share = (totals[:SAMPLE] == 1).sum() / SAMPLE
+    low, high = _wilson(share, SAMPLE, _SHARE_Z)
+    once = _estimate(share * d, low * sketch.get_lower_bound(3), high * sketch.get_upper_bound(3),
+                     f"share of n-grams seen once among the {SAMPLE:,} smallest n-gram hashes (a uniform sample of "
+                     "the distinct n-grams, counts exact) times the HyperLogLog distinct estimate; bounds: the "
+                     f"share's Wilson interval (z={_SHARE_Z:g}, 95.4%) times the distinct bounds at 3 standard "
+                     "deviations (99.7%), together at least 95%")
+    return distinct, once
+
+
+def _estimate(estimate: float, lower: float, upper: float, method: str) -> dict[str, Any]:
+    return {"estimate": int(round(estimate)), "lower": int(math.floor(lower)), "upper": int(math.ceil(upper)),
+            "confidence": 0.95, "method": method}
+
+
+def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``p`` seen in ``n`` draws."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class _Recount:
+    """The candidates of one n and their exact counts, documents and first documents (rows)."""
+
+    ngrams: list[str]
+    count: np.ndarray
+    documents: np.ndarray
+    examples: list[list[int]] = field(default_factory=list)
+
+
+def _top_ngrams(words_dir: Path, shards: list[dict], stats: list[dict], sizes: list[int], top: int,
+                ids: Sequence[str]) -> tuple[list[dict], dict[str, bool], dict[str, int]]:
+    recounts: dict[int, _Recount] = {}
+    for n in sizes:
+        candidates = sorted(set().union(*(s[f"top{n}_ngram"].tolist() for s in stats)))
+        recounts[n] = _Recount(candidates, np.zeros(len(candidates), np.int64), np.zeros(len(candidates), np.int64),
+                               [[] for _ in candidates])
+    for shard in shards:
+        _recount_shard(ShardIndex(words_dir / shard["name"], shard["first_row"]), recounts)
+    rows, complete, bound = [], {}, {}
+    for n in sizes:
+        r = recounts[n]
+        order = sorted((i for i in range(len(r.ngrams)) if r.count[i] > 0), key=lambda i: (-r.count[i], r.ngrams[i]))
+        kept = order[:top]
+        bound[str(n)] = int(sum(int(s[f"top{n}_bound"]) for s in stats))
+        # No n-gram outside the candidates occurs more than ``bound`` times; the k-th must beat it strictly, since
+        # an outsider with the same count might come first by its text.
+        complete[str(n)] = bound[str(n)] == 0 or (len(kept) == top and int(r.count[kept[-1]]) > bound[str(n)])
+        for rank, i in enumerate(kept, 1):
+            rows.append({"n": n, "rank": rank, "ngram": r.ngrams[i], "count": int(r.count[i]),
+                         "documents": int(r.documents[i]), "examples": [ids[row] for row in r.examples[i]]})
+    return rows, complete, bound
+
+
+def _recount_shard(index: ShardIndex, recounts: dict[int, _Recount]) -> None:
+    """Add one shard's exact counts of every candidate: windows are matched by hash, then word by word."""
+    all_words = sorted({w for r in recounts.values() for g in r.ngrams for w in g.split(" ")})
+    word_id = dict(zip(all_words, index.lookup(all_words).tolist()))
+    hashes = np.asarray(index.vocab_hashes)
+    tokens = np.asarray(index.tokens)
+    for n, starts, h in _window_hashes(tokens, hashes, sorted(recounts)):
+        r = recounts[n]
+        if not r.ngrams:
+            continue
+        grams = [g.split(" ") for g in r.ngrams]
+        cand_ids = np.array([[word_id[w] for w in g] for g in grams], np.int64).reshape(len(grams), n)
+        present = np.flatnonzero((cand_ids >= 0).all(axis=1))  # a word the shard lacks: no occurrence here
+        if not len(present):
+            continue
+        cand_hash = _ngram_hash(np.append(hashes, np.uint64(0))[cand_ids[present]])
+        order = np.argsort(cand_hash, kind="stable")
+        table, table_cand = cand_hash[order], present[order]
+        lo, hi = np.searchsorted(table, h, "left"), np.searchsorted(table, h, "right")
+        hit = hi > lo
+        window, lo, many = starts[hit], lo[hit], (hi - lo)[hit]
+        # One row per (window, candidate with its hash): equal hashes of different candidates both get checked.
+        window = np.repeat(window, many)
+        entry = np.repeat(lo - np.concatenate([[0], np.cumsum(many)[:-1]]), many) + np.arange(many.sum())
+        cand = table_cand[entry]
+        same = np.ones(len(window), bool)
+        for k in range(n):
+            same &= tokens[window + k] == cand_ids[cand, k]
+        window, cand = window[same], cand[same]
+        r.count += np.bincount(cand, minlength=len(r.ngrams))
+        docs = np.searchsorted(np.asarray(index.doc_starts), window, "right") - 1
+        width = len(index.doc_starts)
+        pairs = np.unique(cand * width + docs)  # sorted: by candidate, then document (row order)
+        pair_cand, pair_doc = pairs // width, pairs % width
+        r.documents += np.bincount(pair_cand, minlength=len(r.ngrams))
+        group_start = np.searchsorted(pair_cand, pair_cand, "left")
+        first = np.flatnonzero(np.arange(len(pairs)) - group_start < EXAMPLES)
+        for c, d in zip(pair_cand[first].tolist(), pair_doc[first].tolist()):
+            if len(r.examples[c]) < EXAMPLES:
+                r.examples[c].append(index.first_row + d)
+
+
+def _ngram_hash(word_hashes: np.ndarray) -> np.ndarray:
+    """The hash of each row of word hashes, as :func:`_window_hashes` computes it for a window."""
+    h = np.zeros(len(word_hashes), np.uint64)
+    for k in range(word_hashes.shape[1]):
+        h = h * _MULTIPLIER + word_hashes[:, k]
+    return h
+
+
+def _write_ngrams(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("n", pa.int32()), ("rank", pa.int32()), ("ngram", pa.string()), ("count", pa.int64()),
+                        ("documents", pa.int64()), ("examples", pa.list_(pa.string()))])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
+# --- reading the index: counting phrases --------------------------------------------------------------------
+
+class ShardIndex:
+    """One shard's word index, memory-mapped (nothing is read until used); ``first_row`` is the corpus row of
+    its first document."""
+
+    def __init__(self, folder: Path, first_row: int):
+        self.folder, self.first_row = folder, first_row
+        self.vocab_hashes = self._open("vocab_hashes.npy")
+
+    def _open(self, name: str) -> np.ndarray:
+        return np.load(self.folder / name, mmap_mode="r")
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Opened on first use: a phrase with a word the shard lacks opens nothing more than the hashes.
+        if name in ("tokens", "doc_starts", "vocab_bytes", "offsets", "postings"):
+            value = self._open(f"{name}.npy")
+            setattr(self, name, value)
+            return value
+        raise AttributeError(name)
+
+    def lookup(self, word_list: Sequence[str]) -> np.ndarray:
+        """The id of each word in this shard (-1 where the shard does not hold it): found by its hash, then
+        compared byte for byte, so a hash collision never returns another word."""
+        ids = np.full(len(word_list), -1, np.int64)
+        if not len(word_list):
+            return ids
+        wanted = _word_hashes(word_list)
+        lo = np.searchsorted(self.vocab_hashes, wanted, "left")
+        hi = np.searchsorted(self.vocab_hashes, wanted, "right")
+        for i in np.flatnonzero(hi > lo).tolist():
+            encoded = _utf8(word_list[i])
+            for candidate in range(int(lo[i]), int(hi[i])):
+                start, stop = self.offsets[0, candidate], self.offsets[0, candidate + 1]
+                if self.vocab_bytes[start:stop].tobytes() == encoded:
+                    ids[i] = candidate
+                    break
+        return ids
+
+    def find(self, word_ids: np.ndarray) -> np.ndarray:
+        """The positions in ``tokens`` where the words ``word_ids`` (all held by the shard) occur in a row."""
+        counts = self.offsets[1, word_ids + 1] - self.offsets[1, word_ids]
+        rarest = int(np.argmin(counts))
+        r = int(word_ids[rarest])
+        starts = np.asarray(self.postings[self.offsets[1, r]:self.offsets[1, r + 1]]).astype(np.int64) - rarest
+        starts = starts[(starts >= 0) & (starts + len(word_ids) <= len(self.tokens))]
+        for k, w in enumerate(word_ids.tolist()):
+            if k != rarest and len(starts):
+                starts = starts[self.tokens[starts + k] == w]  # separators (-1) never equal a word
+        return starts
+
+
+@dataclass
+class PhraseCount:
+    """The exact count of a phrase in a corpus: ``occurrences`` (overlapping ones included), ``documents``
+    holding it, the first ``len(ids)`` of them in row order with their occurrences (``per_document``), the
+    normalised ``words`` the phrase was counted as, and the ``seconds`` the count took."""
+
+    phrase: str
+    words: list[str]
+    occurrences: int
+    documents: int
+    ids: list[str]
+    per_document: list[int]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The count as JSON-ready values."""
+        return {**asdict(self), "normalization": NORMALIZATION}
+
+
+def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
+    """Count ``phrase`` exactly in ``corpus`` (its occurrences and the documents holding it) with the word index
+    of the corpus's audit (``gaia-lite audit``). The phrase is normalised as the audit's words are
+    (:mod:`gaia_lite.analysis.text`), so ``"Return the"`` counts ``return the``; a phrase never spans two
+    documents. ``limit`` documents are listed, in row order."""
+    from .audit import AUDIT_DIR, WORDS_DIR, check_audit
+
+    started = time.perf_counter()
+    phrase_words = words(phrase)
+    if not phrase_words:
+        raise InputError(f"the phrase {phrase!r} has no words: words are runs of letters and digits "
+                         "(punctuation and symbols separate them); give at least one")
+    if len(phrase_words) > MAX_NGRAM:
+        raise InputError(f"the phrase has {len(phrase_words)} words; count phrases of at most {MAX_NGRAM} words")
+    folder = corpus.folder / AUDIT_DIR / WORDS_DIR
+    if not check_audit(corpus) or not (folder / INDEX_FILE).is_file():
+        raise MissingArtifactError(f"no word index at {folder}: run `gaia-lite audit {corpus.folder}`")
+    listing = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
+    occurrences, documents, rows, per_document = 0, 0, [], []
+    for shard in listing["shards"]:
+        index = ShardIndex(folder / shard["name"], shard["first_row"])
+        word_ids = index.lookup(phrase_words)
+        if (word_ids < 0).any():
+            continue
+        starts = index.find(word_ids)
+        if not len(starts):
+            continue
+        docs = np.searchsorted(index.doc_starts, starts, "right") - 1  # starts ascend, so docs do
+        new = np.flatnonzero(np.diff(docs, prepend=-1))
+        occurrences += len(starts)
+        documents += len(new)
+        if len(rows) < limit:
+            take = new[:limit - len(rows)]
+            rows.extend((index.first_row + docs[take]).tolist())
+            per_document.extend(np.diff(np.append(new, len(docs)))[:len(take)].tolist())
+    return PhraseCount(phrase, phrase_words, occurrences, documents, _ids_of(corpus, rows), per_document,
+                       round(time.perf_counter() - started, 6))
+
+
+def _ids_of(corpus, rows: list[int]) -> list[str]:
+    """The ids of ``rows``: read from the id column alone (listing every id of a large corpus takes longer than
+    the count)."""
+    table = getattr(getattr(corpus, "dataset", None), "data", None)
+    if table is None or getattr(corpus.dataset, "_indices", None) is not None:
+        ids = corpus.ids
+        return [ids[r] for r in rows]
+    return table.column("id").take(rows).to_pylist()
