@@ -159,8 +159,9 @@ def find_overlap(a: Corpus | str, b: Corpus | str, config: OverlapConfig | None 
         raise InputError(f"partitions must be a whole number from 1 to {MAX_PARTITIONS}, got {partitions!r}")
     out = overlap_dir(a, b)
     started = time.perf_counter()
-    side_a = OverlapSideJob(str(a.folder), config.ngram, partitions)
-    side_b = OverlapSideJob(str(b.folder), config.ngram, partitions)
+    # Absolute folders: a worker (another process, a Ray node) reopens the corpus from its own working directory.
+    side_a = OverlapSideJob(str(a.folder.resolve()), config.ngram, partitions)
+    side_b = OverlapSideJob(str(b.folder.resolve()), config.ngram, partitions)
     options = dict(shard_size=shard_size, executor=executor, workdir=workdir, progress=progress, log=log,
                    tracker=tracker)
 
@@ -409,7 +410,7 @@ def _join(a: Corpus, b: Corpus, config: OverlapConfig, partitions: int, side_a, 
             sum(r["empty"] for r in records), sum(r["ngrams"] for r in records), distinct[side], overlapping,
             round(shared_total / distinct[side], 6) if distinct[side] else 0.0,
             round(overlapping / (len(corpus) - short), 6) if len(corpus) > short else 0.0)
-    report = OverlapReport(sides["a"], sides["b"], shared_total, config, partitions, examples, str(out),
+    report = OverlapReport(sides["a"], sides["b"], shared_total, config, partitions, examples, str(out.absolute()),
                            nodes=sorted({r["node"] for r in a_records + b_records}))
     with atomic_build(out) as tmp:
         _write_documents(tmp / DOCUMENTS_FILE, a, b, counts)

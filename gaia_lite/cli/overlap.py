@@ -48,10 +48,15 @@ def run(args) -> int:
     if report.examples:
         print("examples:")
         for e in report.examples:
-            print(f"  \"{snippet(e['ngram'], 90)}\"  {report.a.corpus}: {e['a_id']} ({e['a_documents']:,} documents)"
-                  f"  {report.b.corpus}: {e['b_id']} ({e['b_documents']:,} documents)")
+            print(f"  \"{snippet(e['ngram'], 90)}\"  {report.a.corpus}: {_held(e['a_id'], e['a_documents'])}  "
+                  f"{report.b.corpus}: {_held(e['b_id'], e['b_documents'])}")
     print(f"stored -> {report.folder} (summary.json, shared_documents.parquet)")
     return 0
+
+
+def _held(doc_id: str, documents: int) -> str:
+    """A document holding an example, and how many others do."""
+    return doc_id if documents == 1 else f"{doc_id} and {documents - 1:,} more"
 
 
 def _open(open_corpus, spec: str, root, which: str):
