@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import ArtifactMeta, atomic_build, check_same_documents
-from ..config import AuditConfig, DenseConfig, configure
+from ..config import DEFAULT_MODEL, AuditConfig, configure
 from ..corpus import Corpus
 from ..errors import MissingArtifactError
 from ..executors import ShardJob, run_sharded
@@ -82,7 +82,7 @@ def tokenizer_of(corpus: Corpus) -> str:
         model = meta.params.get("encoder", {}).get("model")
         if model:
             return model
-    return DenseConfig().model
+    return DEFAULT_MODEL
 
 
 def audit_command(corpus: Corpus, config: AuditConfig) -> str:
