@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import GaiaLiteError, Terminated, sigterm_raises
-from . import (app, audit, contamination, corpus, demo, duplicates, index, overlap, passages, pull, push, search, serve,
-               space, tune)
+from . import (app, audit, contamination, corpus, count, demo, duplicates, index, overlap, passages, pull, push, search,
+               serve, space, tune)
 from . import eval as evaluate
 from .common import retriever_config
 
@@ -47,6 +47,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "pull": pull.add_parser,
     "contamination": contamination.add_parser,
     "duplicates": duplicates.add_parser,
+    "count": count.add_parser,
     "overlap": overlap.add_parser,
     "audit": audit.add_parser,
 }
