@@ -22,7 +22,7 @@ from .conftest import TINY_DOCS, write_jsonl
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SOURCES = sorted(p.name for p in BENCHMARKS.glob("*.py"))  # the scripts and their helper modules
-BENCH_SCRIPTS = ("bench_bm25", "bench_dense", "bench_app", "bench_scale", "bench_analysis")
+BENCH_SCRIPTS = ("bench_bm25", "bench_dense", "bench_app", "bench_scale", "bench_analysis", "bench_audit")
 # Tiny BEIR queries over TINY_DOCS; "t4" matches a single document, so weighted fusion has documents to fill.
 QUERIES = {"t1": "python programming language", "t2": "open source search engine library",
            "t3": "ranking function relevance of documents", "t4": "rock band london"}
@@ -72,6 +72,11 @@ def bench_scale():
 @pytest.fixture(scope="module")
 def bench_analysis():
     return load_script("bench_analysis")
+
+
+@pytest.fixture(scope="module")
+def bench_audit():
+    return load_script("bench_audit")
 
 
 @pytest.fixture(scope="module")
@@ -555,3 +560,47 @@ def test_analysis_measures_both_analyses_beside_their_peers_and_they_agree(bench
     assert "| small (132 docs) | contamination |" in bench_analysis.section(report)
     assert bench_analysis.pair_agreement([1, 1, -1, 2, 2], [5, 5, 5, -1, -1]) == {
         "pairs": 2, "peer_pairs": 3, "common_pairs": 1, "precision": 0.5, "recall": 1 / 3}
+
+
+# --- bench_audit -----------------------------------------------------------------------------------------------
+
+
+def test_audit_measures_the_audit_beside_its_peer_and_they_agree(bench_audit, tmp_path):
+    """The whole measurement on a small corpus with personal data and empty documents: the audit's top n-grams,
+    personal data, words, characters, tokens and lengths are the peer's, its estimates hold the exact counts, and
+    both ways the peer counts n-grams agree; the memory per part and the phrase counts run and report."""
+    import random
+
+    from gaia_lite.corpus import build_corpus
+
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(40)]
+    docs = [{"_id": f"d{i}", "title": "Notes" if i % 3 else "",
+             "text": " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 40)))
+                     + (" write to ann@example.org" if i % 9 == 0 else "")} for i in range(150)]
+    corpus, _ = build_corpus(str(write_jsonl(tmp_path / "d.jsonl", docs)), "small", root=tmp_path, progress=False)
+    out = bench_audit.measure(corpus, tmp_path, counting="counter")
+    for mode in ("core", "full"):
+        agree = out[f"agreement_{mode}"]
+        assert agree["all_exact_identical"] and agree["all_estimates_within"], agree
+        assert set(agree["ngrams"]) == {"1", "2", "3", "5", "10"}
+    assert out["agreement_full"]["languages"] and out["agreement_full"]["offensive"]
+    assert out["audit_core"]["personal_data"]["email"] == {"documents": 17, "occurrences": 17}
+    hashed = bench_audit.run_child("peer", corpus.folder, "core", "hashed", tmp_path / "audit-top-small.json")
+    assert bench_audit.agreement(out["audit_core"], hashed, bench_audit.read_json(
+        tmp_path / "audit-top-small.json"))["all_exact_identical"]
+    for side in ("audit_core", "audit_full", "peer_core", "peer_models"):
+        assert out[side]["seconds"] > 0 and out[side]["peak_rss_mib"] > 0
+    small = bench_audit.small_corpus(corpus, tmp_path, 100)
+    assert len(small) == 100 and bench_audit.small_corpus(corpus, tmp_path, 100).folder == small.folder
+    memory = {"small": bench_audit.memory(small, tmp_path), "big": bench_audit.memory(corpus, tmp_path)}
+    for size in memory.values():
+        assert set(size["phases"]) == set(bench_audit.PHASES) and size["shards"] == 1
+        assert all(p["peak_rss_mib"] >= p["start_rss_mib"] > 0 for p in size["phases"].values())
+    count = bench_audit.counts(corpus, ["w1 w2", "write to", "w3"])
+    assert all(r["same"] for r in count["phrases"].values())
+    assert count["phrases"]["write to"]["documents"] == 17
+    report = {"measured": "now", "machine": {"cpu": "x", "cores": 2}, "corpora": {"small": out}, "memory": memory,
+              "count": count}
+    text = bench_audit.section(report)
+    assert "| small (150 docs) | core |" in text and "| combine_words |" in text and "| `write to` | 17 |" in text
