@@ -23,7 +23,7 @@ one gather per other word over the rarest word's postings.
 
 **N-gram statistics** (made per shard by :class:`WordsPartWriter`, merged by :func:`combine_words`). N-grams
 are hashed (a 64-bit polynomial over the words' xxHash3, as :func:`gaia_lite.analysis.ngrams.window_hashes`)
-and counted exactly per shard with ``np.unique``. Per shard it keeps, for each n of ``AuditConfig.ngrams``, the
+and counted exactly per shard (one sort). Per shard it keeps, for each n of ``AuditConfig.ngrams``, the
 C = max(1000, 10 x top) most frequent n-grams (the candidates) and the (C+1)-th count; for n = 1..5, a
 HyperLogLog sketch (Apache DataSketches, lg_k = 14) of the distinct n-grams and the S = 65,536 smallest
 hashes with their counts. The driver merges the sketches (distinct n-grams with 95% bounds), merges the samples
@@ -75,6 +75,7 @@ EXAMPLES = 3
 #: z of the singleton share's Wilson interval; with the HyperLogLog's 3-sigma bounds the product covers >= 95%.
 _SHARE_Z = 2.0
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # the polynomial of ngrams.window_hashes
+_BITMAP = (1 << 20) - 1
 
 
 def candidates_per_shard(config: AuditConfig) -> int:
@@ -185,7 +186,7 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
     arrays: dict[str, np.ndarray] = {}
     doc_of = np.repeat(np.arange(len(doc_starts) - 1, dtype=np.int64), np.diff(doc_starts))
     for n, starts, h in _window_hashes(tokens, hashes, sorted(top_sizes | set(DISTINCT_SIZES))):
-        unique, first, counts = np.unique(h, return_index=True, return_counts=True)
+        unique, counts = _counted(h)
         if n in DISTINCT_SIZES:
             sketch = datasketches.hll_sketch(HLL_LG_K)
             update = sketch.update
@@ -193,17 +194,54 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
                 update(value)
             arrays[f"hll{n}"] = np.frombuffer(sketch.serialize_compact(), np.uint8)
             arrays[f"distinct{n}"] = np.array(len(unique), np.int64)
-            # np.unique sorts: the first S are the shard's S smallest hashes.
+            # ``unique`` is sorted: its first S are the shard's S smallest hashes.
             arrays[f"sample{n}_hash"], arrays[f"sample{n}_count"] = unique[:SAMPLE], counts[:SAMPLE]
         if n in top_sizes:
             chosen, bound = _most_frequent(counts, C)
-            at = starts[first[chosen]]  # an occurrence of each: its words
+            chosen_hash = unique[chosen]  # sorted, as ``unique`` is
+            cand, window = _windows_of(chosen_hash, h, starts)
+            at = np.zeros(len(chosen), np.int64)
+            at[cand] = window  # any occurrence will do: they all have the same words
             ids = tokens[at[:, None] + np.arange(n)]
             arrays[f"top{n}_ngram"] = np.array([" ".join(word_list[i] for i in row) for row in ids.tolist()], str)
             arrays[f"top{n}_count"] = counts[chosen]
-            arrays[f"top{n}_documents"] = _documents_of(unique[chosen], h, doc_of[starts])
+            pairs = _distinct_values(cand * len(doc_starts) + doc_of[window])
+            arrays[f"top{n}_documents"] = np.bincount(pairs // len(doc_starts), minlength=len(chosen))
             arrays[f"top{n}_bound"] = np.array(bound, np.int64)
     np.savez(path, **arrays)
+
+
+def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``values`` (sorted) and how often each occurs: ``np.unique(values, return_counts=True)``
+    by one plain sort (``np.unique`` hashes first on numpy 2, twice as slow here)."""
+    ordered = np.sort(values)
+    first = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]])) if len(ordered) else \
+        np.zeros(0, np.int64)
+    return ordered[first], np.diff(np.append(first, len(ordered)))
+
+
+def _distinct_values(values: np.ndarray) -> np.ndarray:
+    return _counted(values)[0]
+
+
+def _windows_of(chosen: np.ndarray, h: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The windows (hashes ``h``, positions ``starts``) whose hash is one of ``chosen`` (sorted): which of
+    ``chosen``, and where."""
+    found, entry = _find_sorted(chosen, h)
+    return entry, starts[found]
+
+
+def _find_sorted(table: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the hashes ``h`` are in the sorted ``table`` (their indices), and where each first is in it. A
+    bitmap of the table's low 20 bits rules out most misses first, for a fraction of a binary search's cost."""
+    if not len(table) or not len(h):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bits = np.zeros(_BITMAP + 1, bool)
+    bits[table & np.uint64(_BITMAP)] = True
+    maybe = np.flatnonzero(bits[h & np.uint64(_BITMAP)])
+    entry = np.minimum(np.searchsorted(table, h[maybe]), len(table) - 1)
+    hit = table[entry] == h[maybe]
+    return maybe[hit], entry[hit].astype(np.int64)
 
 
 def _most_frequent(counts: np.ndarray, c: int) -> tuple[np.ndarray, int]:
@@ -211,21 +249,12 @@ def _most_frequent(counts: np.ndarray, c: int) -> tuple[np.ndarray, int]:
     largest count (0 where there are no more), which bounds every count not chosen."""
     if len(counts) <= c:
         return np.arange(len(counts)), 0
-    bound = int(np.partition(counts, len(counts) - c - 1)[len(counts) - c - 1])
+    # A histogram of the counts finds the (c+1)-th largest in one pass (np.partition is slow on many ties).
+    at_least = np.cumsum(np.bincount(counts)[::-1])[::-1]  # at_least[v]: how many counts are >= v
+    bound = int(np.flatnonzero(at_least >= c + 1)[-1])
     above = np.flatnonzero(counts > bound)
     tied = np.flatnonzero(counts == bound)[:c - len(above)]
     return np.sort(np.concatenate([above, tied])), bound
-
-
-def _documents_of(chosen: np.ndarray, h: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """For each hash of ``chosen`` (sorted), the number of documents whose windows (hashes ``h``, documents
-    ``docs``) have it."""
-    if not len(chosen):
-        return np.zeros(0, np.int64)
-    i = np.minimum(np.searchsorted(chosen, h), len(chosen) - 1)
-    hit = chosen[i] == h
-    pairs = np.unique(i[hit].astype(np.int64) * (int(docs.max(initial=0)) + 1) + docs[hit])
-    return np.bincount(pairs // (int(docs.max(initial=0)) + 1), minlength=len(chosen)).astype(np.int64)
 
 
 # --- the driver ---------------------------------------------------------------------------------------------
@@ -280,8 +309,11 @@ def _distinct(n: int, stats: list[dict[str, np.ndarray]]) -> tuple[dict, dict]:
 
     hashes = np.concatenate([s[f"sample{n}_hash"] for s in stats])
     counts = np.concatenate([s[f"sample{n}_count"] for s in stats])
-    unique, inverse = np.unique(hashes, return_inverse=True)
-    totals = np.bincount(inverse.ravel(), weights=counts, minlength=len(unique))
+    order = np.argsort(hashes, kind="stable")
+    hashes, counts = hashes[order], counts[order]
+    first = np.flatnonzero(np.concatenate([[True], hashes[1:] != hashes[:-1]])) if len(hashes) else order[:0]
+    unique = hashes[first]
+    totals = np.add.reduceat(counts, first) if len(first) else counts[:0]  # each hash's count, summed over shards
     if all(int(s[f"distinct{n}"]) <= SAMPLE for s in stats):
         # Every shard kept every hash: the merged sample is all the n-grams (64-bit hash collisions aside).
         d, once = len(unique), int((totals == 1).sum())
@@ -370,9 +402,9 @@ def _recount_shard(index: ShardIndex, recounts: dict[int, _Recount]) -> None:
         cand_hash = _ngram_hash(np.append(hashes, np.uint64(0))[cand_ids[present]])
         order = np.argsort(cand_hash, kind="stable")
         table, table_cand = cand_hash[order], present[order]
-        lo, hi = np.searchsorted(table, h, "left"), np.searchsorted(table, h, "right")
-        hit = hi > lo
-        window, lo, many = starts[hit], lo[hit], (hi - lo)[hit]
+        found, lo = _find_sorted(table, h)
+        window = starts[found]
+        many = np.searchsorted(table, h[found], "right") - lo
         # One row per (window, candidate with its hash): equal hashes of different candidates both get checked.
         window = np.repeat(window, many)
         entry = np.repeat(lo - np.concatenate([[0], np.cumsum(many)[:-1]]), many) + np.arange(many.sum())
@@ -384,7 +416,7 @@ def _recount_shard(index: ShardIndex, recounts: dict[int, _Recount]) -> None:
         r.count += np.bincount(cand, minlength=len(r.ngrams))
         docs = np.searchsorted(np.asarray(index.doc_starts), window, "right") - 1
         width = len(index.doc_starts)
-        pairs = np.unique(cand * width + docs)  # sorted: by candidate, then document (row order)
+        pairs = _distinct_values(cand * width + docs)  # sorted: by candidate, then document (row order)
         pair_cand, pair_doc = pairs // width, pairs % width
         r.documents += np.bincount(pair_cand, minlength=len(r.ngrams))
         group_start = np.searchsorted(pair_cand, pair_cand, "left")
@@ -463,6 +495,23 @@ class ShardIndex:
         return starts
 
 
+#: Shard indexes opened by earlier counts (the explorer counts phrase after phrase), keyed by the file they map:
+#: a new audit replaces the folder, so its files are new inodes and are opened afresh.
+_OPENED: dict[tuple, ShardIndex] = {}
+_KEEP_OPEN = 256
+
+
+def _shard_index(folder: Path, first_row: int) -> ShardIndex:
+    stat = os.stat(folder / "tokens.npy")
+    key = (str(folder), stat.st_dev, stat.st_ino, stat.st_mtime_ns, first_row)
+    index = _OPENED.get(key)
+    if index is None:
+        if len(_OPENED) >= _KEEP_OPEN:
+            _OPENED.clear()
+        index = _OPENED[key] = ShardIndex(folder, first_row)
+    return index
+
+
 def _memory_map(path: Path) -> np.ndarray:
     """The array of the ``.npy`` file ``path``, memory-mapped read-only: ``np.load(path, mmap_mode="r")`` without
     its ``np.memmap`` (which resolves the path's links and costs 0.1 ms a file, most of a count's time)."""
@@ -522,7 +571,7 @@ def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
     listing = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
     occurrences, documents, rows, per_document = 0, 0, [], []
     for shard in listing["shards"]:
-        index = ShardIndex(folder / shard["name"], shard["first_row"])
+        index = _shard_index(folder / shard["name"], shard["first_row"])
         word_ids = index.lookup(phrase_words)
         if (word_ids < 0).any():
             continue
