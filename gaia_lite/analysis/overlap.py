@@ -55,13 +55,13 @@ SUMMARY_FILE = "summary.json"
 DOCUMENTS_FILE = "shared_documents.parquet"
 #: One (n-gram hash, row) pair as the shards write it and the join reads it.
 PAIR = np.dtype([("hash", "<u8"), ("row", "<i8")])
-#: Pairs of one corpus a partition aims to hold: the join sorts two such arrays, about 50 bytes a pair each.
-PARTITION_PAIRS = 4_000_000
+#: Pairs of one corpus a partition aims to hold: the join holds two sides of about 50 bytes a pair (~200 MB).
+PARTITION_PAIRS = 2_000_000
 MAX_PARTITIONS = 4096
 #: Bytes of stored corpus per word, to estimate the pairs before reading (English prose: 5 to 7).
 BYTES_PER_WORD = 6
 #: A shard writes its pairs to the partition files whenever it holds this many (its memory bound).
-FLUSH_PAIRS = 2_000_000
+FLUSH_PAIRS = 1_000_000
 #: Words whose hashes a shard keeps (a cache: past it, the cache starts again).
 WORD_CACHE = 2_000_000
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so each step of the polynomial is a bijection
@@ -232,6 +232,8 @@ class NgramHasher:
     def hashes(self, docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The n-grams of ``docs`` (lists of words): their hashes, the document (index in ``docs``) and the first
         word's position in it, documents in order, positions in order."""
+        import pandas as pd
+
         n = self.n
         lengths = np.fromiter(map(len, docs), np.int64, len(docs))
         flat = [w for doc in docs for w in doc]
@@ -239,7 +241,9 @@ class NgramHasher:
         if count <= 0:
             empty = np.zeros(0, np.int64)
             return np.zeros(0, np.uint64), empty, empty
-        values = np.fromiter(map(self._word, flat), np.uint64, len(flat))
+        # Each distinct word of the batch is hashed once (pandas' hash table in C), then spread to its places.
+        codes, distinct = pd.factorize(np.array(flat, dtype=object))
+        values = np.fromiter(map(self._word, distinct), np.uint64, len(distinct))[codes]
         h = np.zeros(count, np.uint64)
         for k in range(n):  # unsigned arithmetic wraps around, as the hash wants
             h = h * _MULTIPLIER + values[k:k + count]
@@ -322,14 +326,14 @@ class OverlapSideJob(ShardJob):
         if not buffered:
             return
         pairs = np.concatenate(buffered)
-        pairs = pairs[np.argsort(partition_of(pairs["hash"], self.partitions), kind="stable")]
+        buffered.clear()
         part = partition_of(pairs["hash"], self.partitions)
-        bounds = np.flatnonzero(np.diff(part)) + 1
-        for chunk in np.split(pairs, bounds):
-            if len(chunk):
-                with open(folder / f"{int(partition_of(chunk['hash'][:1], self.partitions)[0]):05d}.pairs",
-                          "ab") as f:
-                    f.write(chunk.tobytes())
+        order = np.argsort(part, kind="stable")
+        pairs, part = pairs[order], part[order]
+        starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if len(part) else []
+        for start, stop in zip(starts, [*starts[1:], len(part)]):
+            with open(folder / f"{int(part[start]):05d}.pairs", "ab") as f:
+                f.write(pairs[start:stop].tobytes())
 
     def combine(self, corpus, parts: list[Path], records: list[dict]):
         """Hand the finished parts to the driver's continuation."""
@@ -357,13 +361,15 @@ class _Side:
 
     @classmethod
     def of(cls, pairs: np.ndarray) -> _Side:
-        order = np.lexsort((pairs["row"], pairs["hash"]))
+        """The view of a partition's ``pairs``."""
+        order = np.argsort(pairs["hash"])  # rows need no order within a hash: its first is found by a minimum
         h, rows = pairs["hash"][order], pairs["row"][order]
         del pairs, order
         first = np.ones(len(h), bool)
         first[1:] = h[1:] != h[:-1]
         starts = np.flatnonzero(first)
-        return cls(h[starts], rows[starts], np.diff(np.append(starts, len(h))), rows, np.cumsum(first) - 1)
+        first_row = np.minimum.reduceat(rows, starts) if len(starts) else rows[:0]
+        return cls(h[starts], first_row, np.diff(np.append(starts, len(h))), rows, np.cumsum(first) - 1)
 
     def count_shared(self, shared: np.ndarray, counts: np.ndarray) -> None:
         """Add to ``counts`` (per row) how many of the shared hashes (indexes ``shared``) each row holds."""

@@ -40,16 +40,16 @@ def run(args) -> int:
     n = report.config.ngram
     print(f"{report.a.corpus!r} ({report.a.documents:,} documents) and {report.b.corpus!r} "
           f"({report.b.documents:,} documents) share {report.shared:,} distinct {n}-grams ({report.seconds:.1f} s)")
-    for side in (report.a, report.b):
-        print(f"  {side.corpus}: {report.shared:,} of its {side.distinct:,} distinct {n}-grams are shared "
+    for label, side in (("A", report.a), ("B", report.b)):
+        print(f"  {label} {side.corpus}: {report.shared:,} of its {side.distinct:,} distinct {n}-grams are shared "
               f"({100 * side.ngram_rate:.2f}%); {side.overlapping:,} of its {side.with_ngrams:,} documents with "
               f"{n}-grams hold one ({100 * side.document_rate:.2f}%); {side.short:,} documents have fewer than "
               f"{n} words")
     if report.examples:
         print("examples:")
         for e in report.examples:
-            print(f"  \"{snippet(e['ngram'], 90)}\"  {report.a.corpus}: {_held(e['a_id'], e['a_documents'])}  "
-                  f"{report.b.corpus}: {_held(e['b_id'], e['b_documents'])}")
+            print(f"  \"{snippet(e['ngram'], 90)}\"  A: {_held(e['a_id'], e['a_documents'])}  "
+                  f"B: {_held(e['b_id'], e['b_documents'])}")
     print(f"stored -> {report.folder} (summary.json, shared_documents.parquet)")
     return 0
 
