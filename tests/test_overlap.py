@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -159,7 +160,7 @@ def test_a_killed_run_resumes_from_both_sides_finished_shards(pair, monkeypatch)
     real_run = OverlapSideJob.run
 
     def dies_in_the_second_corpus(self, shard):
-        if self.corpus_folder == str(b.folder) and shard.index == 5:
+        if Path(self.corpus_folder).name == "beta" and shard.index == 5:
             raise KeyboardInterrupt  # as Ctrl+C would, once A is done and B is part-way
         return real_run(self, shard)
 
