@@ -33,10 +33,13 @@ candidate exactly over every shard's word index, comparing word by word. The top
 its k-th count exceeds the sum over the shards of their (C+1)-th counts: no n-gram outside the candidates
 can occur more often than that.
 
-Memory: a shard's writer holds its words (4 bytes each plus a dictionary of its vocabulary) and, while it
-finishes, about 60 bytes per word of the shard; the driver holds the shards' statistics (for each n, C
-candidates and S sample hashes per shard). The exact recount reads one shard at a time: about 40 bytes per
-word of the largest shard, plus the candidates (at most C x shards per n, each with its words).
+Memory: a shard's writer holds its words (4 bytes each) and a dictionary of its vocabulary while documents
+come in, and peaks at about 130 bytes per word of the shard while it finishes (measured on a shard of 1.24M
+words: the n-gram hashes, their sort, and the candidates' windows of the n = 1 table). The driver holds the
+shards' statistics (per n, C candidates and S sample hashes per shard). The exact recount reads one shard at a
+time and peaks at about 110 bytes per word of the largest shard (its window hashes and the windows matching a
+candidate), plus the candidates themselves (at most C x shards per n, each with its words): it does not grow
+with the number of shards but for the candidates.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ EXAMPLES = 3
 _SHARE_Z = 2.0
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # the polynomial of ngrams.window_hashes
 _BITMAP = (1 << 20) - 1
+_BLOCK = 1 << 20
 
 
 def candidates_per_shard(config: AuditConfig) -> int:
@@ -168,13 +172,16 @@ def _window_hashes(tokens: np.ndarray, hashes: np.ndarray, sizes: Sequence[int])
     """For each n of ``sizes`` (ascending): n, the start of every window of n words inside one document, and
     its hash. Built incrementally (n from n-1), so all sizes cost max(sizes) passes."""
     word_hash = np.append(hashes, np.uint64(0))[tokens]  # a separator (-1) takes the appended 0
-    separators = np.concatenate([[0], np.cumsum(tokens < 0)]).astype(np.int64)
+    separators = np.zeros(len(tokens) + 1, np.int32 if len(tokens) < 2 ** 31 else np.int64)
+    np.cumsum(tokens < 0, out=separators[1:])
     h = word_hash
     for n in range(1, max(sizes) + 1):
         if n > 1:
             h = h[:-1] * _MULTIPLIER + word_hash[n - 1:]  # unsigned arithmetic wraps around, as the hash wants
         if n in sizes:
-            starts = np.flatnonzero(separators[n:] == separators[:-n])  # no separator inside the window
+            # Windows with no separator inside; 4-byte positions where they fit (most of a shard's memory here).
+            starts = np.flatnonzero(separators[n:] == separators[:-n]).astype(
+                np.int32 if len(tokens) < 2 ** 31 else np.int64)
             yield n, starts, h[starts]
 
 
@@ -184,7 +191,7 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
 
     top_sizes, C = set(config.ngram_sizes), candidates_per_shard(config)
     arrays: dict[str, np.ndarray] = {}
-    doc_of = np.repeat(np.arange(len(doc_starts) - 1, dtype=np.int64), np.diff(doc_starts))
+    doc_of = np.repeat(np.arange(len(doc_starts) - 1, dtype=np.int32), np.diff(doc_starts))
     for n, starts, h in _window_hashes(tokens, hashes, sorted(top_sizes | set(DISTINCT_SIZES))):
         unique, counts = _counted(h)
         if n in DISTINCT_SIZES:
@@ -208,6 +215,8 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
             pairs = _distinct_values(cand * len(doc_starts) + doc_of[window])
             arrays[f"top{n}_documents"] = np.bincount(pairs // len(doc_starts), minlength=len(chosen))
             arrays[f"top{n}_bound"] = np.array(bound, np.int64)
+            del cand, window, pairs
+        del starts, h, unique, counts  # before the generator makes the next n's: one n's arrays at a time
     np.savez(path, **arrays)
 
 
@@ -226,22 +235,29 @@ def _distinct_values(values: np.ndarray) -> np.ndarray:
 
 def _windows_of(chosen: np.ndarray, h: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The windows (hashes ``h``, positions ``starts``) whose hash is one of ``chosen`` (sorted): which of
-    ``chosen``, and where."""
+    ``chosen`` (int64), and where."""
     found, entry = _find_sorted(chosen, h)
-    return entry, starts[found]
+    return entry.astype(np.int64), starts[found]
 
 
 def _find_sorted(table: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which of the hashes ``h`` are in the sorted ``table`` (their indices), and where each first is in it. A
-    bitmap of the table's low 20 bits rules out most misses first, for a fraction of a binary search's cost."""
+    bitmap of the table's low 20 bits rules out most misses first, for a fraction of a binary search's cost; ``h``
+    is read in blocks, so the work arrays stay small beside the answer."""
     if not len(table) or not len(h):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     bits = np.zeros(_BITMAP + 1, bool)
     bits[table & np.uint64(_BITMAP)] = True
-    maybe = np.flatnonzero(bits[h & np.uint64(_BITMAP)])
-    entry = np.minimum(np.searchsorted(table, h[maybe]), len(table) - 1)
-    hit = table[entry] == h[maybe]
-    return maybe[hit], entry[hit].astype(np.int64)
+    index_type = np.int32 if len(h) < 2 ** 31 else np.int64
+    found, entries = [], []
+    for at in range(0, len(h), _BLOCK):
+        block = h[at:at + _BLOCK]
+        maybe = np.flatnonzero(bits[block & np.uint64(_BITMAP)])
+        entry = np.minimum(np.searchsorted(table, block[maybe]), len(table) - 1)
+        hit = table[entry] == block[maybe]
+        found.append((maybe[hit] + at).astype(index_type))
+        entries.append(entry[hit].astype(np.int32 if len(table) < 2 ** 31 else np.int64))
+    return np.concatenate(found), np.concatenate(entries)
 
 
 def _most_frequent(counts: np.ndarray, c: int) -> tuple[np.ndarray, int]:
@@ -389,41 +405,44 @@ def _recount_shard(index: ShardIndex, recounts: dict[int, _Recount]) -> None:
     all_words = sorted({w for r in recounts.values() for g in r.ngrams for w in g.split(" ")})
     word_id = dict(zip(all_words, index.lookup(all_words).tolist()))
     hashes = np.asarray(index.vocab_hashes)
-    tokens = np.asarray(index.tokens)
-    for n, starts, h in _window_hashes(tokens, hashes, sorted(recounts)):
-        r = recounts[n]
-        if not r.ngrams:
-            continue
-        grams = [g.split(" ") for g in r.ngrams]
-        cand_ids = np.array([[word_id[w] for w in g] for g in grams], np.int64).reshape(len(grams), n)
-        present = np.flatnonzero((cand_ids >= 0).all(axis=1))  # a word the shard lacks: no occurrence here
-        if not len(present):
-            continue
-        cand_hash = _ngram_hash(np.append(hashes, np.uint64(0))[cand_ids[present]])
-        order = np.argsort(cand_hash, kind="stable")
-        table, table_cand = cand_hash[order], present[order]
-        found, lo = _find_sorted(table, h)
-        window = starts[found]
-        many = np.searchsorted(table, h[found], "right") - lo
-        # One row per (window, candidate with its hash): equal hashes of different candidates both get checked.
-        window = np.repeat(window, many)
-        entry = np.repeat(lo - np.concatenate([[0], np.cumsum(many)[:-1]]), many) + np.arange(many.sum())
-        cand = table_cand[entry]
-        same = np.ones(len(window), bool)
-        for k in range(n):
-            same &= tokens[window + k] == cand_ids[cand, k]
-        window, cand = window[same], cand[same]
-        r.count += np.bincount(cand, minlength=len(r.ngrams))
-        docs = np.searchsorted(np.asarray(index.doc_starts), window, "right") - 1
-        width = len(index.doc_starts)
-        pairs = _distinct_values(cand * width + docs)  # sorted: by candidate, then document (row order)
-        pair_cand, pair_doc = pairs // width, pairs % width
-        r.documents += np.bincount(pair_cand, minlength=len(r.ngrams))
-        group_start = np.searchsorted(pair_cand, pair_cand, "left")
-        first = np.flatnonzero(np.arange(len(pairs)) - group_start < EXAMPLES)
-        for c, d in zip(pair_cand[first].tolist(), pair_doc[first].tolist()):
-            if len(r.examples[c]) < EXAMPLES:
-                r.examples[c].append(index.first_row + d)
+    for n, starts, h in _window_hashes(np.asarray(index.tokens), hashes, sorted(recounts)):
+        _recount_windows(index, recounts[n], n, starts, h, word_id)
+        del starts, h  # before the generator makes the next n's: one n's arrays at a time
+
+
+def _recount_windows(index: ShardIndex, r: _Recount, n: int, starts: np.ndarray, h: np.ndarray,
+                     word_id: dict[str, int]) -> None:
+    """Add the exact counts of ``r``'s candidates among a shard's n-word windows (``starts``, hashes ``h``)."""
+    grams = [g.split(" ") for g in r.ngrams]
+    cand_ids = np.array([[word_id[w] for w in g] for g in grams], np.int64).reshape(len(grams), n)
+    present = np.flatnonzero((cand_ids >= 0).all(axis=1))  # a word the shard lacks: no occurrence here
+    if not len(present):
+        return
+    hashes, tokens = np.asarray(index.vocab_hashes), np.asarray(index.tokens)
+    cand_hash = _ngram_hash(np.append(hashes, np.uint64(0))[cand_ids[present]])
+    order = np.argsort(cand_hash, kind="stable")
+    table, table_cand = cand_hash[order], present[order]
+    found, lo = _find_sorted(table, h)
+    many = np.searchsorted(table, h[found], "right") - lo
+    # One row per (window, candidate with its hash): equal hashes of different candidates both get checked.
+    window = np.repeat(starts[found], many).astype(np.int64)
+    entry = np.repeat(lo - np.concatenate([[0], np.cumsum(many)[:-1]]), many) + np.arange(many.sum())
+    cand = table_cand[entry]
+    same = np.ones(len(window), bool)
+    for k in range(n):
+        same &= tokens[window + k] == cand_ids[cand, k]
+    window, cand = window[same], cand[same]
+    r.count += np.bincount(cand, minlength=len(r.ngrams))
+    docs = np.searchsorted(np.asarray(index.doc_starts), window, "right") - 1
+    width = len(index.doc_starts)
+    pairs = _distinct_values(cand * width + docs)  # sorted: by candidate, then document (row order)
+    pair_cand, pair_doc = pairs // width, pairs % width
+    r.documents += np.bincount(pair_cand, minlength=len(r.ngrams))
+    group_start = np.searchsorted(pair_cand, pair_cand, "left")
+    first = np.flatnonzero(np.arange(len(pairs)) - group_start < EXAMPLES)
+    for c, d in zip(pair_cand[first].tolist(), pair_doc[first].tolist()):
+        if len(r.examples[c]) < EXAMPLES:
+            r.examples[c].append(index.first_row + d)
 
 
 def _ngram_hash(word_hashes: np.ndarray) -> np.ndarray:
