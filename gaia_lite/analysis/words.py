@@ -584,6 +584,9 @@ def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
                          "(punctuation and symbols separate them); give at least one")
     if len(phrase_words) > MAX_NGRAM:
         raise InputError(f"the phrase has {len(phrase_words)} words; count phrases of at most {MAX_NGRAM} words")
+    if getattr(corpus, "folder", None) is None:
+        raise InputError(f"{corpus!r} is not a corpus on this machine: phrases are counted with the word index of "
+                         "a local corpus's audit; count on the machine that holds it")
     folder = corpus.folder / AUDIT_DIR / WORDS_DIR
     if not check_audit(corpus) or not (folder / INDEX_FILE).is_file():
         raise MissingArtifactError(f"no word index at {folder}: run `gaia-lite audit {corpus.folder}`")

@@ -59,9 +59,10 @@ def around(doc: dict, phrase_words: list[str], columns: list[str]) -> str:
     for i in range(len(found) - n + 1):
         if [w for w, *_ in found[i:i + n]] == phrase_words:
             _, column, start, _ = found[i]
-            text = doc[column]
-            end = found[i + n - 1][3] if found[i + n - 1][1] == column else len(text)
+            _, last_column, _, end = found[i + n - 1]
             left = max(0, start - CONTEXT)
-            piece = ("…" if left else "") + text[left:end + CONTEXT]
-            return snippet(piece, end - left + CONTEXT + 2)
+            piece = ("…" if left else "") + doc[column][left:end + CONTEXT if last_column == column else None]
+            if last_column != column:  # from the title into the text
+                piece += " | " + doc[last_column][:end + CONTEXT]
+            return snippet(piece, len(piece))
     return snippet(doc.get("text") or "", 2 * CONTEXT)
