@@ -12,9 +12,10 @@ import pytest
 from gaia_lite.analysis import find_audit
 from gaia_lite.analysis.text import words
 from gaia_lite.analysis.words import count_phrase
+from gaia_lite.artifacts import ArtifactMeta
 from gaia_lite.cli import main
 from gaia_lite.corpus import build_corpus
-from gaia_lite.errors import InputError, MissingArtifactError
+from gaia_lite.errors import ArtifactMismatchError, InputError, MissingArtifactError
 
 from .conftest import write_jsonl
 
@@ -131,7 +132,7 @@ def test_a_phrase_without_words_or_too_long_is_refused(audited):
         count_phrase(corpus, "the " * 51)
 
 
-def test_a_corpus_without_an_audit_says_how_to_make_one(tmp_path, capsys):
+def test_a_corpus_without_its_audit_says_how_to_make_one(tmp_path, capsys):
     corpus, _ = build_corpus(str(write_jsonl(tmp_path / "d.jsonl", _docs()[:5])), "plain", root=tmp_path,
                              progress=False)
     with pytest.raises(MissingArtifactError, match="run `gaia-lite audit"):
@@ -139,6 +140,12 @@ def test_a_corpus_without_an_audit_says_how_to_make_one(tmp_path, capsys):
     assert main(["count", str(corpus.folder), "the"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "gaia-lite audit" in err
+    # An audit of other documents is refused too, naming the command that makes it again.
+    ArtifactMeta(kind="audit", num_rows=len(corpus), fingerprint="sha256:" + "0" * 64, source=str(corpus.folder),
+                 command=f"gaia-lite audit {corpus.folder}").write((corpus.folder / "audit").mkdir() or
+                                                                    corpus.folder / "audit")
+    with pytest.raises(ArtifactMismatchError, match="gaia-lite audit"):
+        count_phrase(corpus, "the")
 
 
 def test_the_cli_prints_the_count_and_its_json_equals_the_api(audited, capsys):

@@ -15,11 +15,13 @@ phrase count reads only the postings of the phrase's rarest word and the token p
 - ``vocab_bytes.npy`` (uint8) and ``offsets.npy`` (int64, 2 x (vocabulary + 1)): the words themselves (row 0 of
   ``offsets``: each word's UTF-8 bytes in ``vocab_bytes``), compared with the query word, so that a hash
   collision can never make a false count; row 1: each word's postings in ``postings.npy``;
-- ``postings.npy`` (uint32, int64 past 2^32 words): per word, its positions in ``tokens``, ascending.
+- ``postings.npy`` (uint32, int64 past 2^32 words): per word, its positions in ``tokens``, ascending;
+- ``shard.json``: its documents, words and vocabulary.
 
 This is infini-gram's idea (count any string exactly from an index, never a list of all n-grams) with
 per-word position lists instead of a suffix array: a shard's index is built in one sort, and a phrase costs
-one gather per other word over the rarest word's postings.
+one gather per other word over the rarest word's postings (on 100,000 random documents of 4.9M words in 4
+shards: "return the", 29,345 occurrences of a word seen 270,000 times, in 4 ms once the files are cached).
 
 **N-gram statistics** (made per shard by :class:`WordsPartWriter`, merged by :func:`combine_words`). N-grams
 are hashed (a 64-bit polynomial over the words' xxHash3, as :func:`gaia_lite.analysis.ngrams.window_hashes`)
@@ -27,11 +29,14 @@ and counted exactly per shard (one sort). Per shard it keeps, for each n of ``Au
 C = max(1000, 10 x top) most frequent n-grams (the candidates) and the (C+1)-th count; for n = 1..5, a
 HyperLogLog sketch (Apache DataSketches, lg_k = 14) of the distinct n-grams and the S = 65,536 smallest
 hashes with their counts. The driver merges the sketches (distinct n-grams with 95% bounds), merges the samples
-(the global S smallest hashes are among every shard's S smallest, so their counts are exact sums: the share of
-n-grams seen once among them, times the distinct estimate, estimates the n-grams seen once), and recounts every
-candidate exactly over every shard's word index, comparing word by word. The top-k is *proven complete* where
-its k-th count exceeds the sum over the shards of their (C+1)-th counts: no n-gram outside the candidates
-can occur more often than that.
+(each of the global S smallest hashes is among the S smallest of every shard holding it, so their counts are
+exact sums: the share of n-grams seen once among them, times the distinct estimate, estimates the n-grams seen
+once; where no shard had more than S, both are exact), and recounts every candidate exactly over every shard's
+word index, comparing word by word, so a hash collision can never inflate a count (at worst, about once in 2^64
+pairs, it keeps an n-gram from being a candidate). The top-k is *proven complete* where its k-th count exceeds
+the sum over the shards of their (C+1)-th counts (the ``bound``): no n-gram outside the candidates occurs more
+often than that. Equal is not enough: an outsider with the k-th count could come first by its text, the
+tie-break of the ranking (count, then text).
 
 Memory: a shard's writer holds its words (4 bytes each) and a dictionary of its vocabulary while documents
 come in, and peaks at about 130 bytes per word of the shard while it finishes (measured on a shard of 1.24M
