@@ -141,9 +141,9 @@ def test_a_corpus_without_its_audit_says_how_to_make_one(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "gaia-lite audit" in err
     # An audit of other documents is refused too, naming the command that makes it again.
+    (corpus.folder / "audit").mkdir()
     ArtifactMeta(kind="audit", num_rows=len(corpus), fingerprint="sha256:" + "0" * 64, source=str(corpus.folder),
-                 command=f"gaia-lite audit {corpus.folder}").write((corpus.folder / "audit").mkdir() or
-                                                                    corpus.folder / "audit")
+                 command=f"gaia-lite audit {corpus.folder}").write(corpus.folder / "audit")
     with pytest.raises(ArtifactMismatchError, match="gaia-lite audit"):
         count_phrase(corpus, "the")
 
