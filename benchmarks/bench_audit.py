@@ -237,7 +237,63 @@ def child_count(corpus_folder: str, phrases_json: str) -> dict:
     return {"phrases": out, "docs": len(corpus), "lucene_index": index.is_dir()}
 
 
-CHILDREN = {"audit": child_audit, "peer": child_peer, "phases": child_phases, "count": child_count}
+def child_split(corpus_folder: str) -> dict:
+    """The full ``find_audit`` with a stopwatch on each of its steps: the steps' public functions and classes are
+    wrapped in this process (the calls are per batch or per field, so the stopwatch costs little)."""
+    from collections import Counter
+
+    import profanity_check
+
+    from gaia_lite.analysis import audit, find_audit, languages, profile, words
+    from gaia_lite.corpus import Corpus
+
+    spent: Counter = Counter()
+
+    def timed_fn(name, fn):
+        def wrapper(*args, **kwargs):
+            t = perf()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += perf() - t
+        return wrapper
+
+    class Writer(words.WordsPartWriter):
+        add = timed_fn("words side: index (add)", words.WordsPartWriter.add)
+        finish = timed_fn("words side: shard's index and n-gram statistics (finish)", words.WordsPartWriter.finish)
+
+    class Profiler(profile.Profiler):
+        add = timed_fn("documents side (add)", profile.Profiler.add)
+        finish = timed_fn("documents side: shard's tables (finish)", profile.Profiler.finish)
+
+    words.WordsPartWriter, profile.Profiler = Writer, Profiler
+    audit.AuditJob.setup = timed_fn("setup: loading the models", audit.AuditJob.setup)
+    audit.words = timed_fn("words (text.words)", audit.words)
+    profile.count_tokens = timed_fn("  of which tokens", profile.count_tokens)
+    profile.find_pii = timed_fn("  of which personal data", profile.find_pii)
+    languages.LanguageDetector.detect_batch = timed_fn("  of which languages", languages.LanguageDetector.detect_batch)
+    profanity_check.predict_prob = timed_fn("  of which offensive", profanity_check.predict_prob)
+    profile.combine_profiles = timed_fn("merge: combine_profiles", profile.combine_profiles)
+    words.combine_words = timed_fn("merge: combine_words (exact recount)", words.combine_words)
+    corpus = Corpus.load(corpus_folder, verify=False)
+    with OtherLoad() as load:
+        t = perf()
+        find_audit(corpus, progress=False, log=None)
+        seconds = perf() - t
+    order = ["setup: loading the models", "words (text.words)", "words side: index (add)",
+             "words side: shard's index and n-gram statistics (finish)", "documents side (add)",
+             "  of which tokens", "  of which personal data", "  of which languages", "  of which offensive",
+             "documents side: shard's tables (finish)", "merge: combine_words (exact recount)",
+             "merge: combine_profiles"]
+    steps = {k: round(spent[k], 2) for k in order if k in spent}
+    steps["the rest (reading the shards' batches, the driver)"] = round(
+        seconds - sum(v for k, v in spent.items() if not k.startswith(" ")), 2)
+    return {"seconds": seconds, "docs": len(corpus), "steps": steps,
+            "others": round(load.cores, 2), "own_cores": round(load.own_cores, 2)}
+
+
+CHILDREN = {"audit": child_audit, "peer": child_peer, "phases": child_phases, "count": child_count,
+            "split": child_split}
 
 
 def run_child(what: str, *args) -> dict:
@@ -321,6 +377,11 @@ def memory(corpus, root: Path) -> dict:
         return run_child("phases", corpus.folder, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def split(corpus) -> dict:
+    log(f"[{corpus.name}] the full audit's time by step")
+    return run_child("split", corpus.folder)
 
 
 def counts(corpus, phrases) -> dict:
@@ -418,6 +479,11 @@ def section(out: dict) -> str:
                      f"({', '.join(f'{k} {v:.0f} s' for k, v in p['documents_pass']['steps'].items())}), n-gram passes "
                      f"{passes}; languages and offensive pass {r['peer_models']['seconds']:.0f} s "
                      f"({', '.join(f'{k} {v:.0f} s' for k, v in r['peer_models']['steps'].items())}).")
+    if out.get("split"):
+        sp = out["split"]
+        lines += ["", f"## Where the full audit's time goes ({sp['docs']:,} documents, {sp['seconds']:.0f} s in all)",
+                  "", markdown_table(["step", "seconds", "share"], [[k, f"{v:.1f}", f"{100 * v / sp['seconds']:.0f}%"]
+                                                                   for k, v in sp["steps"].items()]), ""]
     if out.get("memory"):
         lines += ["", "## Memory per part of the audit", "", memory_table(out), ""]
         big = out["memory"]["big"]["phases"]["shards"]["per_shard"]
@@ -461,6 +527,8 @@ def main(argv=None) -> int:
     out["corpora"]["docstrings"] = measure(corpus, root)
     save()
     out["count"] = counts(corpus, PHRASES)  # over the word index the full audit left
+    save()
+    out["split"] = split(corpus)
     save()
     if not args.no_million:
         big, _ = million_corpus(corpus, root, args.million, args.seed, reuse=args.root is not None)

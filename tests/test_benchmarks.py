@@ -600,7 +600,10 @@ def test_audit_measures_the_audit_beside_its_peer_and_they_agree(bench_audit, tm
     count = bench_audit.counts(corpus, ["w1 w2", "write to", "w3"])
     assert all(r["same"] for r in count["phrases"].values())
     assert count["phrases"]["write to"]["documents"] == 17
+    split = bench_audit.split(corpus)
+    assert split["steps"]["  of which tokens"] > 0 and split["steps"]["merge: combine_words (exact recount)"] > 0
     report = {"measured": "now", "machine": {"cpu": "x", "cores": 2}, "corpora": {"small": out}, "memory": memory,
-              "count": count}
+              "count": count, "split": split}
     text = bench_audit.section(report)
     assert "| small (150 docs) | core |" in text and "| combine_words |" in text and "| `write to` | 17 |" in text
+    assert "| setup: loading the models |" in text
