@@ -17,12 +17,15 @@ documents of the million (``build_corpus(..., limit=100_000)``) for the memory a
    type, words, characters, tokens, empty and short documents and length quantiles identical; the distinct
    n-grams and the n-grams seen once, counted exactly by the peer, within the audit's stated 95% bounds; for the
    full audit, documents per language and offensive documents identical.
-2. Memory per part, in a child process of its own per corpus size: the audit's parts run one after the other
-   (``AuditJob.make_part`` over every shard of the automatic plan, then ``profile.combine_profiles``, then
-   ``words.combine_words`` with the exact recount), the full audit's settings, the process's peak resident memory
-   (VmHWM) read after each and reset before the next (writing 5 to ``/proc/self/clear_refs``; freed memory is
-   handed back to the system first with ``malloc_trim``). At 100,000 documents and at the million; the ratio of
-   the two peaks per part against the target of 1.5x (the recount's memory is stated, not held to it).
+2. Memory per part: the audit's parts, the full audit's settings, each in a fresh child process, one after the
+   other over one work folder: ``AuditJob.make_part`` over every shard of the automatic plan (models loaded
+   first, as a worker's setup), then ``profile.combine_profiles``, then ``words.combine_words`` with the exact
+   recount (the corpus's ids given, as the driver gives them). Each child opens the corpus, resets its peak
+   resident memory (VmHWM, by writing 5 to ``/proc/self/clear_refs``) and reads it after the part: the part's
+   peak on top of the interpreter, gaia_lite and the open corpus ("start"). At 100,000 documents and at the
+   million, whose automatic shards are 10 times larger; and at the million again in shards of the smaller
+   corpus's size, to tell what grows with the shard from what grows with the corpus. The ratio of the peaks
+   per part against the target of 1.5x (the recount's memory is stated, not held to it).
 3. ``gaia-lite count``: ``count_phrase`` over the audit's word index of the default corpus, cold (the first call
    in a process) and warm (median of 5), against a brute-force scan (every document's words, ``words``, windows
    compared) and against Lucene phrase queries over the corpus's BM25 index (documents only; Lucene's analyzer
@@ -124,9 +127,11 @@ def reset_peak() -> float:
     return proc_mib("VmRSS")
 
 
-def child_phases(corpus_folder: str, workdir: str, shard_size: str = "") -> dict:
-    """The audit's parts one after the other (the full audit's settings), each one's seconds and peak memory; the
-    shards of the automatic plan, or of ``shard_size`` documents."""
+def child_phase(corpus_folder: str, workdir: str, name: str, shard_size: str = "") -> dict:
+    """One part of the audit (the full audit's settings) in this fresh process, its seconds and peak memory (reset
+    once the corpus is open, so the peak is the part's, on top of the interpreter, gaia_lite and the corpus):
+    ``shards`` makes every shard's part into ``workdir`` (shards of the automatic plan, or of ``shard_size``
+    documents), ``combine_profiles`` and ``combine_words`` merge the parts found there."""
     from gaia_lite.analysis.audit import WORDS_DIR, AuditJob, tokenizer_of
     from gaia_lite.analysis.profile import combine_profiles, metadata_columns
     from gaia_lite.analysis.words import combine_words
@@ -135,42 +140,34 @@ def child_phases(corpus_folder: str, workdir: str, shard_size: str = "") -> dict
     from gaia_lite.shards import auto_shard_size, plan_shards
 
     corpus = Corpus.load(corpus_folder, verify=False)
-    ids = corpus.ids
     config = AuditConfig()
-    job = AuditJob(str(corpus.folder), config, metadata_columns(corpus, config), tokenizer_of(corpus))
     size = int(shard_size) if shard_size else auto_shard_size(len(corpus))
     shards = plan_shards(len(corpus), size)
     work = Path(workdir)
     parts = [work / f"part-{s.index:05d}" for s in shards]
-    out: dict = {"docs": len(corpus), "shard_size": size, "automatic": not shard_size, "shards": len(shards),
-                 "phases": {}}
-
-    def phase(name, fn):
-        start = reset_peak()
-        with OtherLoad() as load:
-            t = perf()
-            extra = fn()
-            seconds = perf() - t
-        out["phases"][name] = {"seconds": seconds, "start_rss_mib": start, "peak_rss_mib": proc_mib("VmHWM"),
-                               "others": round(load.cores, 2), "own_cores": round(load.own_cores, 2),
-                               **(extra or {})}
-
-    def make_shards():
-        job.setup()
-        per_shard = []
-        for shard, folder in zip(shards, parts):
-            t = perf()
-            job.make_part(shard, folder)
-            per_shard.append({"docs": len(shard), "seconds": round(perf() - t, 2),
-                              "peak_rss_mib_so_far": proc_mib("VmHWM")})
-        return {"per_shard": per_shard}
-
     final = work / "audit"
-    final.mkdir()
-    phase("shards", make_shards)
-    phase("combine_profiles", lambda: combine_profiles(parts, final, config) and None)
-    phase("combine_words", lambda: combine_words([p / WORDS_DIR for p in parts], final, config, ids) and None)
-    return out
+    final.mkdir(exist_ok=True)
+    out: dict = {"docs": len(corpus), "shard_size": size, "automatic": not shard_size, "shards": len(shards)}
+    ids = corpus.ids if name == "combine_words" else None  # the driver holds them (the examples' ids)
+    start = reset_peak()
+    with OtherLoad() as load:
+        t = perf()
+        if name == "shards":
+            job = AuditJob(str(corpus.folder), config, metadata_columns(corpus, config), tokenizer_of(corpus))
+            job.setup()
+            out["per_shard"] = []
+            for shard, folder in zip(shards, parts):
+                s = perf()
+                job.make_part(shard, folder)
+                out["per_shard"].append({"docs": len(shard), "seconds": round(perf() - s, 2),
+                                         "peak_rss_mib_so_far": proc_mib("VmHWM")})
+        elif name == "combine_profiles":
+            combine_profiles(parts, final, config)
+        else:
+            combine_words([p / WORDS_DIR for p in parts], final, config, ids)
+        seconds = perf() - t
+    return out | {"seconds": seconds, "start_rss_mib": start, "peak_rss_mib": proc_mib("VmHWM"),
+                  "others": round(load.cores, 2), "own_cores": round(load.own_cores, 2)}
 
 
 def child_count(corpus_folder: str, phrases_json: str) -> dict:
@@ -295,7 +292,7 @@ def child_split(corpus_folder: str) -> dict:
             "others": round(load.cores, 2), "own_cores": round(load.own_cores, 2)}
 
 
-CHILDREN = {"audit": child_audit, "peer": child_peer, "phases": child_phases, "count": child_count,
+CHILDREN = {"audit": child_audit, "peer": child_peer, "phase": child_phase, "count": child_count,
             "split": child_split}
 
 
@@ -371,15 +368,21 @@ def small_corpus(big, root: Path, docs: int):
 
 
 def memory(corpus, root: Path, shard_size: int | None = None) -> dict:
-    """The audit's parts, each one's peak memory, in a child process (see the module docstring); shards of the
-    automatic plan, or of ``shard_size`` documents."""
+    """The audit's parts, each in a fresh child process, with its peak memory (see the module docstring); shards
+    of the automatic plan, or of ``shard_size`` documents."""
     import shutil
 
     work = Path(tempfile.mkdtemp(prefix=f"audit-phases-{corpus.name}-", dir=root))
+    out: dict = {"phases": {}}
     try:
         log(f"[{corpus.name}] memory per part ({len(corpus):,} documents, shards of "
             f"{shard_size or 'the automatic plan'})")
-        return run_child("phases", corpus.folder, work, shard_size or "")
+        for name in PHASES:
+            result = run_child("phase", corpus.folder, work, name, shard_size or "")
+            for key in ("docs", "shard_size", "automatic", "shards"):
+                out[key] = result.pop(key)
+            out["phases"][name] = result
+        return out
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -439,12 +442,12 @@ def memory_table(out: dict) -> str:
     rows = []
     for p in PHASES:
         a = small["phases"][p]
-        row = [p, f"{a['start_rss_mib']:,.0f} → {a['peak_rss_mib']:,.0f} ({a['seconds']:,.0f} s)"]
+        row = [p, f"{a['start_rss_mib']:,.0f} → {a['peak_rss_mib']:,.0f} ({a['seconds']:,.1f} s)"]
         for b in bigs:
             b = b["phases"][p]
             ratio = b["peak_rss_mib"] / a["peak_rss_mib"]
             verdict = "stated" if p == "combine_words" else ("met" if ratio <= TARGET_MEMORY else "NOT met")
-            row += [f"{b['start_rss_mib']:,.0f} → {b['peak_rss_mib']:,.0f} ({b['seconds']:,.0f} s)",
+            row += [f"{b['start_rss_mib']:,.0f} → {b['peak_rss_mib']:,.0f} ({b['seconds']:,.1f} s)",
                     f"{ratio:.2f}x, {verdict}"]
         rows.append(row)
     head = ["part", f"{small['docs']:,} docs, {small['shards']} shards of {small['shard_size']:,}: RSS start → peak MiB"]
@@ -498,6 +501,8 @@ def section(out: dict) -> str:
             lines.append(f"- {size['docs']:,} documents in shards of {size['shard_size']:,}: peak MiB after each shard "
                          + ", ".join(f"{s['peak_rss_mib_so_far']:,.0f} ({s['seconds']:.0f} s)"
                                      for s in size["phases"]["shards"]["per_shard"]) + ".")
+        lines.append("- \"start → peak\": resident memory once the corpus is open, and the part's peak, MiB, each "
+                     "part in a fresh process; the seconds of the part in brackets.")
     if out.get("count"):
         lines += ["", f"## Counting a phrase (`gaia-lite count`), {out['count']['docs']:,} documents", "",
                   count_table(out), ""]
