@@ -79,11 +79,8 @@ def _tables(folder) -> dict:
 
 
 def _stable(summary: dict) -> dict:
-    """The summary without what says how the run went: time, shards, nodes, and the bound on the count of an
-    n-gram no shard kept as a candidate (a sum over the shards, so it depends on how the corpus was cut)."""
-    out = {k: v for k, v in summary.items() if k not in ("seconds", "shards", "nodes")}
-    out["ngrams"] = {k: v for k, v in summary["ngrams"].items() if k != "bound"}
-    return out
+    """The summary without what says how the run went (time, shards, nodes)."""
+    return {k: v for k, v in summary.items() if k not in ("seconds", "shards", "nodes")}
 
 
 def _doc_words(doc: dict) -> list[str]:

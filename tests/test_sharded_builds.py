@@ -306,6 +306,32 @@ def test_the_analyses_on_ray_equal_the_local_runs_and_use_several_nodes(ray_clus
     assert not list((tmp_path / "shared").iterdir())
 
 
+def test_an_audit_on_ray_equals_one_pass_in_this_process(ray_cluster, corpus, tmp_path):
+    """The audit's actors (each loads its detectors once) run on several nodes and give the same tables and
+    summary as one pass here."""
+    import pyarrow.parquet as pq
+
+    from gaia_lite.analysis import find_audit
+    from gaia_lite.analysis.audit import AUDIT_DIR, TABLES
+    from gaia_lite.executors import RayExecutor
+
+    def tables():
+        return {name: pq.read_table(corpus.folder / AUDIT_DIR / f"{name}.parquet").to_pylist() for name in TABLES}
+
+    def stable(summary):  # without how the run went
+        return {k: v for k, v in summary.items() if k not in ("seconds", "shards", "nodes")}
+
+    cluster, _ = ray_cluster
+    plain = find_audit(corpus, progress=False, log=None)
+    local = tables()
+    spread = find_audit(corpus, shard_size=60, executor=RayExecutor(cluster.address), workdir=tmp_path / "shared",
+                        progress=False, log=None)
+    assert len(spread.summary["nodes"]) > 1, spread.summary["nodes"]
+    assert stable(spread.summary) == stable(plain.summary)
+    assert tables() == local
+    assert not list((tmp_path / "shared").iterdir())
+
+
 def test_a_ray_build_survives_a_lost_worker_node(ray_cluster, corpus, queries, plain_sparse, tmp_path):
     from gaia_lite.executors import RayExecutor
 

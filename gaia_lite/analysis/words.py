@@ -25,26 +25,26 @@ shards: "return the", 29,345 occurrences of a word seen 270,000 times, in 4 ms o
 
 **N-gram statistics** (made per shard by :class:`WordsPartWriter`, merged by :func:`combine_words`). N-grams
 are hashed (a 64-bit polynomial over the words' xxHash3, as :func:`gaia_lite.analysis.ngrams.window_hashes`)
-and counted exactly per shard (one sort). Per shard it keeps, for each n of ``AuditConfig.ngrams``, the
-C = max(1000, 10 x top) most frequent n-grams (the candidates) and the (C+1)-th count; for n = 1..5, a
-HyperLogLog sketch (Apache DataSketches, lg_k = 14) of the distinct n-grams and the S = 65,536 smallest
-hashes with their counts. The driver merges the sketches (distinct n-grams with 95% bounds), merges the samples
-(each of the global S smallest hashes is among the S smallest of every shard holding it, so their counts are
-exact sums: the share of n-grams seen once among them, times the distinct estimate, estimates the n-grams seen
-once; where no shard had more than S, both are exact), and recounts every candidate exactly over every shard's
-word index, comparing word by word, so a hash collision can never inflate a count (at worst, about once in 2^64
-pairs, it keeps an n-gram from being a candidate). The top-k is *proven complete* where its k-th count exceeds
-the sum over the shards of their (C+1)-th counts (the ``bound``): no n-gram outside the candidates occurs more
-often than that. Equal is not enough: an outsider with the k-th count could come first by its text, the
-tie-break of the ranking (count, then text).
+and counted exactly per shard (one sort). Per shard it keeps, for each n of ``AuditConfig.ngrams``, every
+distinct n-gram hash with its count (sorted by hash, in the shard's working folder only); for n = 1..5, a
+HyperLogLog sketch (Apache DataSketches, lg_k = 14) of the distinct n-grams and the S = 65,536 smallest hashes
+with their counts. The driver merges the sketches (distinct n-grams with 95% bounds) and the samples (each of
+the global S smallest hashes is among the S smallest of every shard holding it, so their counts are exact sums:
+the share of n-grams seen once among them, times the distinct estimate, estimates the n-grams seen once; where
+no shard had more than S, both are exact). **The most common n-grams are exact whatever the sharding**: the
+driver sums the shards' hash lists one hash range at a time (a merge by hash, as a map-reduce shuffle would),
+keeps every n-gram at least as common as the k-th, finds their words, and recounts them word by word over the
+word index, so a hash collision can never inflate a count (two n-grams sharing a 64-bit hash, about once in
+2^64 pairs, could hide one of them). Ties at the k-th count are broken by text; where more than
+:data:`TIE_LIMIT` n-grams tie there (n-grams seen once or twice, typically), the tied ones of the smallest
+hashes are compared and the summary says the table is not complete (``complete``, ``tied``).
 
 Memory: a shard's writer holds its words (4 bytes each) and a dictionary of its vocabulary while documents
 come in, and peaks at about 130 bytes per word of the shard while it finishes (measured on a shard of 1.24M
-words: the n-gram hashes, their sort, and the candidates' windows of the n = 1 table). The driver holds the
-shards' statistics (per n, C candidates and S sample hashes per shard). The exact recount reads one shard at a
-time and peaks at about 110 bytes per word of the largest shard (its window hashes and the windows matching a
-candidate), plus the candidates themselves (at most C x shards per n, each with its words): it does not grow
-with the number of shards but for the candidates.
+words: the n-gram hashes and their sort). Its lists of distinct n-grams take 12 bytes per distinct n-gram on
+disk. The driver's merge of those lists holds at most :data:`RANGE_ENTRIES` entries at once (about 100 MB and a
+sort's copy); the exact recount reads one shard at a time and peaks at about 110 bytes per word of the largest
+shard (its window hashes and the windows matching a candidate), plus the candidates (the top k and its ties).
 """
 
 from __future__ import annotations
@@ -78,6 +78,14 @@ INDEX_FILES = ("tokens.npy", "doc_starts.npy", "vocab_hashes.npy", "vocab_bytes.
                "postings.npy", "shard.json")
 INDEX_FILE = "index.json"
 STATS_FILE = "ngram_stats.npz"  # a shard's n-gram statistics: in the part only, merged into the audit's tables
+COUNTS_PREFIX = "ngram_counts"  # a shard's distinct n-grams (hash, count) for the top tables: in the part only
+#: Distinct n-grams (summed over the shards' lists) the driver holds at once while it finds the global top: it
+#: reads the shards' lists one hash range at a time, about 12 bytes each (plus a sort's copy).
+RANGE_ENTRIES = 1 << 23
+#: N-grams tied at the top's last count whose texts are compared to break the tie (by text, as the table ranks);
+#: where more are tied (typically at count 1 or 2), those of the smallest hashes are compared and the table
+#: says it is not complete.
+TIE_LIMIT = 100_000
 NGRAMS_FILE = "ngrams.parquet"
 EXAMPLES = 3
 #: z of the singleton share's Wilson interval; with the HyperLogLog's 3-sigma bounds the product covers >= 95%.
@@ -85,11 +93,6 @@ _SHARE_Z = 2.0
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # the polynomial of ngrams.window_hashes
 _BITMAP = (1 << 20) - 1
 _BLOCK = 1 << 20
-
-
-def candidates_per_shard(config: AuditConfig) -> int:
-    """C: the most frequent n-grams of each shard kept as candidates for the global top ``config.top``."""
-    return max(1000, 10 * config.top)
 
 
 def _utf8(word: str) -> bytes:
@@ -194,9 +197,8 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
                  config: AuditConfig) -> None:
     import datasketches
 
-    top_sizes, C = set(config.ngram_sizes), candidates_per_shard(config)
+    top_sizes = set(config.ngram_sizes)
     arrays: dict[str, np.ndarray] = {}
-    doc_of = np.repeat(np.arange(len(doc_starts) - 1, dtype=np.int32), np.diff(doc_starts))
     for n, starts, h in _window_hashes(tokens, hashes, sorted(top_sizes | set(DISTINCT_SIZES))):
         unique, counts = _counted(h)
         if n in DISTINCT_SIZES:
@@ -209,18 +211,10 @@ def _write_stats(path: Path, tokens: np.ndarray, hashes: np.ndarray, word_list: 
             # ``unique`` is sorted: its first S are the shard's S smallest hashes.
             arrays[f"sample{n}_hash"], arrays[f"sample{n}_count"] = unique[:SAMPLE], counts[:SAMPLE]
         if n in top_sizes:
-            chosen, bound = _most_frequent(counts, C)
-            chosen_hash = unique[chosen]  # sorted, as ``unique`` is
-            cand, window = _windows_of(chosen_hash, h, starts)
-            at = np.zeros(len(chosen), np.int64)
-            at[cand] = window  # any occurrence will do: they all have the same words
-            ids = tokens[at[:, None] + np.arange(n)]
-            arrays[f"top{n}_ngram"] = np.array([" ".join(word_list[i] for i in row) for row in ids.tolist()], str)
-            arrays[f"top{n}_count"] = counts[chosen]
-            pairs = _distinct_values(cand * len(doc_starts) + doc_of[window])
-            arrays[f"top{n}_documents"] = np.bincount(pairs // len(doc_starts), minlength=len(chosen))
-            arrays[f"top{n}_bound"] = np.array(bound, np.int64)
-            del cand, window, pairs
+            # Every distinct n-gram of the shard with its count, sorted by hash: the driver sums them over the
+            # shards one hash range at a time to find the exact global top (see _global_top).
+            np.save(path.parent / f"{COUNTS_PREFIX}{n}_hash.npy", unique)
+            np.save(path.parent / f"{COUNTS_PREFIX}{n}_count.npy", counts.astype(np.uint32))
         del starts, h, unique, counts  # before the generator makes the next n's: one n's arrays at a time
     np.savez(path, **arrays)
 
@@ -265,19 +259,6 @@ def _find_sorted(table: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(found), np.concatenate(entries)
 
 
-def _most_frequent(counts: np.ndarray, c: int) -> tuple[np.ndarray, int]:
-    """The ``c`` largest of ``counts`` (ties at the edge: the first, i.e. the smallest hashes) and the (c+1)-th
-    largest count (0 where there are no more), which bounds every count not chosen."""
-    if len(counts) <= c:
-        return np.arange(len(counts)), 0
-    # A histogram of the counts finds the (c+1)-th largest in one pass (np.partition is slow on many ties).
-    at_least = np.cumsum(np.bincount(counts)[::-1])[::-1]  # at_least[v]: how many counts are >= v
-    bound = int(np.flatnonzero(at_least >= c + 1)[-1])
-    above = np.flatnonzero(counts > bound)
-    tied = np.flatnonzero(counts == bound)[:c - len(above)]
-    return np.sort(np.concatenate([above, tied])), bound
-
-
 # --- the driver ---------------------------------------------------------------------------------------------
 
 def combine_words(parts: list[Path], out: Path, config: AuditConfig, ids: Sequence[str]) -> dict[str, Any]:
@@ -309,11 +290,11 @@ def combine_words(parts: list[Path], out: Path, config: AuditConfig, ids: Sequen
     for n in DISTINCT_SIZES:
         distinct[str(n)], singletons[str(n)] = _distinct(n, stats)
     sizes = list(config.ngram_sizes)
-    table, complete, bound = _top_ngrams(words_dir, shards, stats, sizes, config.top, ids)
+    table, complete, tied = _top_ngrams(parts, words_dir, shards, sizes, config.top, ids)
     _write_ngrams(Path(out) / NGRAMS_FILE, table)
     return {"words": sum(s["words"] for s in shards), "distinct": distinct, "singletons": singletons,
-            "ngrams": {"sizes": sizes, "top": config.top, "exact": True, "candidates": candidates_per_shard(config),
-                       "complete": complete, "bound": bound}}
+            "ngrams": {"sizes": sizes, "top": config.top, "exact": True, "complete": complete, "tied": tied,
+                       "method": TOP_METHOD}}
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -381,28 +362,88 @@ class _Recount:
     examples: list[list[int]] = field(default_factory=list)
 
 
-def _top_ngrams(words_dir: Path, shards: list[dict], stats: list[dict], sizes: list[int], top: int,
+TOP_METHOD = ("every shard's distinct n-grams counted exactly (64-bit hashes), summed over the shards one hash "
+              "range at a time; the n-grams at or above the top's last count recounted word by word over the word "
+              "index; ranked by count, then text")
+
+
+def _top_ngrams(parts: list[Path], words_dir: Path, shards: list[dict], sizes: list[int], top: int,
                 ids: Sequence[str]) -> tuple[list[dict], dict[str, bool], dict[str, int]]:
-    recounts: dict[int, _Recount] = {}
+    """The ``top`` most common n-grams of each n, exactly: the table's rows, whether each n's top is complete
+    (False only where more than :data:`TIE_LIMIT` n-grams tie at its last count) and how many tie there."""
+    rows, complete, tied = [], {}, {}
+    indexes = [ShardIndex(words_dir / shard["name"], shard["first_row"]) for shard in shards]
     for n in sizes:
-        candidates = sorted(set().union(*(s[f"top{n}_ngram"].tolist() for s in stats)))
-        recounts[n] = _Recount(candidates, np.zeros(len(candidates), np.int64), np.zeros(len(candidates), np.int64),
-                               [[] for _ in candidates])
-    for shard in shards:
-        _recount_shard(ShardIndex(words_dir / shard["name"], shard["first_row"]), recounts)
-    rows, complete, bound = [], {}, {}
-    for n in sizes:
-        r = recounts[n]
+        hashes, cut, ties = _global_top(parts, n, top)
+        r = _Recount(_texts_of(hashes, indexes, n), np.zeros(len(hashes), np.int64), np.zeros(len(hashes), np.int64),
+                     [[] for _ in hashes])
+        for index in indexes:
+            _recount_shard(index, {n: r})
         order = sorted((i for i in range(len(r.ngrams)) if r.count[i] > 0), key=lambda i: (-r.count[i], r.ngrams[i]))
-        kept = order[:top]
-        bound[str(n)] = int(sum(int(s[f"top{n}_bound"]) for s in stats))
-        # No n-gram outside the candidates occurs more than ``bound`` times; the k-th must beat it strictly, since
-        # an outsider with the same count might come first by its text.
-        complete[str(n)] = bound[str(n)] == 0 or (len(kept) == top and int(r.count[kept[-1]]) > bound[str(n)])
-        for rank, i in enumerate(kept, 1):
+        complete[str(n)], tied[str(n)] = not cut, ties
+        for rank, i in enumerate(order[:top], 1):
             rows.append({"n": n, "rank": rank, "ngram": r.ngrams[i], "count": int(r.count[i]),
                          "documents": int(r.documents[i]), "examples": [ids[row] for row in r.examples[i]]})
-    return rows, complete, bound
+    return rows, complete, tied
+
+
+def _global_top(parts: list[Path], n: int, top: int) -> tuple[np.ndarray, bool, int]:
+    """The hashes of the n-grams that can rank in the top ``top``: every n-gram at least as common as the
+    ``top``-th, counts summed exactly over the shards' lists (each sorted by hash), one hash range at a time so
+    that memory stays within :data:`RANGE_ENTRIES`. Returns them (sorted), whether ties at the last count were
+    cut to :data:`TIE_LIMIT`, and how many n-grams tie there."""
+    lists = [(np.load(p / f"{COUNTS_PREFIX}{n}_hash.npy", mmap_mode="r"),
+              np.load(p / f"{COUNTS_PREFIX}{n}_count.npy", mmap_mode="r")) for p in parts]
+    ranges = max(1, math.ceil(sum(len(h) for h, _ in lists) / RANGE_ENTRIES))
+    edges = [np.uint64((k << 64) // ranges) for k in range(ranges)]
+    best_hash, best_count = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    tied, cut = 0, False
+    for k in range(ranges):
+        pieces = []
+        for h, c in lists:
+            lo = int(np.searchsorted(h, edges[k], "left"))
+            hi = int(np.searchsorted(h, edges[k + 1], "left")) if k + 1 < ranges else len(h)
+            pieces.append((np.asarray(h[lo:hi]), np.asarray(c[lo:hi], np.int64)))
+        h = np.concatenate([x for x, _ in pieces] + [best_hash])
+        c = np.concatenate([x for _, x in pieces] + [best_count])
+        del pieces
+        order = np.argsort(h, kind="stable")
+        h, c = h[order], c[order]
+        first = np.flatnonzero(np.concatenate([[True], h[1:] != h[:-1]])) if len(h) else order[:0]
+        h, c = h[first], np.add.reduceat(c, first) if len(first) else c[:0]
+        del order, first
+        if len(c) > top:
+            last = np.partition(c, len(c) - top)[len(c) - top]  # the top-th largest count so far
+            above, at = np.flatnonzero(c > last), np.flatnonzero(c == last)
+            tied = len(at)
+            if len(at) > TIE_LIMIT:  # keep the smallest hashes among the tied (h is sorted): a fair sample
+                at, cut = at[:TIE_LIMIT], True
+            else:
+                cut = False
+            keep = np.sort(np.concatenate([above, at]))
+            h, c = h[keep], c[keep]
+        else:
+            tied = int((c == c.min()).sum()) if len(c) else 0
+        best_hash, best_count = h, c
+    return best_hash, cut, tied
+
+
+def _texts_of(hashes: np.ndarray, indexes: list[ShardIndex], n: int) -> list[str]:
+    """The words of the n-gram of each hash (sorted ``hashes``), from its first occurrence in the shards."""
+    texts: list[str | None] = [None] * len(hashes)
+    missing = len(hashes)
+    for index in indexes:
+        if not missing:
+            break
+        tokens = np.asarray(index.tokens)
+        for _, starts, h in _window_hashes(tokens, np.asarray(index.vocab_hashes), [n]):
+            found, entry = _find_sorted(hashes, h)
+            entry, first = np.unique(entry, return_index=True)
+            for e, window in zip(entry.tolist(), starts[found[first]].tolist()):
+                if texts[e] is None:
+                    texts[e] = " ".join(index.word(int(t)) for t in tokens[window:window + n])
+                    missing -= 1
+    return [t or "" for t in texts]
 
 
 def _recount_shard(index: ShardIndex, recounts: dict[int, _Recount]) -> None:
@@ -487,6 +528,11 @@ class ShardIndex:
             setattr(self, name, value)
             return value
         raise AttributeError(name)
+
+    def word(self, word_id: int) -> str:
+        """The word of ``word_id`` in this shard."""
+        start, stop = self.offsets[0, word_id], self.offsets[0, word_id + 1]
+        return self.vocab_bytes[start:stop].tobytes().decode("utf-8", "surrogatepass")
 
     def lookup(self, word_list: Sequence[str]) -> np.ndarray:
         """The id of each word in this shard (-1 where the shard does not hold it): found by its hash, then
