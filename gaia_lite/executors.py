@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, require
-from .shards import BuildProgress, Shard, Workdir, plan_shards
+from .shards import MAX_AUTO_SHARD, BuildProgress, Shard, Workdir, plan_shards
 
 if TYPE_CHECKING:
     from .config import BuildConfig
@@ -60,6 +60,9 @@ class ShardJob:
     stateful: bool = False
     #: Whether a worker of this job wants a GPU where the cluster has them.
     wants_gpu: bool = False
+    #: The largest shard an automatic plan gives this job (documents): lower for a job whose memory grows with
+    #: its shard, so that it does not grow with the corpus.
+    max_auto_shard: int = MAX_AUTO_SHARD
     #: The build's workdir, set by :func:`run_sharded` before any shard runs.
     workdir: str | None = None
 
@@ -116,7 +119,8 @@ def run_sharded(job: ShardJob, corpus, out: Path | None = None, *, what: str, sh
     of the same plan are reused and ``log`` says how many; progress shows in documents (a bar titled ``what``
     where ``progress``, and ``tracker`` for a page to read). The workdir is removed once ``combine`` returns."""
     executor = executor or LocalExecutor()
-    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1)
+    shards = plan_shards(len(corpus), shard_size, workers=getattr(executor, "workers", None) or 1,
+                         largest=job.max_auto_shard)
     plan = {"kind": job.kind, "fingerprint": corpus.meta.fingerprint, **job.settings()}
     if out is None:
         key = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:12]

@@ -91,20 +91,21 @@ class BuildProgress:
         return self.done / self.total if self.total else 0.0
 
 
-def auto_shard_size(num_rows: int, workers: int = 1) -> int:
+def auto_shard_size(num_rows: int, workers: int = 1, largest: int = MAX_AUTO_SHARD) -> int:
     """The shard size an automatic plan uses: about :data:`SHARDS_PER_WORKER` shards per worker, within
-    :data:`MIN_AUTO_SHARD` and :data:`MAX_AUTO_SHARD` documents."""
+    :data:`MIN_AUTO_SHARD` and ``largest`` documents (a job whose memory grows with its shard sets it lower)."""
     wanted = math.ceil(num_rows / max(1, workers * SHARDS_PER_WORKER))
-    return max(MIN_AUTO_SHARD, min(MAX_AUTO_SHARD, wanted))
+    return max(MIN_AUTO_SHARD, min(largest, wanted))
 
 
-def plan_shards(num_rows: int, shard_size: int | None = None, *, workers: int = 1) -> list[Shard]:
+def plan_shards(num_rows: int, shard_size: int | None = None, *, workers: int = 1,
+                largest: int = MAX_AUTO_SHARD) -> list[Shard]:
     """Contiguous shards covering rows ``0..num_rows``, each ``shard_size`` rows but the last (automatic
-    where None: :func:`auto_shard_size`)."""
+    where None: :func:`auto_shard_size`, at most ``largest``)."""
     if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int)
                                    or shard_size < 1):
         raise ConfigError(f"shard_size must be positive (a whole number), got {shard_size!r}")
-    size = shard_size or auto_shard_size(num_rows, workers)
+    size = shard_size or auto_shard_size(num_rows, workers, largest)
     return [Shard(i, start, min(start + size, num_rows)) for i, start in enumerate(range(0, num_rows, size))]
 
 

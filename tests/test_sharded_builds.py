@@ -118,6 +118,11 @@ def test_plans_cover_every_row_once_in_order():
     auto = plan_shards(2_000_000, workers=8)
     assert auto[0].start == 0 and auto[-1].stop == 2_000_000 and len(auto) == 32
     assert all(a.stop == b.start for a, b in zip(auto, auto[1:]))
+    # A job whose memory grows with its shard (the audit) keeps automatic shards small, however large the corpus.
+    from gaia_lite.analysis.audit import AuditJob
+
+    capped = plan_shards(2_000_000, workers=1, largest=AuditJob.max_auto_shard)
+    assert len(capped) == 80 and {len(s) for s in capped} == {25_000}
     with pytest.raises(ValueError, match="shard_size must be positive"):
         plan_shards(10, 0)
 

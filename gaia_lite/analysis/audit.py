@@ -104,6 +104,9 @@ class AuditJob(ShardJob):
 
     kind = "audit"
     stateful = True
+    #: A shard's memory grows with its words (about 130 bytes a word while its n-grams are counted), so automatic
+    #: shards stay at 25,000 documents however large the corpus: the audit's memory does not grow with it.
+    max_auto_shard = 25_000
 
     def __init__(self, corpus_folder: str, config: AuditConfig, columns: dict[str, str], tokenizer: str,
                  batch_size: int = 1000):
