@@ -67,7 +67,9 @@ def summary_lines(s: dict) -> list[str]:
         lines.append(f"offensive ({off['model']}, score >= {off['threshold']}): {off['documents']:,} documents "
                      f"({100 * off['rate']:.2f}%)")
     for column, m in (s.get("metadata") or {}).items():
-        lines.append(f"metadata {column!r} ({m['kind']}): {m.get('distinct', '?')} distinct values")
+        distinct = f"{m['distinct']:,}" if m.get("distinct") is not None else "more than 1,000"
+        top = ", ".join(f"{x['value']} {x['documents']:,}" for x in (m.get("top") or [])[:3])
+        lines.append(f"metadata {column!r} ({m['kind']}): {distinct} distinct values" + (f"; {top}" if top else ""))
     if s.get("duplicates") and "near" in s["duplicates"]:
         d = s["duplicates"]
         lines.append(f"duplicates (stored): exact {100 * d['exact']['rate']:.2f}%, near {100 * d['near']['rate']:.2f}%")
