@@ -173,7 +173,7 @@ def child_phase(corpus_folder: str, workdir: str, name: str, shard_size: str = "
 def child_count(corpus_folder: str, phrases_json: str) -> dict:
     """``count_phrase`` cold and warm, a brute-force scan and Lucene phrase queries, per phrase."""
     from gaia_lite.analysis.text import words
-    from gaia_lite.analysis.words import count_phrase
+    from gaia_lite.analysis.audit import count_phrase
     from gaia_lite.corpus import Corpus
 
     from _audit_peer import doc_words

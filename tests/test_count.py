@@ -11,7 +11,7 @@ import pytest
 
 from gaia_lite.analysis import find_audit
 from gaia_lite.analysis.text import words
-from gaia_lite.analysis.words import count_phrase
+from gaia_lite.analysis.audit import count_phrase
 from gaia_lite.artifacts import ArtifactMeta
 from gaia_lite.cli import main
 from gaia_lite.corpus import build_corpus

@@ -24,7 +24,6 @@ __all__, __getattr__ = lazy_exports("gaia_lite.analysis", {
     "gaia_lite.analysis.contamination": ("find_contamination", "ContaminationReport", "ItemResult", "Overlap"),
     "gaia_lite.analysis.duplicates": ("find_duplicates", "DuplicatesReport", "load_duplicates"),
     "gaia_lite.analysis.benchmark": ("read_benchmark", "Benchmark"),
-    "gaia_lite.analysis.audit": ("find_audit", "AuditReport", "load_audit"),
+    "gaia_lite.analysis.audit": ("find_audit", "AuditReport", "load_audit", "count_phrase", "PhraseCount"),
     "gaia_lite.analysis.overlap": ("find_overlap", "OverlapReport"),
-    "gaia_lite.analysis.words": ("count_phrase", "PhraseCount"),
 })

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import ArtifactMeta, atomic_build, check_same_documents
-from ..config import DEFAULT_MODEL, AuditConfig, configure
+from ..config import DEFAULT_MODEL, MAX_NGRAM, AuditConfig, configure
 from ..corpus import Corpus
-from ..errors import MissingArtifactError
+from ..errors import InputError, MissingArtifactError
 from ..executors import ShardJob, run_sharded
 from ..shards import BuildProgress, Shard, shard_batches
 from .text import NORMALIZATION, words
@@ -236,3 +236,59 @@ def load_audit(corpus: Corpus) -> StoredAudit:
     if not check_audit(corpus):
         raise MissingArtifactError(f"no audit at {folder}: run `gaia-lite audit {corpus.folder}`")
     return StoredAudit(json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8")), folder)
+
+
+@dataclass
+class PhraseCount:
+    """The exact count of a phrase in a corpus: ``occurrences`` (overlapping ones included), ``documents``
+    holding it, the first ``len(ids)`` of them in row order with their occurrences (``per_document``), the
+    normalised ``words`` the phrase was counted as, and the ``seconds`` the count took."""
+
+    phrase: str
+    words: list[str]
+    occurrences: int
+    documents: int
+    ids: list[str]
+    per_document: list[int]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The count as JSON-ready values."""
+        return {**asdict(self), "normalization": NORMALIZATION}
+
+
+def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
+    """Count ``phrase`` exactly in ``corpus`` (its occurrences and the documents holding it) with the word index
+    of the corpus's audit (``gaia-lite audit``). The phrase is normalised as the audit's words are
+    (:mod:`gaia_lite.analysis.text`), so ``"Return the"`` counts ``return the``; a phrase never spans two
+    documents. ``limit`` documents are listed, in row order."""
+    from .words import INDEX_FILE, count_in_index
+
+    started = time.perf_counter()
+    phrase_words = words(phrase)
+    if not phrase_words:
+        raise InputError(f"the phrase {phrase!r} has no words: words are runs of letters and digits "
+                         "(punctuation and symbols separate them); give at least one")
+    if len(phrase_words) > MAX_NGRAM:
+        raise InputError(f"the phrase has {len(phrase_words)} words; count phrases of at most {MAX_NGRAM} words")
+    if getattr(corpus, "folder", None) is None:
+        raise InputError(f"{corpus!r} is not a corpus on this machine: phrases are counted with the word index of "
+                         "a local corpus's audit; count on the machine that holds it")
+    folder = corpus.folder / AUDIT_DIR / WORDS_DIR
+    if not check_audit(corpus) or not (folder / INDEX_FILE).is_file():
+        raise MissingArtifactError(f"no word index at {folder}: run `gaia-lite audit {corpus.folder}`")
+    occurrences, documents, rows, per_document = count_in_index(folder, phrase_words, limit)
+    return PhraseCount(phrase, phrase_words, occurrences, documents, _ids_of(corpus, rows), per_document,
+                       round(time.perf_counter() - started, 6))
+
+
+def _ids_of(corpus, rows: list[int]) -> list[str]:
+    """The ids of ``rows``: read from the id column alone (listing every id of a large corpus takes longer than
+    the count)."""
+    table = getattr(getattr(corpus, "dataset", None), "data", None)
+    if not rows:
+        return []
+    if table is None or getattr(corpus.dataset, "_indices", None) is not None:
+        ids = corpus.ids
+        return [ids[r] for r in rows]
+    return table.column("id").take(rows).to_pylist()

@@ -53,17 +53,16 @@ import json
 import math
 import os
 import shutil
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import MAX_NGRAM, AuditConfig
-from ..errors import InputError, MissingArtifactError
-from .text import NORMALIZATION, words
+from ..config import AuditConfig
+from ..errors import InputError
+from .text import NORMALIZATION
 
 #: n-gram sizes whose distinct n-grams (and n-grams seen once) are always estimated.
 DISTINCT_SIZES = (1, 2, 3, 4, 5)
@@ -602,45 +601,10 @@ def _memory_map(path: Path) -> np.ndarray:
     return np.frombuffer(buffer, dtype, count=count, offset=offset).reshape(shape)
 
 
-@dataclass
-class PhraseCount:
-    """The exact count of a phrase in a corpus: ``occurrences`` (overlapping ones included), ``documents``
-    holding it, the first ``len(ids)`` of them in row order with their occurrences (``per_document``), the
-    normalised ``words`` the phrase was counted as, and the ``seconds`` the count took."""
-
-    phrase: str
-    words: list[str]
-    occurrences: int
-    documents: int
-    ids: list[str]
-    per_document: list[int]
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The count as JSON-ready values."""
-        return {**asdict(self), "normalization": NORMALIZATION}
-
-
-def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
-    """Count ``phrase`` exactly in ``corpus`` (its occurrences and the documents holding it) with the word index
-    of the corpus's audit (``gaia-lite audit``). The phrase is normalised as the audit's words are
-    (:mod:`gaia_lite.analysis.text`), so ``"Return the"`` counts ``return the``; a phrase never spans two
-    documents. ``limit`` documents are listed, in row order."""
-    from .audit import AUDIT_DIR, WORDS_DIR, check_audit
-
-    started = time.perf_counter()
-    phrase_words = words(phrase)
-    if not phrase_words:
-        raise InputError(f"the phrase {phrase!r} has no words: words are runs of letters and digits "
-                         "(punctuation and symbols separate them); give at least one")
-    if len(phrase_words) > MAX_NGRAM:
-        raise InputError(f"the phrase has {len(phrase_words)} words; count phrases of at most {MAX_NGRAM} words")
-    if getattr(corpus, "folder", None) is None:
-        raise InputError(f"{corpus!r} is not a corpus on this machine: phrases are counted with the word index of "
-                         "a local corpus's audit; count on the machine that holds it")
-    folder = corpus.folder / AUDIT_DIR / WORDS_DIR
-    if not check_audit(corpus) or not (folder / INDEX_FILE).is_file():
-        raise MissingArtifactError(f"no word index at {folder}: run `gaia-lite audit {corpus.folder}`")
+def count_in_index(folder: Path, phrase_words: list[str], limit: int) -> tuple[int, int, list[int], list[int]]:
+    """Count the normalised ``phrase_words`` exactly with the word index in ``folder`` (an audit's ``words/``):
+    occurrences, documents holding them, and the first ``limit`` of those documents' rows with their
+    occurrences."""
     listing = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
     occurrences, documents, rows, per_document = 0, 0, [], []
     for shard in listing["shards"]:
@@ -659,17 +623,4 @@ def count_phrase(corpus, phrase: str, *, limit: int = 100) -> PhraseCount:
             take = new[:limit - len(rows)]
             rows.extend((index.first_row + docs[take]).tolist())
             per_document.extend(np.diff(np.append(new, len(docs)))[:len(take)].tolist())
-    return PhraseCount(phrase, phrase_words, occurrences, documents, _ids_of(corpus, rows), per_document,
-                       round(time.perf_counter() - started, 6))
-
-
-def _ids_of(corpus, rows: list[int]) -> list[str]:
-    """The ids of ``rows``: read from the id column alone (listing every id of a large corpus takes longer than
-    the count)."""
-    table = getattr(getattr(corpus, "dataset", None), "data", None)
-    if not rows:
-        return []
-    if table is None or getattr(corpus.dataset, "_indices", None) is not None:
-        ids = corpus.ids
-        return [ids[r] for r in rows]
-    return table.column("id").take(rows).to_pylist()
+    return occurrences, documents, rows, per_document

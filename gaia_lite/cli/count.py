@@ -28,7 +28,7 @@ def run(args) -> int:
     separate words), so "Return the" counts "return the" wherever it occurs, overlapping occurrences included; a
     phrase never spans two documents. Reads the word index that `gaia-lite audit` stores in <corpus>/audit/words/.
     """
-    from ..analysis.words import count_phrase
+    from ..analysis.audit import count_phrase
     from ..retriever import open_corpus
 
     corpus = open_corpus(args.corpus, root=args.root)
