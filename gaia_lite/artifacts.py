@@ -92,6 +92,18 @@ def check_same_documents(artifact: str, meta: ArtifactMeta, corpus_meta: Artifac
         )
 
 
+def has_analysis(corpus, name: str, kind: str) -> bool:
+    """Whether the corpus folder holds an analysis of ``kind`` in ``name/`` (reading only its metadata); raises
+    :class:`ArtifactMismatchError` where it was made from other documents, naming the command that remakes it."""
+    folder = Path(corpus.folder) / name
+    try:
+        meta = ArtifactMeta.read(folder, kind, f"gaia-lite {kind} {corpus.folder}")
+    except MissingArtifactError:
+        return False
+    check_same_documents(f"{kind} {folder}", meta, corpus.meta, meta.command)
+    return True
+
+
 class Fingerprint:
     """Incremental SHA-256 over documents in row order: each row's id, title and text, length-prefixed."""
 

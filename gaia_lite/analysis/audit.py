@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ArtifactMeta, atomic_build, check_same_documents
+from ..artifacts import ArtifactMeta, atomic_build, has_analysis
 from ..config import DEFAULT_MODEL, MAX_NGRAM, AuditConfig, configure
 from ..corpus import Corpus
 from ..errors import InputError, MissingArtifactError
@@ -221,13 +221,7 @@ class StoredAudit:
 def check_audit(corpus: Corpus) -> bool:
     """Whether ``corpus`` has a stored audit (reading only its metadata); raises
     :class:`~gaia_lite.errors.ArtifactMismatchError` where it was made from other documents."""
-    folder = corpus.folder / AUDIT_DIR
-    try:
-        meta = ArtifactMeta.read(folder, "audit", f"gaia-lite audit {corpus.folder}")
-    except MissingArtifactError:
-        return False
-    check_same_documents(f"audit {folder}", meta, corpus.meta, meta.command)
-    return True
+    return has_analysis(corpus, AUDIT_DIR, "audit")
 
 
 def load_audit(corpus: Corpus) -> StoredAudit:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import ArtifactMeta, atomic_build, check_same_documents
+from ..artifacts import ArtifactMeta, atomic_build, has_analysis
 from ..config import DuplicatesConfig, configure
 from ..corpus import Corpus
 from ..errors import MissingArtifactError
@@ -360,10 +360,4 @@ def load_duplicates(corpus: Corpus) -> StoredDuplicates:
 def check_duplicates(corpus: Corpus) -> bool:
     """Whether ``corpus`` has a stored duplicate analysis (reading only its metadata); raises
     :class:`~gaia_lite.errors.ArtifactMismatchError` where it was made from other documents."""
-    folder = corpus.folder / DUPLICATES_DIR
-    try:
-        meta = ArtifactMeta.read(folder, "duplicates", f"gaia-lite duplicates {corpus.folder}")
-    except MissingArtifactError:
-        return False
-    check_same_documents(f"duplicates {folder}", meta, corpus.meta, meta.command)
-    return True
+    return has_analysis(corpus, DUPLICATES_DIR, "duplicates")

@@ -100,9 +100,9 @@ def metadata_columns(corpus, config: AuditConfig) -> dict[str, str]:
             readable, sample = _readable(corpus, name, kind)
             if not readable:
                 if asked:
-                    raise InputError(
-                        f"column {name!r} of corpus {corpus.name} cannot be read as {'URLs' if kind == 'url' else 'dates'}"
-                        f" ({sample}); name another column with --{kind}-column")
+                    what = "URLs" if kind == "url" else "dates"
+                    raise InputError(f"column {name!r} of corpus {corpus.name} cannot be read as {what} ({sample}); "
+                                     f"name another column with --{kind}-column")
                 kind = "category"
         columns[name] = kind
     return columns
@@ -111,7 +111,8 @@ def metadata_columns(corpus, config: AuditConfig) -> dict[str, str]:
 def _kind(name: str, type_, config: AuditConfig, pa) -> str | None:
     if name == config.url_column or (config.url_column is None and name == "url"):
         return "url"
-    if name == config.date_column or (config.date_column is None and (name in DATE_NAMES or pa.types.is_temporal(type_))):
+    named_date = name in DATE_NAMES or pa.types.is_temporal(type_)
+    if name == config.date_column or (config.date_column is None and named_date):
         return "date"
     if pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_boolean(type_):
         return "category"
@@ -151,7 +152,8 @@ def _psl():
 
 def _domain(value, psl) -> str | None:
     """The registered domain of URL ``value`` (``news.bbc.co.uk`` → ``bbc.co.uk``), the host itself where the
-    public-suffix list gives none (``localhost``), and an IP address as it is; None where ``value`` is no URL with a host."""
+    public-suffix list gives none (``localhost``), and an IP address as it is; None where ``value`` is no URL with a
+    host."""
     from urllib.parse import urlsplit
 
     if not isinstance(value, str):
