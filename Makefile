@@ -13,7 +13,7 @@ SCIFACT_CONFIGS := configs/scifact-bm25-flat.yaml configs/scifact-bm25-multifiel
                    configs/scifact-dense-minilm.yaml configs/scifact-hybrid-default.yaml configs/scifact-hybrid-rrf.yaml \
                    configs/scifact-hybrid-weighted.yaml
 
-.PHONY: help setup demo app space test scifact experiments tune study-fusion eval bench bench-dense bench-app bench-scale bench-analysis bench-audit bench-serve clean
+.PHONY: help setup demo app space test scifact experiments tune study-fusion eval bench bench-dense bench-app bench-scale bench-analysis bench-audit bench-languages bench-serve clean
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -76,6 +76,9 @@ bench-analysis: setup  ## contamination and duplicate analysis vs plain peers, d
 
 bench-audit: setup  ## the corpus audit vs a plain Counter peer (default and 1M-doc corpora), memory per part, phrase counts; writes benchmarks/out/
 	$(BIN)/python benchmarks/bench_audit.py $(if $(ROOT),--root $(ROOT))
+
+bench-languages: setup  ## the audit's language detector against lingua, py3langid, pycld2, langdetect on a labelled sample
+	mkdir -p benchmarks/out && $(BIN)/python benchmarks/compare_languages.py --json benchmarks/out/languages.json
 
 bench-serve: setup  ## a corpus in parts: same answers as one index (SciFact), served latency, throughput, memory (1M docs)
 	$(BIN)/python benchmarks/bench_serve.py --scifact $(SCIFACT) $(if $(ROOT),--root $(ROOT))
