@@ -318,8 +318,10 @@ def _contamination_widgets(explorer: Explorer) -> _Contamination:
                 "occur whole. Choose a listed benchmark, upload a JSON Lines or parquet file, or name a Hub "
                 "dataset.</div>", js_on_load=None)
     with gr.Row(visible=not explorer.served):
-        benchmark = gr.Dropdown(list(explorer.benchmarks), value=None, label="Listed benchmark",
-                                visible=bool(explorer.benchmarks))
+        # A single listed benchmark is chosen already: with nothing chosen, "Check" would fail at once.
+        listed = list(explorer.benchmarks)
+        benchmark = gr.Dropdown(listed, value=listed[0] if len(listed) == 1 else None, label="Listed benchmark",
+                                visible=bool(listed), elem_id="gl-benchmark")
         upload = gr.File(label="or upload (.jsonl, .parquet)", file_types=[".jsonl", ".json", ".parquet"],
                          type="filepath")
         hub = gr.Textbox(label="or a Hub dataset (owner/name)", max_length=200)
