@@ -5,8 +5,6 @@ real browser."""
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from gaia_lite.app.explorer import Explorer
@@ -31,3 +29,27 @@ def test_a_single_listed_benchmark_is_chosen_already(tiny_corpus, tmp_path, name
     bench = write_jsonl(tmp_path / "b.jsonl", [{"id": "q1", "question": "a question"}])
     demo = build_demo(Explorer(tiny_corpus, benchmarks={n: Source(str(bench)) for n in names}))
     assert _component(demo, gr.Dropdown, "Listed benchmark").value == chosen
+
+
+def test_a_page_error_is_one_notice_and_leaves_the_outputs_as_they_were(caplog, monkeypatch):
+    """On the page, an error is its message once (a raised gr.Error would also put a red "Error" box on each
+    output); from an API endpoint it stays an error, for the client to raise. (The browser test sees the page.)"""
+    import gradio as gr
+
+    from gaia_lite.app import ui
+    from gaia_lite.errors import InputError
+
+    def fails(what):
+        if what == "input":
+            raise InputError("choose <one> benchmark")
+        raise RuntimeError("a secret detail")
+
+    shown = []
+    monkeypatch.setattr(ui, "_notice", shown.append)
+    assert ui._on_page(fails)("input") == gr.skip()
+    assert ui._on_page(fails)("bug") == gr.skip()
+    assert shown == ["choose &lt;one&gt; benchmark", "Something went wrong; the server log has the details."]
+    assert "a secret detail" in caplog.text  # the details go to the server log, never to the page
+    with pytest.raises(gr.Error) as raised:
+        ui._safe(fails)("input")
+    assert raised.value.message == "choose &lt;one&gt; benchmark"

@@ -9,7 +9,8 @@ named and explained as the field is, its choices read from :mod:`gaia_lite.regis
 shown only for the methods whose registry entry reads it. The widgets' initial values are the explorer's settings
 (:meth:`~.explorer.Explorer.retriever_config`, :class:`~.search.View`), never literals of their own. Errors reach
 the user as one short line: a gaia_lite error's own message, anything else a generic one with the details in the
-server log, never a traceback.
+server log, never a traceback: on the page once, in a notice, leaving the outputs as they were (:func:`_on_page`);
+from a named endpoint as its error (:func:`_safe`).
 """
 
 from __future__ import annotations
@@ -94,22 +95,52 @@ _PRIVATE = {"api_visibility": "private"}  # UI events; scripts use the named end
 BUILD_POLL_SECONDS = 2
 
 
+def _message(fn, error: Exception) -> str:
+    """The one short line a user sees for ``error`` raised by handler ``fn``: a gaia_lite error's own message
+    (bounded), anything else a generic line with the details in the server log."""
+    if isinstance(error, gr.Error):
+        return str(error.message)
+    if isinstance(error, GaiaLiteError):
+        message = str(error)
+        return escape(message if len(message) <= 300 else message[:297] + "...")  # the toast renders HTML
+    log.exception("explorer handler %s failed", fn.__name__, exc_info=error)
+    return "Something went wrong; the server log has the details."
+
+
 def _safe(fn):
-    """Turn every failure of ``fn`` into a short message for the user."""
+    """For a named API endpoint: turn every failure of ``fn`` into a ``gr.Error`` with a short message, which
+    gradio_client raises as an ``AppError``."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except GaiaLiteError as e:
-            message = str(e)
-            raise gr.Error(escape(message if len(message) <= 300 else message[:297] + "..."), print_exception=False) \
-                from None
-        except Exception:
-            log.exception("explorer handler %s failed", fn.__name__)
-            raise gr.Error("Something went wrong; the server log has the details.", print_exception=False) from None
+        except Exception as e:
+            raise gr.Error(_message(fn, e), print_exception=False) from None
+
+    return wrapper
+
+
+def _notice(message: str) -> None:
+    """Show ``message`` on the page as Gradio shows a raised ``gr.Error``'s: a red notice titled "Error".
+    Gradio's public notices are info, warning and success (a notice's title is its kind in Gradio 6); its queue
+    sends this fourth kind as well, and so can an event that does not fail."""
+    from gradio.helpers import log_message
+
+    log_message(message, title="Error", level="error")  # type: ignore[arg-type]
+
+
+def _on_page(fn):
+    """For a page event: a failure of ``fn`` shows its message once (:func:`_notice`) and leaves every output as
+    it was. A raised ``gr.Error`` would also mark each of the event's outputs with a large red "Error" box."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            _notice(_message(fn, e))
+            return gr.skip()  # one skip leaves every output of the event unchanged
 
     return wrapper
 
@@ -216,7 +247,7 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
         _wire_contamination(explorer, page, exports)
         _wire_fusion_controls(explorer, page)
 
-        @_safe
+        @_on_page
         def restore(request: gr.Request):
             return _restore(explorer, page, request)
 
@@ -344,7 +375,7 @@ def _wire_search(explorer: Explorer, p: _Page) -> None:
     url_js = _URL_JS % json.dumps([keys, list(p.filters), reads]).replace("<", "\\u003c")
 
     def searching(move):
-        @_safe
+        @_on_page
         def run_search(*values):
             v = dict(zip(p.names, values))
             res = explorer.search(v["query"], p.view(v, page=move(int(v["page"] or 1))),
@@ -358,7 +389,7 @@ def _wire_search(explorer: Explorer, p: _Page) -> None:
     p.prev_btn.click(searching(lambda page: max(1, page - 1)), p.controls, outputs, js=url_js, **_PRIVATE)
     p.next_btn.click(searching(lambda page: page + 1), p.controls, outputs, js=url_js, **_PRIVATE)
 
-    @_safe
+    @_on_page
     def run_compare(*values):
         v = dict(zip(p.names, values))
         compared = explorer.compare(v["query"], p.view(v, page=1), **{name: v[name] for name in p.fusion})
@@ -369,13 +400,14 @@ def _wire_search(explorer: Explorer, p: _Page) -> None:
 
 
 def _wire_documents(explorer: Explorer, p: _Page) -> None:
-    @_safe
+    @_on_page
     def open_document(i, q, red, span=None):
         return views.document(explorer.document(i, query=q or "", redact=bool(red), span=span))
 
-    for opened in (p.open_btn.click(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE),
-                   p.doc_id.submit(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE)):
-        opened.success(None, [p.doc_id], None, js=_DOC_URL_JS, **_PRIVATE)
+    p.open_btn.click(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE)
+    p.doc_id.submit(open_document, [p.doc_id, p.query, p.redact], p.document, **_PRIVATE)
+    # The URL names the document shown: it follows the panel, which an id that fails to open leaves unchanged.
+    p.document.change(None, [p.doc_id], None, js=_DOC_URL_JS, **_PRIVATE)
 
     def open_clicked(q, red, evt: gr.EventData):
         try:
@@ -388,14 +420,13 @@ def _wire_documents(explorer: Explorer, p: _Page) -> None:
         return i, open_document(i, q, red, span if span[0] else None), gr.Tabs(selected="document")
 
     for panel in (p.results, p.compared, p.contamination.report):
-        panel.click(open_clicked, [p.query, p.redact], [p.doc_id, p.document, p.tabs], **_PRIVATE) \
-            .success(None, [p.doc_id], None, js=_DOC_URL_JS, **_PRIVATE)
+        panel.click(open_clicked, [p.query, p.redact], [p.doc_id, p.document, p.tabs], **_PRIVATE)
 
 
 def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) -> None:
     import pandas as pd
 
-    @_safe
+    @_on_page
     def show_overview():
         o = explorer.overview()
         bars = pd.DataFrame({"words": o["length_bins"], "documents": o["length_counts"]})
@@ -406,7 +437,7 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
     if not explorer.served:
         p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 
-    @_safe
+    @_on_page
     def run_export(fmt, *values):
         v = dict(zip(p.names, values))
         res = explorer.search(v["query"], p.view(v), **{name: v[name] for name in p.retrieval})
@@ -422,7 +453,7 @@ def _wire_contamination(explorer: Explorer, p: _Page, exports: Exports) -> None:
 
     # The exports are written with the table: keeping the report for a later export would need a gr.State,
     # and a page with state holds a connection to the server open for as long as it is open.
-    @_safe
+    @_on_page
     def run(benchmark, upload, hub, fields, split, ngram, red):
         report = explorer.contamination(benchmark=benchmark or None, upload=upload or None, hub=hub or None,
                                         fields=fields or "", split=split or "", ngram=ngram)
