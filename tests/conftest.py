@@ -147,3 +147,18 @@ def serve_cluster(workers: int):
         finally:
             RayExecutor.disconnect()  # not ray.shutdown(), which would leave this process's JVM without its handlers
             cluster.shutdown()
+
+
+@contextlib.contextmanager
+def serving(explorer):
+    """The explorer app over ``explorer`` (an :class:`~gaia_lite.app.Explorer`, or what it opens) served on a free
+    local port, for gradio_client and a browser: yields its address, and closes it after."""
+    from gaia_lite.app import launch
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    port = free_port()
+    demo = launch(explorer, host="127.0.0.1", port=port, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

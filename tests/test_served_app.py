@@ -28,7 +28,7 @@ from gaia_lite.corpus import Corpus, build_corpus
 from gaia_lite.errors import ConfigError, PartsMissingError
 from gaia_lite.retriever import open_searcher
 
-from .conftest import free_port, serve_cluster, write_jsonl
+from .conftest import free_port, serve_cluster, serving, write_jsonl
 from .test_app_server import _chromium
 
 WORDS = ("protein cell gene expression cancer tumor immune response virus infection brain neuron signal pathway "
@@ -206,13 +206,8 @@ def test_cli_errors_over_an_address_are_one_line(address):
 @pytest.fixture(scope="module")
 def app(address):
     """The explorer over the address, served by Gradio on this machine: its URL."""
-    from gaia_lite.app import launch
-
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    port = free_port()
-    demo = launch(address, host="127.0.0.1", port=port, block=False, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with serving(address) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +233,8 @@ def test_explorer_api_through_the_front_equals_the_explorer_here(client, local, 
 def test_explorer_api_documents_compare_and_status_through_the_front(client, local, address):
     from gaia_lite.app.api import endpoints
 
-    search, compare, document, overview, status, contamination = endpoints(local)
+    here = {fn.__name__: fn for fn in endpoints(local)}
+    document, compare = here["document"], here["compare"]
     assert client.predict("doc0230", True, api_name="/document") == document("doc0230")
     there = client.predict("cancer tumor", 4, "rrf", 0.5, True, "minmax", api_name="/compare")
     here = compare("cancer tumor", 4, "rrf", 0.5, True, "minmax")
@@ -248,6 +244,10 @@ def test_explorer_api_documents_compare_and_status_through_the_front(client, loc
                                                   "served": address}
     with pytest.raises(Exception, match="needs the whole corpus on this machine"):
         client.predict(api_name="/overview")
+    with pytest.raises(Exception, match="needs the whole corpus on this machine"):
+        client.predict(api_name="/audit")
+    with pytest.raises(Exception, match="needs the whole corpus on this machine"):
+        client.predict("cancer tumor", api_name="/count")
 
 
 def test_the_served_explorer_says_what_needs_the_corpus_here(address):
@@ -282,6 +282,8 @@ def test_browser_shows_the_parts_and_what_is_unavailable(app, browser):
     assert "needs the whole corpus on this machine" in page.locator("#gl-overview-unavailable").inner_text()
     page.get_by_role("tab", name="Contamination").click()
     assert page.locator("#gl-contamination-unavailable").is_visible()
+    page.get_by_role("tab", name="Count").click()
+    assert "needs the whole corpus on this machine" in page.locator("#gl-count-unavailable").inner_text()
     assert not errors, errors
     page.close()
 

@@ -1,10 +1,10 @@
 """The corpus explorer: a Gradio app over a built corpus, runnable locally or as a Hugging Face Space.
 
 ``explorer`` holds the handlers (plain Python), with one module per concern beside it: ``search`` (the view of a
-search and its results), ``documents`` (documents, filters, overview), ``analysis`` (duplicates, contamination),
-``exports`` and ``build`` (the dense index built in the background); ``api`` the named endpoints. ``render`` and
-``views`` make the safe HTML, ``ui`` the Gradio layout, ``space`` the Space folder. Gradio is imported only in
-``ui``, when an app is built.
+search and its results), ``documents`` (documents, filters, overview), ``analysis`` (the audit, duplicates,
+contamination), ``exports`` and ``build`` (the dense index built in the background); ``api`` the named endpoints.
+``render`` and ``views`` make the safe HTML, ``ui`` the Gradio layout, ``space`` the Space folder. Gradio is
+imported only in ``ui``, when an app is built.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The explorer's named API endpoints as plain functions: ``/search``, ``/compare``, ``/document``, ``/overview``,
-``/status`` and ``/contamination``, JSON in and JSON out, over an :class:`~.explorer.Explorer`.
+``/status``, ``/contamination``, ``/audit`` and ``/count``, JSON in and JSON out, over an :class:`~.explorer.Explorer`.
 
 :mod:`.ui` publishes them through Gradio (for gradio_client and the app's "Use via API" page); nothing here imports
 Gradio. Parameters left out take the explorer's settings. The first parameters keep the names and order they were
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..config import DEFAULT_K
+from .explorer import COUNT_LIMIT
 from .search import View
 
 
@@ -66,4 +67,14 @@ def endpoints(explorer) -> tuple[Callable[..., dict], ...]:
         return explorer.contamination(benchmark=benchmark, hub=hub, fields=fields or "", split=split or "",
                                       ngram=ngram).to_dict()
 
-    return search, compare, document, overview, status, contamination
+    def audit() -> dict:
+        """The summary of the corpus's audit (``gaia-lite audit``), as stored in its ``summary.json``."""
+        return explorer.audit_summary()
+
+    def count(phrase: str, limit: int = COUNT_LIMIT) -> dict:
+        """The exact occurrences of ``phrase`` in the corpus and the documents holding it (the first ``limit``
+        listed, in corpus order, with their occurrences), from its audit's word index (the shape of
+        ``gaia-lite count --json``)."""
+        return explorer.count(phrase, limit).to_dict()
+
+    return search, compare, document, overview, status, contamination, audit, count

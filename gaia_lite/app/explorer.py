@@ -7,17 +7,17 @@ The rest it hands to its parts, one concern each:
 - :mod:`.search`: what a search is made of besides its retrieval settings (:class:`~.search.View`, the query's
   words and phrases) and the results a page shows;
 - :mod:`.documents`: a document by id, the metadata filters, the overview, highlighting;
-- :mod:`.analysis`: the stored duplicate analysis and contamination checks;
-- :mod:`.exports`: results and contamination items as files;
+- :mod:`.analysis`: the stored audit and duplicate analysis, and contamination checks;
+- :mod:`.exports`: results, contamination items and the audit's tables as files;
 - :mod:`.build`: the dense index built in the background while BM25 serves.
 
 A corpus served by ``gaia-lite serve`` (its address, ``http://HOST:PORT/NAME``) plugs in through the same factory:
 its :class:`~gaia_lite.serve.client.ServedSearcher` stands in for the searchers and its
 :class:`~gaia_lite.serve.client.ServedCorpus` for the corpus, so searching, paging, comparing, documents and
-exports work as over a corpus here. What needs the whole corpus on this machine (filters, the overview,
-duplicates, contamination checks, building an index) says so instead (:meth:`Explorer.local_only`). Over a corpus
-kept in parts, served or here, each search says which parts answered (``Results.parts``); a served part that did
-not answer leaves a partial answer that says so, never a silent one.
+exports work as over a corpus here. What needs the whole corpus on this machine (filters, the overview and the
+audit, phrase counts, duplicates, contamination checks, building an index) says so instead
+(:meth:`Explorer.local_only`). Over a corpus kept in parts, served or here, each search says which parts answered
+(``Results.parts``); a served part that did not answer leaves a partial answer that says so, never a silent one.
 
 The Gradio UI (:mod:`.ui`) and its named API endpoints call these, and tests call them directly. What they return
 for display is already safe: HTML comes from :mod:`.render`, which escapes every character of corpus text and,
@@ -39,7 +39,7 @@ from ..parts import parts_report
 from ..registry import FUSION_METHODS
 from ..types import HybridHit
 from . import exports
-from .analysis import Contamination, Duplicates
+from .analysis import Audit, Contamination, Duplicates
 from .build import DenseBuild
 from .documents import Analyzer, Documents, DocumentView, Highlighter
 from .search import MAX_DEPTH, Comparison, Results, Row, View, bounded_query, fill_rows, parse_query
@@ -49,6 +49,8 @@ DUPLICATE_LOOKAHEAD = 3
 _FUSION_FIELDS = frozenset(f.name for f in dataclasses.fields(FusionConfig))
 #: The fusion depths: every method reads them.
 _DEPTHS = ("depth", "bm25_depth", "dense_depth")
+#: Documents a phrase count lists at most (the page and the API).
+COUNT_LIMIT = 100
 
 
 class Explorer:
@@ -89,6 +91,7 @@ class Explorer:
         # A served corpus's words are highlighted as its front's index analyzes them, with the same analyzer here.
         self.documents = Documents(self.corpus, Highlighter(Analyzer(self.config.sparse) if self.served else self.bm25))
         self.duplicates = Duplicates(None if self.served else self.corpus)
+        self.audit = Audit(None if self.served else self.corpus)
         self.checks = Contamination(self.corpus, benchmarks)
         if with_dense:
             self._use(searcher)
@@ -263,6 +266,27 @@ class Explorer:
         if self.served:
             raise self.local_only("the overview (document lengths, frequent words, duplicates)")
         return self.documents.overview() | {"duplicates": self.duplicates.summary()}
+
+    def audit_summary(self) -> dict:
+        """The summary of the audit stored beside the corpus (``gaia-lite audit``): its ``summary.json``."""
+        if self.served:
+            raise self.local_only("the audit (lengths, n-grams, personal data, languages, metadata)")
+        return self.audit.summary
+
+    def count(self, phrase: str, limit: int = COUNT_LIMIT):
+        """The exact count of ``phrase`` in the corpus, from its audit's word index
+        (:func:`~gaia_lite.analysis.count_phrase`): a :class:`~gaia_lite.analysis.PhraseCount` listing the first
+        ``limit`` documents (at most :data:`COUNT_LIMIT`)."""
+        from ..analysis import count_phrase
+
+        if self.served:
+            raise self.local_only("counting a phrase")
+        if not self.audit.stored:
+            self.audit.summary  # noqa: B018 - raises the error that says to run `gaia-lite audit NAME`
+        limit = int(limit) if limit else COUNT_LIMIT
+        if not 1 <= limit <= COUNT_LIMIT:
+            raise ConfigError(f"limit must be between 1 and {COUNT_LIMIT}, not {limit}")
+        return count_phrase(self.corpus, bounded_query(phrase)[0], limit=limit)
 
     def contamination(self, **benchmark):
         """Check a benchmark for contamination of this corpus (:meth:`.analysis.Contamination.check`)."""

@@ -1,5 +1,6 @@
-"""What the explorer exports: a page of results (CSV, JSON Lines, TREC run lines) and a contamination check's
-items (JSON Lines, CSV), as text, and :class:`Exports`, the temporary folder the app writes them to.
+"""What the explorer exports: a page of results (CSV, JSON Lines, TREC run lines), a contamination check's items
+(JSON Lines, CSV), as text, an audit's tables (CSV, Parquet) as files, and :class:`Exports`, the temporary folder
+the app writes them to.
 
 Records have the shapes the API answers with (:meth:`.search.Results.to_dict`, the report's ``record()``);
 personal data is redacted as on the page. No Gradio here.
@@ -18,6 +19,8 @@ from ..evaluate import query_id, trec_lines
 from . import render
 
 EXPORT_FORMATS = ("csv", "jsonl", "trec")
+#: The formats an audit's table is downloaded in.
+TABLE_FORMATS = ("csv", "parquet")
 #: Exported files older than this (seconds) are removed while the app runs: a download follows its export at
 #: once, and a Space runs for weeks.
 EXPORT_MAX_AGE_S = 3600
@@ -58,6 +61,28 @@ def contamination_export(report, fmt: str, *, redact: bool = True) -> str:
     if fmt == "jsonl":
         return _jsonl(records)
     return _csv(({**r, **(r["longest"] or {}), "words": r["words"]} for r in records), _CONTAMINATION_COLUMNS)
+
+
+def write_table(table, path: Path) -> Path:
+    """Write ``table`` (a ``pyarrow.Table``, an audit's) to ``path`` as its suffix says: ``.parquet`` as it is
+    stored, ``.csv`` with each list cell (an n-gram's example ids) as a JSON array, since CSV has no lists."""
+    import pyarrow as pa
+
+    fmt = path.suffix.lstrip(".")
+    _check(fmt, TABLE_FORMATS)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+        return path
+    import pyarrow.csv as pcsv
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            cells = [None if v is None else json.dumps(v, ensure_ascii=False) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, field.name, pa.array(cells, pa.string()))
+    pcsv.write_csv(table, path)
+    return path
 
 
 def _check(fmt: str, valid: tuple[str, ...]) -> None:

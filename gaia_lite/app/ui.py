@@ -208,6 +208,8 @@ class _Page:
     exported: object
     status: object
     contamination: object
+    audit: _AuditWidgets | None  # where an audit is stored
+    count: _Count
 
     @property
     def controls(self) -> list:
@@ -236,7 +238,7 @@ class _Page:
 
 def build_demo(explorer: Explorer, *, title: str | None = None):
     """The explorer as a ``gr.Blocks`` app (not launched). Named API endpoints: ``/search``, ``/compare``,
-    ``/document``, ``/overview``, ``/status``, ``/contamination``."""
+    ``/document``, ``/overview``, ``/status``, ``/contamination``, ``/audit``, ``/count``."""
     exports = Exports()
     with gr.Blocks(title=title or f"gaia_lite · {explorer.corpus.name}",
                    delete_cache=(EXPORT_MAX_AGE_S, EXPORT_MAX_AGE_S)) as demo:
@@ -245,6 +247,7 @@ def build_demo(explorer: Explorer, *, title: str | None = None):
         _wire_documents(explorer, page)
         _wire_overview_and_export(explorer, page, exports)
         _wire_contamination(explorer, page, exports)
+        _wire_count(explorer, page)
         _wire_fusion_controls(explorer, page)
 
         @_on_page
@@ -294,6 +297,8 @@ def _layout(explorer: Explorer) -> _Page:
     with gr.Tabs() as tabs:
         with gr.Tab("Results", id="results"):
             results = gr.HTML("<p>Type a query and press Search.</p>", elem_id="gl-results", js_on_load=_OPEN_JS)
+        with gr.Tab("Count", id="count"):
+            count = _count_widgets(explorer)
         with gr.Tab("Compare", id="compare", visible=hybrid) as compare_tab:
             compare_btn = gr.Button("Compare BM25, dense and hybrid", size="sm")
             compared = gr.HTML("", elem_id="gl-compare-panel", js_on_load=_OPEN_JS)
@@ -304,13 +309,16 @@ def _layout(explorer: Explorer) -> _Page:
             document = gr.HTML("", elem_id="gl-document-panel", js_on_load=None)
         with gr.Tab("Overview", id="overview") as overview_tab:
             # A served corpus's overview would read all of it: the tab says so instead.
-            overview_html = gr.HTML(views.note(str(explorer.local_only("The overview (document lengths, frequent "
-                                                                          "words, duplicates)")), "gl-overview-unavailable")
-                                    if explorer.served else "", js_on_load=None)
+            unavailable = explorer.local_only("The overview (document lengths, frequent words, duplicates)")
+            overview_html = gr.HTML(views.note(str(unavailable), "gl-overview-unavailable") if explorer.served else "",
+                                    elem_id="gl-overview", js_on_load=None)
+            audit = _audit_widgets(explorer) if explorer.audit.stored else None
+            # Without an audit, a quick overview computed from the corpus.
+            computed = not explorer.served and audit is None
             lengths = gr.BarPlot(x="words", y="documents", title="Document lengths (words)", sort=None,
-                                 visible=not explorer.served)
+                                 visible=computed)
             top_terms = gr.Dataframe(headers=["word", "count"], label="Most frequent words", interactive=False,
-                                     visible=not explorer.served)
+                                     visible=computed)
         with gr.Tab("Export", id="export"):
             fmt = gr.Radio(list(EXPORT_FORMATS), value=EXPORT_FORMATS[0], label="Format (TREC: run lines)")
             export_btn = gr.Button("Export the current results")
@@ -319,7 +327,131 @@ def _layout(explorer: Explorer) -> _Page:
             contamination = _contamination_widgets(explorer)
     return _Page(query, retriever, fusion, k, page, redact, hide, filters, search_btn, prev_btn, next_btn, tabs,
                  results, compare_tab, compare_btn, compared, doc_id, open_btn, document, overview_tab,
-                 overview_html, lengths, top_terms, fmt, export_btn, exported, status, contamination)
+                 overview_html, lengths, top_terms, fmt, export_btn, exported, status, contamination, audit, count)
+
+
+@dataclass
+class _AuditWidgets:
+    """The Overview's widgets over a stored audit: a plot and a table per part, and one download."""
+
+    measure: object
+    lengths: object
+    n: object
+    ngrams_plot: object
+    ngrams: object
+    personal_plot: object
+    personal: object
+    personal_examples: object
+    languages_plot: object
+    languages: object
+    offensive: object
+    show_offensive: object
+    offensive_examples: object
+    column: object
+    metadata_plot: object
+    metadata: object
+    table: object
+    fmt: object
+    download_btn: object
+    downloaded: object
+
+    @property
+    def shown(self) -> list:
+        """What the Overview fills when it opens, in the order :func:`_wire_overview_and_export` returns them."""
+        return [self.lengths, self.ngrams_plot, self.ngrams, self.personal_plot, self.personal, self.personal_examples,
+                self.languages_plot, self.languages, self.offensive, self.metadata_plot, self.metadata]
+
+
+#: N-grams, languages and metadata values plotted at most (the tables have every row).
+PLOT_BARS = 20
+
+
+def _audit_widgets(explorer: Explorer) -> _AuditWidgets:
+    """The audit's parts, each shown if the audit computed it. The choices (n, metadata columns) come from its
+    summary, read now; the plots and tables are filled when the tab opens."""
+    from ..analysis.audit import TABLES
+    from .exports import TABLE_FORMATS
+
+    s = explorer.audit.summary
+    sizes = [int(n) for n in s["ngrams"]["sizes"]]
+    columns = list(s.get("metadata") or {})
+
+    def bars(x, y, title, elem_id, **kwargs):
+        # From zero: Gradio starts the axis at the smallest bar, which then does not show.
+        return gr.BarPlot(x=x, y=y, title=title, sort=None, elem_id=elem_id, x_label_angle=-40, y_lim=[0, None],
+                          **kwargs)
+
+    gr.Markdown("#### Document lengths")
+    measure = gr.Radio(["chars", "words", "tokens"], value="words", label="Length in", elem_id="gl-audit-measure")
+    lengths = bars("length", "documents", "Documents by length", "gl-audit-lengths-plot")
+    gr.Markdown("#### Most common n-grams (exact counts)")
+    n = gr.Radio(sizes, value=sizes[0], label="n (words)", elem_id="gl-audit-n")
+    ngrams_plot = bars("ngram", "count", f"The {PLOT_BARS} most common", "gl-audit-ngrams-plot")
+    ngrams = gr.Dataframe(label="Most common n-grams", interactive=False, elem_id="gl-audit-ngrams", max_height=400)
+    personal_on = bool(s["personal_data"]["enabled"])
+    with gr.Column(visible=personal_on):
+        gr.Markdown("#### Personal data")
+        personal_plot = bars("type", "documents", "Documents holding each type", "gl-audit-personal-plot")
+        personal = gr.Dataframe(label="Personal data by type", interactive=False, elem_id="gl-audit-personal")
+        with gr.Accordion("Examples (redacted)", open=False):
+            personal_examples = gr.HTML("", elem_id="gl-audit-personal-examples", js_on_load=_OPEN_JS)
+    with gr.Column(visible=bool(s["languages"]["enabled"])):
+        gr.Markdown("#### Languages")
+        languages_plot = bars("language", "documents", f"Documents per language (the {PLOT_BARS} most common)",
+                              "gl-audit-languages-plot")
+        languages = gr.Dataframe(label="Languages", interactive=False, elem_id="gl-audit-languages", max_height=400)
+    with gr.Column(visible=bool(s["offensive"]["enabled"])):
+        gr.Markdown("#### Offensive language")
+        offensive = gr.HTML("", elem_id="gl-audit-offensive-summary", js_on_load=None)
+        # The examples are offensive text: shown only when asked for.
+        show_offensive = gr.Button("Show examples", size="sm", elem_id="gl-audit-show-offensive")
+        offensive_examples = gr.HTML("", elem_id="gl-audit-offensive-examples", js_on_load=_OPEN_JS)
+    with gr.Column(visible=bool(columns)):
+        gr.Markdown("#### Metadata")
+        column = gr.Dropdown(columns, value=columns[0] if columns else None, label="Column",
+                             elem_id="gl-audit-column")
+        metadata_plot = bars("value", "documents", "Documents per value", "gl-audit-metadata-plot")
+        metadata = gr.Dataframe(label="Values", interactive=False, elem_id="gl-audit-metadata", max_height=400)
+    gr.Markdown("#### Download a table")
+    with gr.Row():
+        table = gr.Dropdown(list(TABLES), value="ngrams", label="Table", elem_id="gl-audit-table")
+        fmt = gr.Radio(list(TABLE_FORMATS), value=TABLE_FORMATS[0], label="Format", elem_id="gl-audit-format")
+        download_btn = gr.Button("Download", elem_id="gl-audit-download")
+    downloaded = gr.File(label="Table", interactive=False, elem_id="gl-audit-file")
+    return _AuditWidgets(measure, lengths, n, ngrams_plot, ngrams, personal_plot, personal, personal_examples,
+                         languages_plot, languages, offensive, show_offensive, offensive_examples, column,
+                         metadata_plot, metadata, table, fmt, download_btn, downloaded)
+
+
+@dataclass
+class _Count:
+    """The Count tab's widgets."""
+
+    phrase: object
+    limit: object
+    run_btn: object
+    counted: object
+
+
+def _count_widgets(explorer: Explorer) -> _Count:
+    from .explorer import COUNT_LIMIT
+
+    if explorer.served:
+        gr.HTML(views.note(str(explorer.local_only("Counting a phrase")), "gl-count-unavailable"), js_on_load=None)
+    elif not explorer.audit.stored:
+        gr.HTML(views.note(f"Counting a phrase reads the word index of the corpus's audit: run `gaia-lite audit "
+                           f"{explorer.corpus.name}`", "gl-count-no-audit"), js_on_load=None)
+    else:
+        gr.HTML(views.note("Every occurrence of a phrase, counted exactly, with the documents holding it. Words are "
+                           "normalised as the audit's (case and punctuation ignored)."), js_on_load=None)
+    with gr.Row(visible=not explorer.served):
+        phrase = gr.Textbox(label="Count a phrase", placeholder="any phrase", max_length=MAX_QUERY_CHARS, scale=5,
+                            elem_id="gl-count-phrase", submit_btn=False)
+        limit = gr.Number(value=COUNT_LIMIT, precision=0, minimum=1, maximum=COUNT_LIMIT, label="Documents listed",
+                          scale=1)
+        run_btn = gr.Button("Count", variant="primary", scale=1, elem_id="gl-count-run")
+    counted = gr.HTML("", elem_id="gl-count-panel", js_on_load=_OPEN_JS)
+    return _Count(phrase, limit, run_btn, counted)
 
 
 @dataclass
@@ -419,14 +551,14 @@ def _wire_documents(explorer: Explorer, p: _Page) -> None:
         span = tuple(getattr(evt, k, None) for k in ("field", "start", "end"))
         return i, open_document(i, q, red, span if span[0] else None), gr.Tabs(selected="document")
 
-    for panel in (p.results, p.compared, p.contamination.report):
+    audit = [p.audit.personal_examples, p.audit.offensive_examples] if p.audit else []
+    for panel in (p.results, p.compared, p.contamination.report, p.count.counted, *audit):
         panel.click(open_clicked, [p.query, p.redact], [p.doc_id, p.document, p.tabs], **_PRIVATE)
 
 
 def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) -> None:
     import pandas as pd
 
-    @_on_page
     def show_overview():
         o = explorer.overview()
         bars = pd.DataFrame({"words": o["length_bins"], "documents": o["length_counts"]})
@@ -434,8 +566,15 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
         # Bins are labels; the plot keeps their order (shortest first) rather than sorting them as text.
         return views.overview(o, explorer.corpus.name), gr.BarPlot(value=bars, sort=o["length_bins"]), terms
 
-    if not explorer.served:
-        p.overview_tab.select(show_overview, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
+    if p.audit is not None:
+        _wire_audit(explorer, p, exports)
+    elif not explorer.served:
+        @_on_page
+        def show_computed():
+            html, bars, terms = show_overview()
+            return views.no_audit(explorer.corpus.name) + html, bars, terms
+
+        p.overview_tab.select(show_computed, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 
     @_on_page
     def run_export(fmt, *values):
@@ -446,6 +585,74 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
         return str(path)
 
     p.export_btn.click(run_export, [p.fmt, *p.controls], p.exported, **_PRIVATE)
+
+
+def _bars(frame, x: str, limit: int | None = None):
+    """A bar plot's update to ``frame`` (its first ``limit`` rows), the bars in the frame's order."""
+    frame = frame if limit is None else frame.head(limit)
+    return gr.BarPlot(value=frame, sort=[str(v) for v in frame[x]])
+
+
+def _wire_audit(explorer: Explorer, p: _Page, exports: Exports) -> None:
+    """The Overview over the stored audit: every part filled when the tab opens, a part again when its choice
+    changes; the offensive examples when asked for; a table written for download in the format chosen."""
+    import pandas as pd
+
+    from .exports import write_table
+
+    a, w = explorer.audit, p.audit
+
+    def ngrams(n):
+        frame = a.ngrams(int(n))
+        return _bars(frame, "ngram", PLOT_BARS), frame
+
+    def metadata(column):
+        if not column:
+            return gr.skip(), gr.skip()
+        frame = a.metadata(column)
+        return _bars(frame, "value", None if a.metadata_columns()[column] in ("month", "number") else PLOT_BARS), frame
+
+    @_on_page
+    def show(measure, n, column):
+        s = explorer.audit_summary()
+        personal = a.personal_data() if s["personal_data"]["enabled"] else pd.DataFrame({"type": [], "documents": []})
+        languages = a.languages() if s["languages"]["enabled"] else pd.DataFrame({"language": [], "documents": []})
+        examples = a.examples("personal_data_examples") if s["personal_data"]["enabled"] else []
+        o = s["offensive"]
+        offensive = (f'<p><b>{o["documents"]:,}</b> documents ({100 * o["rate"]:.2f}%) score at least '
+                     f'{o["threshold"]} with {escape(o["model"])}.</p>') if o["enabled"] else ""
+        return (views.audit_summary(s), _bars(a.lengths(measure), "length"), *ngrams(n), _bars(personal, "type"),
+                personal, views.examples(examples, label="type"), _bars(languages, "language", PLOT_BARS), languages,
+                offensive, *metadata(column))
+
+    p.overview_tab.select(show, [w.measure, w.n, w.column], [p.overview_html, *w.shown], **_PRIVATE)
+    w.measure.change(_on_page(lambda m: _bars(a.lengths(m), "length")), w.measure, w.lengths, **_PRIVATE)
+    w.n.change(_on_page(ngrams), w.n, [w.ngrams_plot, w.ngrams], **_PRIVATE)
+    w.column.change(_on_page(metadata), w.column, [w.metadata_plot, w.metadata], **_PRIVATE)
+
+    @_on_page
+    def show_offensive(red):
+        return views.examples(a.examples("offensive_examples"), label="score", redact=bool(red))
+
+    w.show_offensive.click(show_offensive, p.redact, w.offensive_examples, **_PRIVATE)
+
+    @_on_page
+    def download(name, fmt):
+        path = exports.new(f"gaia_lite-{explorer.corpus.name}-audit-{name}.{fmt}")
+        return str(write_table(a.table(name), path))
+
+    w.download_btn.click(download, [w.table, w.fmt], w.downloaded, **_PRIVATE)
+
+
+def _wire_count(explorer: Explorer, p: _Page) -> None:
+    c = p.count
+
+    @_on_page
+    def run_count(phrase, limit):  # not `count`: a page event's name would take the /count endpoint's
+        return views.phrase_count(explorer.count(phrase or "", limit))
+
+    for trigger in (c.run_btn.click, c.phrase.submit):
+        trigger(run_count, [c.phrase, c.limit], c.counted, **_PRIVATE)
 
 
 def _wire_contamination(explorer: Explorer, p: _Page, exports: Exports) -> None:

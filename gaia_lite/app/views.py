@@ -249,3 +249,101 @@ def overview(o: dict, corpus_name: str) -> str:
             f"<li>indexes: {', '.join(escape(i) for i in o['indexes'])}</li>"
             + _duplicates(o.get("duplicates")) +
             f"<li>most frequent words{sample}: {terms}</li></ul>")
+
+
+def _estimate(e: dict) -> str:
+    """A count the audit estimated (or counted), with its bounds where they differ from it."""
+    if e["lower"] == e["upper"] == e["estimate"]:
+        return f"{e['estimate']:,}"
+    return f"{e['estimate']:,} ({e['lower']:,}–{e['upper']:,} at {100 * e['confidence']:.0f}%)"
+
+
+def audit_summary(s: dict) -> str:
+    """The audit's summary (``summary.json``) as the Overview's headline: size, lengths, distinct n-grams, personal
+    data, languages, offensive language, metadata, and the linked duplicate and contamination analyses."""
+    t = s["text"]
+    rows = [f"<li><b>{s['documents']:,}</b> documents, <b id='gl-audit-words'>{t['words']:,}</b> words, "
+            f"{t['characters']:,} characters, {t['tokens']:,} tokens ({escape(t['tokenizer'])}); {t['empty']:,} empty, "
+            f"{t['short']:,} shorter than {t['short_words']} words</li>"]
+    lengths = "".join(f"<tr><td>{escape(m)}</td>" + "".join(f'<td class="num">{v[k]:,.0f}</td>' for k in
+                                                            ("min", "mean", "p50", "p90", "p99", "max")) + "</tr>"
+                      for m, v in s["lengths"].items() if isinstance(v, dict))
+    distinct = "".join(f'<tr><td class="num">{n}</td><td class="num">{_estimate(d)}</td>'
+                       f'<td class="num">{_estimate(s["singletons"][n])}</td></tr>' for n, d in s["distinct"].items())
+    method = escape(next(iter(s["distinct"].values()))["method"]) if s["distinct"] else ""
+    p = s["personal_data"]
+    if p["enabled"]:
+        found = ", ".join(f"{escape(k)}: {v['occurrences']:,} in {v['documents']:,} documents"
+                          for k, v in p["types"].items())
+        rows.append(f"<li>personal data: {found}</li>")
+    lang = s["languages"]
+    if lang["enabled"]:
+        top = ", ".join(f"{escape(x['language'])} {100 * x['share']:.1f}%" for x in lang["top"][:8])
+        rows.append(f"<li>languages ({escape(lang['detector'])}): {lang['documents_identified']:,} documents "
+                    f"identified; {top}</li>")
+    o = s["offensive"]
+    if o["enabled"]:
+        rows.append(f"<li>offensive language ({escape(o['model'])}, score ≥ {o['threshold']}): "
+                    f"<b id='gl-audit-offensive'>{o['documents']:,}</b> documents ({100 * o['rate']:.2f}%)</li>")
+    if s.get("metadata"):
+        columns = []
+        for c, m in s["metadata"].items():
+            values = m.get("distinct")
+            counted = "" if values is None else f", {'more than ' if m.get('capped') else ''}{values:,} values"
+            columns.append(f"{escape(c)} ({escape(m['kind'])}{counted})")
+        rows.append(f"<li>metadata: {', '.join(columns)}</li>")
+    d = s.get("duplicates")
+    if d and "error" not in d:
+        rows.append("<li>" + "; ".join(f"{kind} duplicates: {d[kind]['duplicates']:,} ({100 * d[kind]['rate']:.2f}%)"
+                                       f" in {d[kind]['clusters']:,} clusters" for kind in ("exact", "near")) + "</li>")
+    else:
+        rows.append("<li>duplicates: not analysed when the audit ran (<code>gaia-lite duplicates</code>)</li>")
+    for overlap in s.get("overlap") or []:
+        rows.append(f"<li>overlap stored at {escape(overlap['path'])}</li>")
+    if s.get("contamination"):
+        rows.append(f"<li>contamination: {escape(str(s['contamination']))[:300]}</li>")
+    return (f'<div id="gl-audit"><h3>{escape(s["corpus"])}: the audit</h3><ul>{"".join(rows)}</ul>'
+            '<div class="gl-cols"><div><table class="gl-table" id="gl-audit-lengths"><tr><th>length</th><th>min</th>'
+            f"<th>mean</th><th>median</th><th>p90</th><th>p99</th><th>max</th></tr>{lengths}</table></div>"
+            '<div><table class="gl-table" id="gl-audit-distinct"><tr><th>n</th><th>distinct n-grams</th>'
+            f"<th>seen once</th></tr>{distinct}</table><div class='gl-note'>{method}</div></div></div>"
+            f'<div class="gl-note">Words normalised as: {escape(s["normalization"])}. Audited in '
+            f'{s["seconds"]:,.1f} s over {s["shards"]} shards.</div></div>')
+
+
+def no_audit(corpus_name: str) -> str:
+    """The note over the computed overview of a corpus that has no audit."""
+    return note(f"run `gaia-lite audit {corpus_name}` for the lengths in characters, words and tokens, the most "
+                "common n-grams with exact counts, personal data, languages, offensive language, metadata and exact "
+                "phrase counts; below, a quick overview computed from the corpus", "gl-no-audit")
+
+
+def examples(rows: list[dict], *, label: str, redact: bool = True) -> str:
+    """Example snippets of an audit (``id``, ``text``, and ``type`` or ``score``), each id opening its document;
+    personal data redacted unless ``redact`` is False (personal data examples are stored redacted)."""
+    if not rows:
+        return "<p>No examples.</p>"
+    out = []
+    for r in rows:
+        text = redact_text(r["text"])[0] if redact else r["text"]
+        kind = escape(r["type"]) if "type" in r else f"{r['score']:.2f}" if "score" in r else ""
+        out.append(f'<tr><td class="gl-id">{_open(r["id"])}</td><td>{kind}</td><td>{escape(text)}</td></tr>')
+    return (f'<table class="gl-table gl-examples"><tr><th>id</th><th>{escape(label)}</th><th>text</th></tr>'
+            f"{''.join(out)}</table>")
+
+
+def phrase_count(c) -> str:
+    """An exact phrase count (a :class:`~gaia_lite.analysis.PhraseCount`): occurrences and documents, the words it
+    was counted as, and the documents listed (each id opens the document) with their occurrences."""
+    words = escape(" ".join(c.words))
+    head = (f'<div id="gl-count"><p><b id="gl-count-occurrences">{c.occurrences:,}</b> occurrences in '
+            f'<b id="gl-count-documents">{c.documents:,}</b> documents of &ldquo;{words}&rdquo; '
+            f"({1000 * c.seconds:.0f} ms)</p>")
+    if not c.ids:
+        return head + "<p>No document holds it.</p></div>"
+    more = (f'<div class="gl-note">the first {len(c.ids):,} of {c.documents:,} documents, in corpus order</div>'
+            if c.documents > len(c.ids) else "")
+    rows = "".join(f'<tr><td class="gl-id">{_open(i)}</td><td class="num">{n:,}</td></tr>'
+                   for i, n in zip(c.ids, c.per_document))
+    return (head + more + f'<table class="gl-table" id="gl-count-table"><tr><th>document</th><th>occurrences</th>'
+            f"</tr>{rows}</table></div>")
