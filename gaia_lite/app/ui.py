@@ -607,7 +607,7 @@ def _wire_audit(explorer: Explorer, p: _Page, exports: Exports) -> None:
         return _bars(frame, "ngram", PLOT_BARS), frame
 
     def metadata(column):
-        if not column:
+        if column not in a.metadata_columns():  # none, or a column with no value at all: nothing to plot
             return gr.skip(), gr.skip()
         frame = a.metadata(column)
         return _bars(frame, "value", None if a.metadata_columns()[column] in ("month", "number") else PLOT_BARS), frame
