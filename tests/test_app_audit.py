@@ -199,6 +199,55 @@ def test_tables_download_as_stored(app, tmp_path):
     assert [json.loads(x) for x in back.column("examples").to_pylist()] == table.column("examples").to_pylist()
 
 
+def test_linked_duplicates_and_overlap_show_their_numbers(tmp_path):
+    """The audit's summary links the stored duplicate analysis and each overlap with another corpus; the Overview
+    shows their numbers, as stored."""
+    from gaia_lite.analysis import find_duplicates, find_overlap
+
+    docs = _docs()
+    a, _ = build_corpus(str(write_jsonl(tmp_path / "a.jsonl", docs + [dict(docs[1], _id="copy")])), "a",
+                        root=tmp_path / "root", progress=False)
+    b, _ = build_corpus(str(write_jsonl(tmp_path / "b.jsonl", docs[:6])), "b", root=tmp_path / "root",
+                        progress=False)
+    duplicates = find_duplicates(a, progress=False, log=None)
+    overlap = find_overlap(a, b, progress=False, log=None).to_dict()
+    s = find_audit(a, ngrams="1", languages=False, offensive=False, personal_data=False, progress=False,
+                   log=None).summary
+    html = views.audit_summary(s)
+    assert s["duplicates"]["exact"]["duplicates"] == duplicates.exact["duplicates"] == 1  # the planted copy
+    assert f"exact duplicates: 1 ({100 * duplicates.exact['rate']:.2f}%)" in html
+    for side in ("a", "b"):
+        x = overlap[side]
+        assert (f"{x['corpus']}: <b>{x['overlapping']:,}</b> of {x['with_ngrams']:,} documents "
+                f"({100 * x['document_rate']:.2f}%)") in html
+    # Every document of b is one of a's: each that has n-grams overlaps.
+    assert overlap["b"]["overlapping"] == overlap["b"]["with_ngrams"] > 0 and f"{overlap['shared']:,} shared" in html
+    # A summary written by another version is linked, not fatal.
+    assert "overlap stored at overlap/b" in views.audit_summary(s | {"overlap": [{"path": "overlap/b"}]})
+    stale = views.audit_summary(s | {"duplicates": {"path": "duplicates", "error": "made from <other> documents"}})
+    assert "duplicates: not used (made from &lt;other&gt; documents)" in stale
+
+
+def test_a_stale_audit_is_logged_and_ignored(audited, tmp_path, caplog):
+    """An audit made from other documents (the corpus rebuilt since) is not read: the page says why and what to
+    run, counting says so too, and the server log has it."""
+    import shutil
+
+    corpus, _, _ = audited
+    other, _ = build_corpus(str(write_jsonl(tmp_path / "o.jsonl", _docs()[:10])), "other", root=tmp_path / "root",
+                            progress=False)
+    build_sparse_index(other, progress=False)
+    shutil.copytree(corpus.folder / "audit", other.folder / "audit")
+    with caplog.at_level("WARNING", logger="gaia_lite.app"):
+        explorer = Explorer(other)
+    assert not explorer.audit.stored and explorer.audit.problem
+    assert "audit not used" in caplog.text
+    with pytest.raises(MissingArtifactError, match="run `gaia-lite audit other`"):
+        explorer.count("click here")
+    note = views.no_audit("other", explorer.audit.problem)
+    assert "the stored audit is not used" in note and "run `gaia-lite audit other`" in note
+
+
 # --- the API and a real browser ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

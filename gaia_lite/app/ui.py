@@ -572,7 +572,7 @@ def _wire_overview_and_export(explorer: Explorer, p: _Page, exports: Exports) ->
         @_on_page
         def show_computed():
             html, bars, terms = show_overview()
-            return views.no_audit(explorer.corpus.name) + html, bars, terms
+            return views.no_audit(explorer.corpus.name, explorer.audit.problem) + html, bars, terms
 
         p.overview_tab.select(show_computed, None, [p.overview_html, p.lengths, p.top_terms], **_PRIVATE)
 

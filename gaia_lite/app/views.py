@@ -294,12 +294,15 @@ def audit_summary(s: dict) -> str:
         rows.append(f"<li>metadata: {', '.join(columns)}</li>")
     d = s.get("duplicates")
     if d and "error" not in d:
-        rows.append("<li>" + "; ".join(f"{kind} duplicates: {d[kind]['duplicates']:,} ({100 * d[kind]['rate']:.2f}%)"
-                                       f" in {d[kind]['clusters']:,} clusters" for kind in ("exact", "near")) + "</li>")
+        rows.append("<li id='gl-audit-duplicates'>" + "; ".join(
+            f"{kind} duplicates: {d[kind]['duplicates']:,} ({100 * d[kind]['rate']:.2f}%) in {d[kind]['clusters']:,} "
+            "clusters" for kind in ("exact", "near")) + "</li>")
+    elif d:  # stored, but not of these documents (or unreadable): say why rather than pretend there is none
+        rows.append(f"<li id='gl-audit-duplicates'>duplicates: not used ({escape(d['error'][:300])})</li>")
     else:
-        rows.append("<li>duplicates: not analysed when the audit ran (<code>gaia-lite duplicates</code>)</li>")
-    for overlap in s.get("overlap") or []:
-        rows.append(f"<li>overlap stored at {escape(overlap['path'])}</li>")
+        rows.append("<li id='gl-audit-duplicates'>duplicates: not analysed when the audit ran "
+                    "(<code>gaia-lite duplicates</code>)</li>")
+    rows.extend(_overlap(o) for o in s.get("overlap") or [])
     if s.get("contamination"):
         rows.append(f"<li>contamination: {escape(str(s['contamination']))[:300]}</li>")
     return (f'<div id="gl-audit"><h3>{escape(s["corpus"])}: the audit</h3><ul>{"".join(rows)}</ul>'
@@ -311,9 +314,26 @@ def audit_summary(s: dict) -> str:
             f'{s["seconds"]:,.1f} s over {s["shards"]} shards.</div></div>')
 
 
-def no_audit(corpus_name: str) -> str:
-    """The note over the computed overview of a corpus that has no audit."""
-    return note(f"run `gaia-lite audit {corpus_name}` for the lengths in characters, words and tokens, the most "
+def _overlap(o: dict) -> str:
+    """One stored overlap with another corpus (``gaia-lite overlap``), as the audit linked it: the shared n-grams
+    and the documents of each side holding one."""
+    r = o.get("summary") or {}
+    try:
+        a, b = r["a"], r["b"]
+        sides = "; ".join(f"{escape(x['corpus'])}: <b>{x['overlapping']:,}</b> of {x['with_ngrams']:,} documents "
+                          f"({100 * x['document_rate']:.2f}%), {100 * x['ngram_rate']:.2f}% of its n-grams"
+                          for x in (a, b))
+        return (f"<li class='gl-audit-overlap'>overlap with {escape(b['corpus'])} ({r['config']['ngram']}-grams): "
+                f"{r['shared']:,} shared; {sides}</li>")
+    except (KeyError, TypeError):  # written by another version: link it rather than fail the whole summary
+        return f"<li class='gl-audit-overlap'>overlap stored at {escape(str(o.get('path')))}</li>"
+
+
+def no_audit(corpus_name: str, problem: str | None = None) -> str:
+    """The note over the computed overview of a corpus that has no audit of its current documents (``problem``:
+    why a stored one is not used)."""
+    why = f"the stored audit is not used ({problem}); " if problem else ""
+    return note(f"{why}run `gaia-lite audit {corpus_name}` for the lengths in characters, words and tokens, the most "
                 "common n-grams with exact counts, personal data, languages, offensive language, metadata and exact "
                 "phrase counts; below, a quick overview computed from the corpus", "gl-no-audit")
 
