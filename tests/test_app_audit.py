@@ -265,6 +265,29 @@ def test_api_audit_and_count(server, audited):
     got = client.predict(BOILERPLATE, 5, api_name="/count")
     expected = count_phrase(corpus, BOILERPLATE, limit=5).to_dict()
     assert {k: v for k, v in got.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
+    with pytest.raises(Exception, match="has no words"):  # a phrase without words: its one-line message
+        client.predict("!!!", api_name="/count")
+
+
+def test_browser_without_an_audit_keeps_the_computed_overview(tiny_corpus):
+    """A corpus with no audit: the Overview computed from the corpus, under a note saying what to run; the Count
+    tab says the same."""
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with serving(Explorer(tiny_corpus)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        page = browser.new_page()
+        page.goto(url, wait_until="networkidle")
+        page.get_by_role("tab", name="Overview").click()
+        page.wait_for_selector("#gl-no-audit", timeout=60_000)
+        assert "run `gaia-lite audit tiny`" in page.locator("#gl-no-audit").inner_text()
+        assert "most frequent words" in page.locator("#gl-overview").inner_text()
+        assert page.locator("#gl-audit").count() == 0
+        page.get_by_role("tab", name="Count").click()
+        assert "run `gaia-lite audit tiny`" in page.locator("#gl-count-no-audit").inner_text()
+        browser.close()
 
 
 def test_browser_overview_count_contamination_and_one_error(server, audited):
@@ -297,7 +320,19 @@ def test_browser_overview_count_contamination_and_one_error(server, audited):
         link.wait_for(timeout=30_000)
         with page.expect_download() as download:
             link.click()
-        assert pq.read_table(Path(download.value.path())).equals(pq.read_table(report.folder / "ngrams.parquet"))
+        stored = pq.read_table(report.folder / "ngrams.parquet")
+        assert pq.read_table(Path(download.value.path())).equals(stored)
+        # And as CSV (the default format): the same rows, each list of example ids a JSON array.
+        page.get_by_label("csv").check()
+        page.locator("#gl-audit-download").click()
+        page.wait_for_function("() => [...document.querySelectorAll('#gl-audit-file a[download]')]"
+                               ".some(a => a.href.endsWith('.csv'))", timeout=30_000)
+        with page.expect_download() as download:
+            page.locator("#gl-audit-file a[download]").first.click()
+        import pyarrow.csv as pcsv
+
+        back = pcsv.read_csv(Path(download.value.path())).to_pylist()
+        assert [r | {"examples": json.loads(r["examples"])} for r in back] == stored.to_pylist()
         # Offensive examples only when asked for.
         assert "stupid idiot" not in page.content()
         page.locator("#gl-audit-show-offensive").click()
