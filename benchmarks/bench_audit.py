@@ -23,9 +23,9 @@ documents of the million (``build_corpus(..., limit=100_000)``) for the memory a
    recount (the corpus's ids given, as the driver gives them). Each child opens the corpus, resets its peak
    resident memory (VmHWM, by writing 5 to ``/proc/self/clear_refs``) and reads it after the part: the part's
    peak on top of the interpreter, gaia_lite and the open corpus ("start"). At 100,000 documents and at the
-   million, whose automatic shards are 10 times larger; and at the million again in shards of the smaller
-   corpus's size, to tell what grows with the shard from what grows with the corpus. The ratio of the peaks
-   per part against the target of 1.5x (the recount's memory is stated, not held to it).
+   million, both in the audit's automatic shards (at most ``AuditJob.max_auto_shard`` documents, so a shard's
+   memory does not grow with the corpus). The ratio of the peaks per part against the target of 1.5x (the
+   recount's memory is stated, not held to it).
 3. ``gaia-lite count``: ``count_phrase`` over the audit's word index of the default corpus, cold (the first call
    in a process) and warm (median of 5), against a brute-force scan (every document's words, ``words``, windows
    compared) and against Lucene phrase queries over the corpus's BM25 index (documents only; Lucene's analyzer
@@ -78,12 +78,19 @@ def child_audit(corpus_folder: str, mode: str, ngrams_out: str) -> dict:
     from gaia_lite.analysis import find_audit, load_audit
     from gaia_lite.corpus import Corpus
 
+    import shutil
+
     corpus = Corpus.load(corpus_folder, verify=False)
     full = mode == "full"
+    # A workdir left by an interrupted run would be resumed, and its shards not measured.
+    shutil.rmtree(corpus.folder / ".audit.work", ignore_errors=True)
+    said: list[str] = []
     with OtherLoad() as load:
         t = perf()
-        report = find_audit(corpus, languages=full, offensive=full, progress=False, log=None)
+        report = find_audit(corpus, languages=full, offensive=full, progress=False, log=said.append)
         seconds = perf() - t
+    if any("reused" in line for line in said):
+        raise RuntimeError(f"the audit reused shards of an earlier run, so it was not measured: {said}")
     stored = load_audit(corpus)
     Path(ngrams_out).write_text(json.dumps(top_of(stored.table("ngrams").select(
         ["n", "rank", "ngram", "count", "documents"]).to_pylist())))
@@ -141,7 +148,9 @@ def child_phase(corpus_folder: str, workdir: str, name: str, shard_size: str = "
 
     corpus = Corpus.load(corpus_folder, verify=False)
     config = AuditConfig()
-    size = int(shard_size) if shard_size else auto_shard_size(len(corpus))
+    from gaia_lite.analysis.audit import AuditJob
+
+    size = int(shard_size) if shard_size else auto_shard_size(len(corpus), largest=AuditJob.max_auto_shard)
     shards = plan_shards(len(corpus), size)
     work = Path(workdir)
     parts = [work / f"part-{s.index:05d}" for s in shards]
@@ -554,10 +563,7 @@ def main(argv=None) -> int:
         small = small_corpus(big, root, args.small)
         out["memory"] = {"small": memory(small, root)}
         save()
-        out["memory"]["big"] = memory(big, root)
-        save()
-        # The same shard size as the smaller corpus's plan: what grows with the shard, what with the corpus.
-        out["memory"]["big_small_shards"] = memory(big, root, out["memory"]["small"]["shard_size"])
+        out["memory"]["big"] = memory(big, root)  # the audit's automatic shards keep the smaller corpus's size
         save()
         out["corpora"][big.name] = measure(big, root)
     out["machine"]["load_average_at_end"] = os.getloadavg()
