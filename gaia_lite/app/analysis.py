@@ -152,7 +152,9 @@ class Audit:
             self.problem = str(e)
             return False
 
-    def _audit(self):
+    def require(self) -> None:
+        """Raise :class:`~gaia_lite.errors.MissingArtifactError`, saying to run ``gaia-lite audit NAME`` (and why a
+        stored audit is not used), where no audit of the corpus's current documents is stored."""
         if not self.stored:
             from ..errors import MissingArtifactError
 
@@ -161,6 +163,9 @@ class Audit:
             why = f" ({self.problem})" if self.problem else ""
             raise MissingArtifactError(f"corpus {self.corpus.name!r} has no audit of its current documents{why}: run "
                                        f"`gaia-lite audit {self.corpus.name}`")
+
+    def _audit(self):
+        self.require()
         with self._lock:
             if self._stored is None:
                 from ..analysis.audit import load_audit

@@ -281,8 +281,7 @@ class Explorer:
 
         if self.served:
             raise self.local_only("counting a phrase")
-        if not self.audit.stored:
-            self.audit.summary  # noqa: B018 - raises the error that says to run `gaia-lite audit NAME`
+        self.audit.require()  # count_phrase reads the audit's word index
         limit = int(limit) if limit else COUNT_LIMIT
         if not 1 <= limit <= COUNT_LIMIT:
             raise ConfigError(f"limit must be between 1 and {COUNT_LIMIT}, not {limit}")
