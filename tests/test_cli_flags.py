@@ -26,9 +26,11 @@ OFFERED: dict[str, dict[str, tuple[list[str], ...]]] = {
     "dense": {"build": (["index", "dense", "c"],), "search": SEARCH},
     "fusion": {"search": SEARCH},
     "build": {"build": (["index", "sparse", "c"], ["index", "dense", "c"], ["contamination", "c", "b"],
-                        ["duplicates", "c"])},
+                        ["duplicates", "c"], ["audit", "c"], ["overlap", "c", "d"])},
     "contamination": {"": (["contamination", "c", "b"],)},
     "duplicates": {"": (["duplicates", "c"],)},
+    "audit": {"": (["audit", "c"],)},
+    "overlap": {"": (["overlap", "c", "d"],)},
 }
 #: The flags that predate their derivation, with the names scripts and the README use.
 EXISTING = {"--retriever", "--fields", "--stemmer", "--keep-stopwords", "--language", "--k1", "--b", "--model",
@@ -40,6 +42,11 @@ EXISTING = {"--retriever", "--fields", "--stemmer", "--keep-stopwords", "--langu
 #: The fields that had no flag before the flags were derived.
 NEW = {"--bm25-depth", "--dense-depth", "--weight-on-dense", "--pyserini-normalization", "--pooling", "--normalize",
        "--max-length", "--device"}
+#: The audit's and the overlap's flags (issue 22); --ngram and --examples are shared with contamination/duplicates.
+AUDIT = {"--ngrams", "--top", "--short-words", "--languages", "--offensive", "--personal-data", "--url-column",
+         "--date-column", "--columns", "--examples"}
+#: A value other than the default for a string field that accepts only some strings.
+SAMPLES = {"ngrams": "2,4"}
 
 
 def _fields():
@@ -62,7 +69,8 @@ def _sample(field: dataclasses.Field, hint) -> tuple[list[str], object]:
     if choices is not None:
         value = [c for c in choices if c != field.default][-1]
     else:
-        value = {int: lambda: (field.default or 1) + 2, float: lambda: 0.25, str: lambda: "de"}[kind]()
+        value = SAMPLES.get(field.name) or {int: lambda: (field.default or 1) + 2, float: lambda: 0.25,
+                                            str: lambda: "de"}[kind]()
     return [flag, str(value)], value
 
 
@@ -94,7 +102,7 @@ def test_each_flag_sets_its_field_where_it_applies_and_is_unknown_elsewhere(sect
 
 def test_the_flags_keep_their_names_and_every_field_that_lacked_one_has_one_now():
     flags = {flag_name(p.values[2]) for p in _flagged()}
-    assert flags == EXISTING | NEW
+    assert flags == EXISTING | NEW | AUDIT
 
 
 def test_a_flag_not_given_leaves_the_config_file_s_value_and_a_flag_given_overrides_it(tmp_path):
