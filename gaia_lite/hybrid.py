@@ -28,11 +28,13 @@ __all__ = ["Candidates", "HybridSearcher"]
 @dataclass(frozen=True)
 class Candidates:
     """What both sides found for one query: ``scores[side]`` and ``ranks[side]`` of the retrieved lists (ranks
-    1-based), and ``filled[side]``, the real scores on ``side`` of documents only the other side retrieved."""
+    1-based), ``filled[side]``, the real scores on ``side`` of documents only the other side retrieved, and how the
+    BM25 side was scored (``bm25_route``, as :meth:`~gaia_lite.sparse.BM25Searcher.route` says)."""
 
     scores: dict[str, dict[str, float]]
     ranks: dict[str, dict[str, int]]
     filled: dict[str, dict[str, float]]
+    bm25_route: str | None = None
 
 
 class HybridSearcher:
@@ -90,7 +92,7 @@ class HybridSearcher:
                     if missing:
                         filled[side] = (self.bm25.score_documents(query, missing) if side == "bm25"
                                         else self.dense.score_documents(vector, missing))
-        return Candidates(scores, ranks, filled)
+        return Candidates(scores, ranks, filled, self.bm25.route(only))
 
     def fuse(self, query: str, candidates: Candidates, k: int, f: FusionConfig, explain_terms: bool = False
              ) -> list[HybridHit]:
@@ -123,6 +125,7 @@ class HybridSearcher:
                 weights=weights,
                 contributions=dict(parts),
                 term_scores=term_scores.get(doc_id) if explain_terms else None,
+                bm25_route=candidates.bm25_route,
             )
             for rank, (doc_id, parts) in enumerate(top, start=1)
         ]

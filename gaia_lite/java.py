@@ -22,7 +22,7 @@ from .config import JAVA_OPTS_ENV, java_options
 from .errors import JavaError, MissingDependencyError
 
 MIN_JAVA_VERSION = 21
-#: gaia_lite's own Java classes (built from the sources beside it: :mod:`gaia_lite.sparse.global_stats`).
+#: gaia_lite's own Java classes (built from the sources beside it: :mod:`gaia_lite.sparse.jar`).
 GAIA_LITE_JAR = Path(__file__).parent / "sparse" / "java" / "gaia-lite.jar"
 
 # Quiets Java 25's warnings about sun.misc.Unsafe (used by Lucene) and native access (used by pyjnius).

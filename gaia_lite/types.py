@@ -46,7 +46,9 @@ class HybridHit(NamedTuple):
     contributions sum to ``score``. ``bm25_rank``/``dense_rank`` are ranks in each side's retrieved list (None
     where that side did not retrieve it); ``bm25_score``/``dense_score`` are real scores, computed for the
     other side where ``filled`` names it, else None. ``found_by`` lists the sides that retrieved it.
-    ``term_scores`` (with ``explain_terms``) splits the BM25 score by query term.
+    ``term_scores`` (with ``explain_terms``) splits the BM25 score by query term. ``bm25_route`` says how the
+    BM25 side was scored: ``impacts`` (the index's impact matrix) or ``lucene`` (see
+    :meth:`~gaia_lite.sparse.BM25Searcher.route`); the scores are the same either way.
     """
 
     doc_id: str
@@ -62,12 +64,13 @@ class HybridHit(NamedTuple):
     weights: dict[str, float] | None = None
     contributions: dict[str, float] | None = None
     term_scores: dict[str, float] | None = None
+    bm25_route: str | None = None
 
     @classmethod
-    def from_side(cls, hit: Hit, side: str) -> HybridHit:
+    def from_side(cls, hit: Hit, side: str, bm25_route: str | None = None) -> HybridHit:
         """A one-sided hit (from the BM25 or the dense searcher alone) in this shape, so that pages showing
         results of any retriever have one row type."""
-        return cls(hit.doc_id, hit.score, hit.rank, found_by=(side,),
+        return cls(hit.doc_id, hit.score, hit.rank, found_by=(side,), bm25_route=bm25_route,
                    **{f"{side}_score": hit.score, f"{side}_rank": hit.rank})
 
 

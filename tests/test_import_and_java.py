@@ -12,7 +12,7 @@ import pytest
 from gaia_lite import java
 from gaia_lite.errors import JavaError
 
-HEAVY = ["jnius", "torch", "faiss", "gradio", "pyserini", "transformers", "datasets", "pyarrow", "numpy", "ray"]
+HEAVY = ["jnius", "torch", "faiss", "gradio", "pyserini", "transformers", "datasets", "pyarrow", "numpy", "ray", "numba"]
 
 
 def test_import_gaia_lite_starts_no_jvm_and_loads_nothing_heavy():

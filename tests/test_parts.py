@@ -226,7 +226,7 @@ def test_a_corpus_rebuilt_in_one_part_drops_its_old_parts(tiny_jsonl, tmp_path):
 
 def test_the_shipped_jar_is_its_source_compiled(tmp_path):
     """The jar in the package holds exactly the classes ``javac`` makes from the source beside it."""
-    from gaia_lite.sparse.global_stats import JAR, compile_classes
+    from gaia_lite.sparse.jar import JAR, compile_classes
 
     classes = compile_classes(tmp_path)
     with zipfile.ZipFile(JAR) as jar:

@@ -74,11 +74,18 @@ def _assert_same_sparse(a: Path, b: Path, corpus, queries) -> None:
     meta_a, meta_b = ArtifactMeta.read(a, "sparse"), ArtifactMeta.read(b, "sparse")
     assert (meta_a.fingerprint, meta_a.num_rows) == (meta_b.fingerprint, meta_b.num_rows) == \
         (corpus.meta.fingerprint, len(corpus))
-    with BM25Searcher(a, corpus) as sa, BM25Searcher(b, corpus) as sb:
+    with BM25Searcher(a, corpus) as sa, BM25Searcher(b, corpus) as sb, BM25Searcher(b, corpus, impacts=False) as lb:
         assert sa.num_docs == sb.num_docs == len(corpus)
+        assert sa.route() == sb.route() == "impacts" and lb.route() == "lucene"
         run_a, run_b = sa.search_batch(queries, k=1000), sb.search_batch(queries, k=1000)
+        assert lb.search_batch(queries, k=1000) == run_b  # the impact matrix scores as Lucene does
     assert run_a == run_b  # the same ids, in the same order, with exactly the same scores
     assert sum(len(hits) for hits in run_a.values()) > 1000
+    # The impact matrices are the same bytes (their metadata says where and when each was built).
+    files = sorted(p.relative_to(a) for p in (a / "impacts").rglob("*") if p.is_file() and p.suffix != ".json")
+    assert files and files == sorted(p.relative_to(b) for p in (b / "impacts").rglob("*")
+                                     if p.is_file() and p.suffix != ".json")
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
 
 
 def _assert_shards_recorded(index: Path, corpus, shard_size: int) -> list[dict]:

@@ -86,20 +86,23 @@ def test_ties_break_by_doc_id_as_anserini_does(tmp_path):
 
 
 def test_a_tie_group_far_larger_than_the_margin_is_taken_whole(tmp_path):
-    """40 documents tie; the top 20 are the 20 smallest ids, found over several rounds of growing searches."""
+    """40 documents tie; the top 20 are the 20 smallest ids: in Lucene over several rounds of growing searches, and
+    from the impact matrix in one."""
     import random
 
     ids = [f"d{i:03d}" for i in random.Random(2).sample(range(1000), 40)]
     docs = [{"_id": i, "text": "same words here"} for i in ids] + [{"_id": "x", "text": "other text entirely"}]
     corpus, _ = build_corpus(str(write_jsonl(tmp_path / "t.jsonl", docs)), "ties40", root=tmp_path, progress=False)
-    build_sparse_index(corpus, progress=False)
-    with open_searcher(corpus) as s:
+    index = build_sparse_index(corpus, progress=False)
+    with BM25Searcher(index, corpus, impacts=False) as s:
         from gaia_lite.timing import StepTimes
 
         s.step_times = StepTimes()
         hits = s.search("same words", k=20)
         assert s.step_times.counts["lucene_rounds"] == [4]  # 21, 24, 36, then 84 (all 40)
     assert [h.doc_id for h in hits] == sorted(ids)[:20]
+    with open_searcher(corpus) as s:
+        assert s.route() == "impacts" and s.search("same words", k=20) == hits
 
 
 @pytest.mark.parametrize("query", [

@@ -186,7 +186,8 @@ class Explorer:
                     notes.append("type a query to search")
             elif config.kind == "bm25":
                 matches = self.bm25.count(text, only=only)
-                hits = [HybridHit.from_side(h, "bm25") for h in self.bm25.search(text, asked, only=only)]
+                route = self.bm25.route(only)
+                hits = [HybridHit.from_side(h, "bm25", route) for h in self.bm25.search(text, asked, only=only)]
             elif config.kind == "dense":
                 hits = [HybridHit.from_side(h, "dense") for h in self.dense.search(text, asked, only=only)]
             else:

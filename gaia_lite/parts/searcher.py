@@ -260,6 +260,11 @@ class PartedBM25Searcher:
                 self._stats[query] = total
         return total
 
+    def route(self, only=None, phrases=()) -> str:
+        """``"lucene"``: each part scores in Lucene with the corpus's statistics (an index's impact matrix holds its
+        own)."""
+        return "lucene"
+
     def search(self, query: str, k: int = DEFAULT_K, *, only=None, phrases=()) -> list[Hit]:
         """The top ``k`` documents for ``query`` over all parts; ``only`` and ``phrases`` as for one index."""
         check_k(k)

@@ -257,6 +257,11 @@ class ServedSearcher:
         check_k(k)
         return {qid: {h.doc_id: h.score for h in self.search(text, k, fusion_config)} for qid, text in queries.items()}
 
+    def route(self, only=None, phrases=()) -> str:
+        """``"lucene"``: the front's parts score BM25 in Lucene with the corpus's statistics, as
+        :class:`~gaia_lite.parts.searcher.PartedBM25Searcher` does."""
+        return "lucene"
+
     def count(self, query: str = "", *, only=None, phrases: Sequence[str] = ()) -> int:
         """How many documents hold a term of ``query`` (every document where it is empty), within ``only`` and
         holding each of ``phrases``, as :meth:`~gaia_lite.sparse.BM25Searcher.count` counts."""

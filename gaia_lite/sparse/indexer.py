@@ -5,8 +5,9 @@ Documents are indexed as Anserini's ``JsonCollection`` documents, docid = the co
 - ``multifield``: ``contents`` = text and a separate ``title`` field (as ``BeirMultifieldCollection``).
 Positions, document vectors and the raw document are stored, as in Anserini's regressions.
 
-Besides Lucene's files the folder holds ``gaia_lite.json`` and ``rows.npy``: for each Lucene docid, the
-corpus row of that document, so that a hit maps to its Dataset row without a lookup per hit.
+Besides Lucene's files the folder holds ``gaia_lite.json``, ``rows.npy`` (for each Lucene docid, the corpus row of
+that document, so that a hit maps to its Dataset row without a lookup per hit) and ``impacts/``, the impact matrix
+plain searches are scored from (:mod:`gaia_lite.sparse.impacts`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..errors import ArtifactMismatchError
 from ..java import jclass, start_jvm
 from ..executors import ShardJob, run_sharded
 from ..shards import SHARD_FIELDS, BuildProgress, Shard, shard_batches
+from .impacts import write_impacts
 
 ROWS_FILE = "rows.npy"
 
@@ -120,6 +122,7 @@ class SparseShardJob(ShardJob):
             _merge(parts, tmp)
             rows = lucene_rows(tmp, corpus)
             np.save(tmp / ROWS_FILE, rows)
+            write_impacts(tmp, self.config.fields, corpus.ids, rows.tolist())
             ArtifactMeta(
                 kind="sparse",
                 num_rows=len(corpus),

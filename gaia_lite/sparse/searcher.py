@@ -5,6 +5,10 @@ k=100 that per-hit traffic costs more than the search itself (BENCHMARKS.md). He
 three times whatever k is: build the query, search, and serialize the ``TopDocs`` to JSON with Jackson (inside
 Anserini's jar). Lucene docids map to corpus rows through the index's ``rows.npy`` sidecar.
 
+Where the index has an impact matrix (:mod:`gaia_lite.sparse.impacts`, written by every build), a plain search is
+scored from it instead, with Lucene's arithmetic and several times faster; :meth:`BM25Searcher.route` decides
+which, and says so. Either way a hit's score is the float32 score Lucene computes, exactly.
+
 Ranking equals Anserini's ``SimpleSearcher``: BM25 (k1=0.9, b=0.4 by default), the query analyzed as a bag
 of words with the index's analyzer, ties broken by ascending document id.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -24,6 +29,7 @@ from ..errors import ArtifactMismatchError, InputError
 from ..java import JAVA_LOCK, jclass, start_jvm
 from ..timing import StepTimes, step
 from ..types import Hit, Run
+from .impacts import ImpactMatrix, has_impacts
 from .indexer import ROWS_FILE, index_command
 
 try:  # orjson parses the hits faster than json; it comes with gradio
@@ -33,6 +39,21 @@ except ImportError:  # pragma: no cover
 
 # Lucene's default of 1024 clauses rejects long queries; each distinct query term (per field) is one clause.
 _MAX_CLAUSES = 1 << 16
+#: The two ways a search is scored (:meth:`BM25Searcher.route`).
+IMPACTS, LUCENE = "impacts", "lucene"
+
+
+# A Hit straight from its (doc_id, score, rank) tuple: tuple.__new__ is C, Hit(...) a Python call (100 hits:
+# 28 -> 21 us, a fifth of a SciFact search from the impact matrix).
+_hit = functools.partial(tuple.__new__, Hit)
+
+
+def _exact(scores) -> list[float]:
+    """Lucene's float32 scores (as Jackson wrote them, or as numpy holds them) as the doubles of their exact
+    values, so that both routes give the same numbers."""
+    import numpy as np
+
+    return np.asarray(scores, dtype=np.float32).tolist()
 
 
 class BM25Searcher:
@@ -44,19 +65,22 @@ class BM25Searcher:
     or directly over an index folder.
     """
 
-    #: The steps a search records in an attached :class:`~gaia_lite.timing.StepTimes` (``step_times``):
-    #: building the Lucene query, Lucene's search, serializing its hits to JSON in Java (Jackson), parsing
-    #: that JSON, mapping Lucene docids to ids and sorting, making the Hit list. Counts: ``lucene_rounds``.
+    #: The steps a search records in an attached :class:`~gaia_lite.timing.StepTimes` (``step_times``). Lucene's
+    #: route: building the Lucene query, Lucene's search, serializing its hits to JSON in Java (Jackson), parsing
+    #: that JSON, mapping Lucene docids to ids and sorting, making the Hit list (counts: ``lucene_rounds``). The
+    #: impact route: analyzing the query, scoring and keeping the top k (numba), making the Hit list.
     STEPS = ("build_query", "lucene_search", "jackson_json", "json_parse", "map_sort", "hits")
+    IMPACT_STEPS = ("analyze", "impact_top", "hits")
     step_times: StepTimes | None = None
     #: The settings it was opened with, where :func:`~gaia_lite.retriever.open_searcher` opened it.
     config = None
 
     def __init__(self, index_dir: str | os.PathLike, corpus: Corpus | None = None, config: SparseConfig | None = None,
-                 **settings):
+                 *, impacts: bool = True, **settings):
         """Open the index at ``index_dir`` (of ``corpus``, else of the corpus its metadata names). ``config`` (or
         its fields as keyword arguments, such as ``k1=1.2``) gives BM25's ``k1`` and ``b``; its fields and
-        analyzer, where given, must be the ones the index was built with."""
+        analyzer, where given, must be the ones the index was built with. ``impacts=False`` leaves the index's
+        impact matrix unused, every search in Lucene: the reference the tests and benchmarks compare with."""
         import numpy as np
 
         self.index_dir = Path(index_dir)
@@ -103,6 +127,18 @@ class BM25Searcher:
             self._field_arg = "contents"
         self._mapper = jclass("com.fasterxml.jackson.databind.ObjectMapper")()
         self._bytes_refs = self._mapper.readerForListOf(jclass("org.apache.lucene.util.BytesRef"))
+        self._impacts = (ImpactMatrix(self.index_dir, self.k1, self.b) if impacts and has_impacts(self.index_dir)
+                         else None)
+        if self._impacts is not None and self._impacts.num_docs != len(self._rows):
+            raise ArtifactMismatchError(f"{self.index_dir}: its impact matrix holds {self._impacts.num_docs} "
+                                        f"documents, Lucene {len(self._rows)}: rebuild with `{self.meta.command}`")
+        self._docid = self._lucene_ids = None  # id -> Lucene docid and back, made when first needed
+
+    def route(self, only=None, phrases=()) -> str:
+        """How a search with these restrictions is scored: ``"impacts"`` (the impact matrix: a plain search where
+        the index has one) or ``"lucene"`` (phrases, an ``only`` filter, corpus-wide statistics of a corpus in
+        parts, or an index built before impact matrices). The one place that decides; hits are the same."""
+        return IMPACTS if self._impacts is not None and only is None and not phrases else LUCENE
 
     def local_stats(self, query: str) -> str:
         """The term and collection statistics that scoring ``query`` reads from this index, as text to sum over
@@ -115,6 +151,7 @@ class BM25Searcher:
         """This searcher scoring with ``stats`` (a whole corpus's, summed over its parts) instead of its own
         index's: a view sharing the open index, for one search or many."""
         view = copy.copy(self)
+        view._impacts = None  # the matrix holds this index's statistics, not the corpus's
         view._searcher = jclass("io.gaialite.GlobalStatsSearcher")(self._reader, stats)
         view._searcher.setSimilarity(jclass("org.apache.lucene.search.similarities.BM25Similarity")(self.k1, self.b))
         return view
@@ -172,12 +209,16 @@ class BM25Searcher:
         if not query.strip() or (only is not None and not only):
             return []
         times = self.step_times
+        if self.route(only, phrases) == IMPACTS:
+            ids, scores = self._impact_search([query], k)[0]
+            with step(times, "hits"):
+                return list(map(_hit, zip(ids, scores, range(1, len(ids) + 1))))
         with step(times, "build_query"):
             q = self._query(query, only, phrases)
         top = self._top(q, k)
         with step(times, "map_sort"):
             ids, rows = self._ids, self._rows
-            pairs = [(ids[rows[doc]], score) for doc, score in top]
+            pairs = [(ids[rows[doc]], score) for (doc, _), score in zip(top, _exact([s for _, s in top]))]
             pairs.sort(key=lambda p: (-p[1], p[0]))
         with step(times, "hits"):
             return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
@@ -229,6 +270,8 @@ class BM25Searcher:
         """
         check_k(k)
         items = list(queries.items())
+        if self.route() == IMPACTS:
+            return self._impact_batch(items, k, threads)
         if threads <= 1:
             return {qid: {h.doc_id: h.score for h in self.search(text, k)} for qid, text in items}
         from concurrent.futures import ThreadPoolExecutor
@@ -236,6 +279,39 @@ class BM25Searcher:
         with ThreadPoolExecutor(threads) as pool:
             results = pool.map(lambda item: self.search(item[1], k), items)
             return {qid: {h.doc_id: h.score for h in hits} for (qid, _), hits in zip(items, results)}
+
+    def _impact_search(self, queries: list[str], k: int) -> list[tuple[list[str], list[float]]]:
+        """The top ``k`` ids and scores of each of ``queries``, scored from the impact matrix."""
+        times = self.step_times
+        with step(times, "analyze"):
+            terms = self._analyze(queries)
+        with step(times, "impact_top"):
+            docs, scores, n = self._impacts.top_many(terms, k)
+        names = self._names()
+        return [([names[d] for d in docs[i, :n[i]].tolist()], scores[i, :n[i]].tolist()) for i in range(len(queries))]
+
+    def _impact_batch(self, items: list[tuple[str, str]], k: int, threads: int) -> Run:
+        """:meth:`search_batch` from the impact matrix: the queries in ``threads`` chunks, each analyzed in one call
+        and scored in one kernel call; the kernels release the GIL, so the chunks run in parallel."""
+        size = max(1, -(-len(items) // max(1, threads)))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+
+        def run(chunk):
+            return [(qid, dict(zip(*top))) for (qid, _), top in zip(chunk, self._impact_search([t for _, t in chunk], k))]
+
+        if len(chunks) <= 1:
+            return dict(run(items))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            return {qid: hits for part in pool.map(run, chunks) for qid, hits in part}
+
+    def _names(self) -> list[str]:
+        """Each Lucene docid's document id, made when first needed."""
+        if self._lucene_ids is None:
+            ids = self._ids
+            self._lucene_ids = [ids[r] for r in self._rows]
+        return self._lucene_ids
 
     def _id_filter(self, doc_ids):
         """A query matching exactly the documents ``doc_ids`` names.
@@ -266,7 +342,7 @@ class BM25Searcher:
         with step(self.step_times, "id_filter"):
             restricted = self._restricted(query, doc_ids)
         top = self._lucene_search(restricted, len(doc_ids))
-        return {self._ids[self._rows[d["doc"]]]: d["score"] for d in top}
+        return {self._ids[self._rows[d["doc"]]]: s for d, s in zip(top, _exact([d["score"] for d in top]))}
 
     def score_documents(self, query: str, doc_ids) -> dict[str, float]:
         """The exact BM25 score of each of ``doc_ids`` for ``query``; 0.0 for a document holding no query term.
@@ -276,15 +352,35 @@ class BM25Searcher:
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
-        found = self._scores_of(self._query(query), ids) if query.strip() else {}
+        if not query.strip():
+            return dict.fromkeys(ids, 0.0)
+        if self.route() == IMPACTS:
+            docids = {doc_id: self._lucene_docid(doc_id) for doc_id in ids}
+            known = [doc_id for doc_id, d in docids.items() if d is not None]
+            found = dict(zip(known, self._impacts.scores(self.query_terms(query), [docids[d] for d in known]).tolist()))
+            return {doc_id: found.get(doc_id, 0.0) for doc_id in ids}
+        found = self._scores_of(self._query(query), ids)
         return {doc_id: found.get(doc_id, 0.0) for doc_id in ids}
+
+    def _lucene_docid(self, doc_id: str) -> int | None:
+        """The Lucene docid of the document ``doc_id``; None for an id the index does not hold."""
+        if self._docid is None:
+            self._docid = {doc_id: d for d, doc_id in enumerate(self._names())}
+        return self._docid.get(doc_id)
 
     def query_terms(self, query: str) -> dict[str, int]:
         """The analyzed query terms with their counts, as the bag-of-words query weighs them."""
-        counts: dict[str, int] = {}
-        for term in jclass("io.anserini.analysis.AnalyzerUtils").analyze(self._analyzer, query):
-            counts[term] = counts.get(term, 0) + 1
-        return counts
+        return self._analyze([query])[0]
+
+    def _analyze(self, queries: list[str]) -> list[dict[str, int]]:
+        """Each query's analyzed terms with their counts: one crossing into Java for all of them."""
+        out = []
+        for terms in _loads(jclass("io.gaialite.QueryTerms").analyze(self._analyzer, queries)):
+            counts: dict[str, int] = {}
+            for term in terms:
+                counts[term] = counts.get(term, 0) + 1
+            out.append(counts)
+        return out
 
     def explain_terms(self, query: str, doc_ids) -> dict[str, dict[str, float]]:
         """Each query term's share of each document's BM25 score: ``{doc_id: {term: score}}``.

@@ -1,0 +1,237 @@
+"""BM25 from an impact matrix beside the Lucene index: Lucene's scores, bit for bit, at numba's speed.
+
+Lucene's search is most of a BM25 query's time (BENCHMARKS.md, "BM25 speed"). So the index build also writes each
+field's postings (term, Lucene docid, term frequency) and each document's encoded length (its norm) as flat arrays
+in ``impacts/`` inside the index folder, with every posting's BM25 impact for the default ``k1`` and ``b``. A
+query then adds up its terms' impacts with a numba kernel and keeps the top ``k`` with a heap, as bm25s does.
+
+The arithmetic is Lucene 9's ``BM25Similarity`` in float32, in its order (a test checks it against Lucene's own
+scorer on a grid of frequencies, norms, boosts and statistics): ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``,
+``weight = boost * idf``, ``cache[norm] = 1 / (k1 * ((1 - b) + b * length(norm) / avgdl))``, and a posting's
+impact ``weight - weight / (1 + freq * cache[norm])``. A document's score is its impacts, in every field, summed in
+double and rounded to float, as Lucene sums the (flattened) disjunction of Anserini's bag-of-words query. Ties are broken by ascending document id, as
+:class:`~gaia_lite.sparse.BM25Searcher` breaks them.
+
+Files (``impacts/<field>/``): ``terms.txt`` (one term a line, Lucene's order), ``starts.npy`` (int64, where each
+term's postings start), ``docs.npy`` (int32 Lucene docids), ``freqs.npy`` (int32), ``norms.npy`` (uint8 per
+document), ``impacts.npy`` (float32, for the ``k1`` and ``b`` in the metadata); and ``order.npy`` (int32, each
+Lucene docid's rank in the ids' sort order). ``gaia_lite.json`` holds each field's statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+from pathlib import Path
+
+from ..artifacts import ArtifactMeta
+from ..config import SparseConfig
+from ..java import jclass
+
+IMPACTS_DIR = "impacts"
+#: The fields BM25 searches, by the index's ``fields`` setting.
+FIELDS = {"flat": ("contents",), "multifield": ("contents", "title")}
+_ARRAYS = ("starts", "docs", "freqs", "impacts", "norms")  # in the order the kernels take them
+#: Postings converted to impacts at a time when the matrix is written, to bound the memory it takes.
+_CHUNK = 1 << 22
+
+
+def length_table():
+    """Lucene's document length for each of the 256 encoded norms (``SmallFloat.byte4ToInt``), as float32."""
+    import numpy as np
+
+    small_float = jclass("org.apache.lucene.util.SmallFloat")
+    return np.array([small_float.byte4ToInt(i if i < 128 else i - 256) for i in range(256)], dtype=np.float32)
+
+
+def norm_cache(k1: float, b: float, avgdl, lengths):
+    """``1 / (k1 * ((1 - b) + b * length / avgdl))`` for each encoded norm, in float32 as Lucene computes it."""
+    import numpy as np
+
+    f32 = np.float32
+    k1, b = f32(k1), f32(b)
+    return (f32(1) / (k1 * ((f32(1) - b) + b * lengths / f32(avgdl)))).astype(np.float32)
+
+
+def idf(df, doc_count: int):
+    """Lucene's BM25 idf of terms of document frequency ``df`` (an int or an array), as float32."""
+    import numpy as np
+
+    return np.float32(np.log(1 + (doc_count - np.asarray(df, dtype=np.float64) + 0.5) /
+                             (np.asarray(df, dtype=np.float64) + 0.5)))
+
+
+def avg_length(stats: dict):
+    """Lucene's average field length: ``sumTotalTermFreq / docCount`` in double, rounded to float."""
+    import numpy as np
+
+    return np.float32(stats["sum_total_term_freq"] / stats["doc_count"]) if stats["doc_count"] else np.float32(1)
+
+
+def write_impacts(index_dir: Path, fields: str, ids: list[str], rows, config: SparseConfig | None = None) -> Path:
+    """Write the impact matrix of the Lucene index at ``index_dir`` (fields ``flat`` or ``multifield``) into its
+    ``impacts/`` folder, with the impacts of ``config``'s ``k1`` and ``b`` (the defaults where None). ``ids`` are
+    the corpus ids and ``rows`` each Lucene docid's corpus row (``rows.npy``). Called by the index build inside its
+    temporary folder, so the matrix is put in place with the index or not at all."""
+    import numpy as np
+
+    config = config or SparseConfig()
+    out = Path(index_dir) / IMPACTS_DIR
+    shutil.rmtree(out, ignore_errors=True)
+    reader = jclass("org.apache.lucene.index.DirectoryReader").open(
+        jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(index_dir))))
+    lengths, stats = length_table(), {}
+    try:
+        for field in FIELDS[fields]:
+            folder = out / field
+            terms, postings, doc_count, sum_ttf, max_doc = map(int, str(
+                jclass("io.gaialite.PostingsExport").export(reader, field, str(folder))).split())
+            stats[field] = {"terms": terms, "postings": postings, "doc_count": doc_count,
+                            "sum_total_term_freq": sum_ttf, "max_doc": max_doc}
+            _to_npy(folder, "starts.i64", np.int64, "starts")
+            _to_npy(folder, "docs.i32", np.int32, "docs")
+            _to_npy(folder, "freqs.i32", np.int32, "freqs")
+            _to_npy(folder, "norms.u8", np.uint8, "norms")
+            _write_impacts(folder, stats[field], config, lengths)
+    finally:
+        reader.close()
+    rank = np.empty(len(rows), dtype=np.int32)
+    by_id = sorted(range(len(rows)), key=lambda d: ids[rows[d]])
+    rank[np.asarray(by_id, dtype=np.int64)] = np.arange(len(rows), dtype=np.int32)
+    np.save(out / "order.npy", rank)
+    ArtifactMeta(kind="impacts", num_rows=len(rows), fingerprint="", source=str(index_dir),
+                 params={"fields": fields, "k1": config.k1, "b": config.b, "stats": stats}).write(out)
+    return out
+
+
+def _to_npy(folder: Path, raw: str, dtype, name: str) -> None:
+    """Turn the raw little-endian array ``raw`` that Java wrote into ``name.npy``, mapped later without a copy."""
+    import numpy as np
+
+    path = folder / raw
+    data = np.fromfile(path, dtype=np.dtype(dtype).newbyteorder("<"))
+    np.save(folder / f"{name}.npy", data.astype(dtype, copy=False))
+    path.unlink()
+
+
+def _write_impacts(folder: Path, stats: dict, config: SparseConfig, lengths) -> None:
+    """Every posting's impact for ``config``'s ``k1`` and ``b``, a chunk of postings at a time."""
+    import numpy as np
+
+    starts = np.load(folder / "starts.npy")
+    docs = np.load(folder / "docs.npy", mmap_mode="r")
+    freqs = np.load(folder / "freqs.npy", mmap_mode="r")
+    norms = np.load(folder / "norms.npy")
+    weights = idf(np.diff(starts), stats["doc_count"])
+    cache = norm_cache(config.k1, config.b, avg_length(stats), lengths)
+    out = np.lib.format.open_memmap(folder / "impacts.npy", mode="w+", dtype=np.float32, shape=(len(docs),))
+    term = np.repeat(np.arange(len(weights), dtype=np.int64), np.diff(starts)) if len(docs) <= _CHUNK else None
+    for lo in range(0, len(docs), _CHUNK):
+        hi = min(lo + _CHUNK, len(docs))
+        t = term[lo:hi] if term is not None else np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
+        w = weights[t]
+        x = freqs[lo:hi].astype(np.float32) * cache[norms[docs[lo:hi]]]
+        out[lo:hi] = w - w / (np.float32(1) + x)
+    out.flush()
+    del out
+
+
+def has_impacts(index_dir: Path) -> bool:
+    """Whether the index at ``index_dir`` has an impact matrix (indexes built before it existed have none)."""
+    return (Path(index_dir) / IMPACTS_DIR / "gaia_lite.json").is_file()
+
+
+class ImpactMatrix:
+    """An index's impact matrix, memory-mapped, scoring queries as Lucene's BM25 with ``k1`` and ``b``.
+
+    A query is given as its analyzed terms with their counts (``{term: count}``, the count being the term's boost
+    in Anserini's bag-of-words query). :meth:`top_many` scores many queries in one call; :meth:`top` one;
+    :meth:`scores` gives the scores of chosen documents. Thread-safe: each thread has its own accumulators, and
+    the kernels release the GIL.
+    """
+
+    def __init__(self, index_dir: Path, k1: float, b: float):
+        import numpy as np
+
+        folder = Path(index_dir) / IMPACTS_DIR
+        self.meta = ArtifactMeta.read(folder, "impacts", "gaia-lite index sparse CORPUS")
+        params = self.meta.params
+        self.num_docs = self.meta.num_rows
+        self.order = np.load(folder / "order.npy")
+        self.by_rank = np.empty_like(self.order)
+        self.by_rank[self.order] = np.arange(len(self.order), dtype=self.order.dtype)
+        lengths = length_table()
+        fields = FIELDS[params["fields"]]
+        # np.asarray: numba takes the mapped files as plain arrays (a view: nothing is read until a query needs it)
+        arrays = [{name: np.asarray(np.load(folder / f / f"{name}.npy", mmap_mode="r")) for name in _ARRAYS}
+                  for f in fields]
+        self._arrays = tuple(tuple(a[name] for a in arrays) for name in _ARRAYS)
+        stats = [params["stats"][f] for f in fields]
+        self._caches = tuple(norm_cache(k1, b, avg_length(st), lengths) for st in stats)
+        self._idfs = tuple(idf(np.diff(a["starts"]), st["doc_count"]) for a, st in zip(arrays, stats))
+        same = (np.float32(k1), np.float32(b)) == (np.float32(params["k1"]), np.float32(params["b"]))
+        self._stored = np.array([same] * len(fields))
+        self._lookups = []
+        for f in fields:
+            terms = (folder / f / "terms.txt").read_text(encoding="utf-8").split("\n")[:-1]
+            self._lookups.append(dict(zip(terms, range(len(terms)))))
+        self._local = threading.local()
+        from . import _kernels  # compiles (or loads the cached) numba kernels now, not in the first search
+
+        self._kernels = _kernels
+
+    def _scratch(self):
+        """This thread's accumulators: one double per document, marks, and the touched documents (one more, for the
+        kernels' branch-free marking)."""
+        import numpy as np
+
+        s = getattr(self._local, "scratch", None)
+        if s is None:
+            n = self.num_docs
+            s = self._local.scratch = (np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.uint8),
+                                       np.empty(n + 1, dtype=np.int32))
+        return s
+
+    def _entries(self, queries):
+        """The queries as the kernels take them: where each starts, and each (field, term id, boost) entry."""
+        import numpy as np
+
+        starts, fields, terms, boosts = [0], [], [], []
+        for query in queries:
+            for f, lookup in enumerate(self._lookups):
+                for term, count in query.items():
+                    t = lookup.get(term)
+                    if t is not None:
+                        fields.append(f)
+                        terms.append(t)
+                        boosts.append(count)
+            starts.append(len(fields))
+        return (np.array(starts, dtype=np.int64), np.array(fields, dtype=np.int64), np.array(terms, dtype=np.int64),
+                np.array(boosts, dtype=np.int32))
+
+    def top_many(self, queries, k: int):
+        """The best ``k`` documents of each of ``queries``: Lucene docids and float32 scores (arrays of one row per
+        query, best first, ties by id) and how many each row holds."""
+        import numpy as np
+
+        q_start, q_field, q_term, q_boost = self._entries(queries)
+        out_docs = np.empty((len(queries), k), dtype=np.int32)
+        out_scores = np.empty((len(queries), k), dtype=np.float32)
+        out_n = np.empty(len(queries), dtype=np.int64)
+        self._kernels.top_k(*self._arrays, self._caches, self._idfs, self._stored, q_start, q_field, q_term, q_boost,
+                            self.order, self.by_rank, k, *self._scratch(), out_docs, out_scores, out_n)
+        return out_docs, out_scores, out_n
+
+    def top(self, terms: dict[str, int], k: int):
+        """The Lucene docids and float32 scores of the best ``k`` documents for ``terms``, best first (ties by id)."""
+        docs, scores, n = self.top_many([terms], k)
+        return docs[0, :n[0]], scores[0, :n[0]]
+
+    def scores(self, terms: dict[str, int], docids):
+        """The float32 score of each Lucene docid of ``docids`` for ``terms`` (0 where it holds no term)."""
+        import numpy as np
+
+        _, q_field, q_term, q_boost = self._entries([terms])
+        return self._kernels.scores_of(*self._arrays, self._caches, self._idfs, self._stored, q_field, q_term,
+                                       q_boost, *self._scratch(), np.asarray(docids, dtype=np.int64))
