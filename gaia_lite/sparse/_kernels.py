@@ -85,11 +85,15 @@ def top_k(starts, docs, freqs, impacts, norms, caches, idfs, stored, q_start, q_
                         q_start[q], q_start[q + 1], acc, mark, touched)
         size = min(k, n)
         m = 0
+        floor = np.float32(-1.0)  # the heap's lowest score once it is full: most documents fall below it
         for i in range(n):
             d = touched[i]
-            bits[0] = np.float32(acc[d])
+            s = np.float32(acc[d])
             acc[d] = 0.0
             mark[d] = 0
+            if s < floor:
+                continue
+            bits[0] = s
             key = (np.int64(as_int[0]) << 32) | (0xFFFFFFFF - np.int64(order[d]))
             if m < size:
                 j = m  # sift up
@@ -101,6 +105,11 @@ def top_k(starts, docs, freqs, impacts, norms, caches, idfs, stored, q_start, q_
             elif key > heap[0]:
                 heap[0] = key
                 _sift_down(heap, 0, m)
+            else:
+                continue
+            if m == size:
+                as_int[0] = np.uint32(heap[0] >> 32)
+                floor = bits[0]
         # Move the smallest key to the end until the heap is empty: the row ends up best first.
         end = m
         while end > 1:

@@ -280,31 +280,21 @@ class BM25Searcher:
             results = pool.map(lambda item: self.search(item[1], k), items)
             return {qid: {h.doc_id: h.score for h in hits} for (qid, _), hits in zip(items, results)}
 
-    def _impact_search(self, queries: list[str], k: int) -> list[tuple[list[str], list[float]]]:
-        """The top ``k`` ids and scores of each of ``queries``, scored from the impact matrix."""
+    def _impact_search(self, queries: list[str], k: int, threads: int = 1) -> list[tuple[list[str], list[float]]]:
+        """The top ``k`` ids and scores of each of ``queries``, scored from the impact matrix: analyzed in one call
+        into Java, scored on ``threads`` threads."""
         times = self.step_times
         with step(times, "analyze"):
             terms = self._analyze(queries)
         with step(times, "impact_top"):
-            docs, scores, n = self._impacts.top_many(terms, k)
-        names = self._names()
-        return [([names[d] for d in docs[i, :n[i]].tolist()], scores[i, :n[i]].tolist()) for i in range(len(queries))]
+            docs, scores, n = self._impacts.top_many(terms, k, threads)
+        names = self._names().__getitem__
+        return [(list(map(names, docs[i, :n[i]].tolist())), scores[i, :n[i]].tolist()) for i in range(len(queries))]
 
     def _impact_batch(self, items: list[tuple[str, str]], k: int, threads: int) -> Run:
-        """:meth:`search_batch` from the impact matrix: the queries in ``threads`` chunks, each analyzed in one call
-        and scored in one kernel call; the kernels release the GIL, so the chunks run in parallel."""
-        size = max(1, -(-len(items) // max(1, threads)))
-        chunks = [items[i:i + size] for i in range(0, len(items), size)]
-
-        def run(chunk):
-            return [(qid, dict(zip(*top))) for (qid, _), top in zip(chunk, self._impact_search([t for _, t in chunk], k))]
-
-        if len(chunks) <= 1:
-            return dict(run(items))
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            return {qid: hits for part in pool.map(run, chunks) for qid, hits in part}
+        """:meth:`search_batch` from the impact matrix."""
+        tops = self._impact_search([text for _, text in items], k, threads)
+        return {qid: dict(zip(ids, scores)) for (qid, _), (ids, scores) in zip(items, tops)}
 
     def _names(self) -> list[str]:
         """Each Lucene docid's document id, made when first needed."""
@@ -412,7 +402,9 @@ class BM25Searcher:
         return int(self._reader.numDocs())
 
     def close(self) -> None:
-        """Release the Lucene index."""
+        """Release the Lucene index (and the impact matrix's threads)."""
+        if self._impacts is not None:
+            self._impacts.close()
         self._reader.close()
 
     def __enter__(self) -> BM25Searcher:
