@@ -126,6 +126,19 @@ def test_exact_phrase_counts_and_restricts(explorer):
     assert {r.hit.doc_id for r in hybrid.rows} == set(holding)  # dense ranks every holder; nothing else
 
 
+def test_each_hit_and_the_results_line_say_which_route_scored_bm25(explorer):
+    """A plain search is scored from the impact matrix, a phrase search in Lucene; the hits say so, and the line
+    above the results."""
+    for kind in ("bm25", "hybrid"):
+        plain = explorer.search("search engine software", View(k=5), kind=kind)
+        phrase = explorer.search('"search engine" software', View(k=5), kind=kind)
+        assert {r.hit.bm25_route for r in plain.rows} == {"impacts"}, kind
+        assert {r.hit.bm25_route for r in phrase.rows} == {"lucene"}, kind
+        assert "BM25 from the impact matrix" in views.summary(plain) and "BM25 in Lucene" in views.summary(phrase)
+    dense = explorer.search("search engine software", View(k=5), kind="dense")
+    assert {r.hit.bm25_route for r in dense.rows} == {None} and "BM25" not in views.summary(dense)
+
+
 def test_phrase_with_only_stop_words_is_a_clear_error(explorer):
     with pytest.raises(InputError, match="no indexed words"):
         explorer.search('"to be or not"', kind="bm25")

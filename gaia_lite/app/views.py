@@ -80,6 +80,11 @@ def parts_answered(report: dict | None) -> str:
             "These results leave out the missing parts' documents; search again once the cluster serves them.</div>")
 
 
+#: How each BM25 route scores (BM25Searcher.route), shown over the results line's word for it.
+ROUTES = {"impacts": "scored from the index's impact matrix: Lucene's scores, computed outside Lucene",
+          "lucene": "scored by Lucene (phrases, filters, a corpus in parts, or an index without an impact matrix)"}
+
+
 def summary(results: Results) -> str:
     """One line saying what was searched and how much was found."""
     kind, view = results.config.kind, results.view
@@ -93,6 +98,10 @@ def summary(results: Results) -> str:
         parts.append(f"{results.pool:,} documents pass the filters")
     if results.matches is not None and kind == "bm25":
         parts.append(f"{results.matches:,} documents hold a query term")
+    route = next((r.hit.bm25_route for r in results.rows if r.hit.bm25_route), None)
+    if route:
+        where = "from the impact matrix" if route == "impacts" else "in Lucene"
+        parts.append(f'<span title="{ROUTES[route]}">BM25 {where}</span>')
     parts.append(f"page {view.page} of {results.pages}")
     parts.append(f"{results.elapsed_ms:.0f} ms")
     line = " · ".join(parts)
