@@ -92,6 +92,7 @@ def test_a_search_from_the_matrix_equals_lucene_s_hit_for_hit(corpus, fields, k1
         for query in _queries(20):
             ids = rng.sample(corpus.ids, 30) + ["no-such-id"]
             assert fast.score_documents(query, ids) == lucene.score_documents(query, ids), query
+            assert fast.count(query) == lucene.count(query), query
 
 
 def test_tied_documents_come_in_id_order_whatever_k(corpus):

@@ -138,3 +138,15 @@ def scores_of(starts, docs, freqs, impacts, norms, caches, idfs, stored, q_field
         acc[d] = 0.0
         mark[d] = 0
     return out
+
+
+@njit(nogil=True, cache=True)
+def count(starts, docs, freqs, impacts, norms, caches, idfs, stored, q_field, q_term, q_boost, acc, mark, touched):
+    """How many documents hold at least one of the query's terms."""
+    n = _accumulate(starts, docs, freqs, impacts, norms, caches, idfs, stored, q_field, q_term, q_boost, 0,
+                    q_field.shape[0], acc, mark, touched)
+    for i in range(n):
+        d = touched[i]
+        acc[d] = 0.0
+        mark[d] = 0
+    return n

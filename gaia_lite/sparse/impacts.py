@@ -271,6 +271,12 @@ class ImpactMatrix:
         docs, scores, n = self.top_many([terms], k)
         return docs[0, :n[0]], scores[0, :n[0]]
 
+    def count(self, terms: dict[str, int]) -> int:
+        """How many documents hold at least one of ``terms``."""
+        _, q_field, q_term, q_boost = self._entries([terms])
+        return int(self._kernels.count(*self._arrays, self._caches, self._idfs, self._stored, q_field, q_term, q_boost,
+                                       *self._scratch()))
+
     def scores(self, terms: dict[str, int], docids):
         """The float32 score of each Lucene docid of ``docids`` for ``terms`` (0 where it holds no term)."""
         import numpy as np

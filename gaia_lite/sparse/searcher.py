@@ -228,6 +228,8 @@ class BM25Searcher:
         within ``only`` and holding each of ``phrases``."""
         if only is not None and not only:
             return 0
+        if query.strip() and self.route(only, phrases) == IMPACTS:
+            return self._impacts.count(self.query_terms(query))
         return int(self._searcher.count(self._query(query, only, phrases)))
 
     def matching(self, phrases, *, only=None) -> list[str]:
