@@ -8,7 +8,7 @@ One dataset repo holds one corpus, written in one commit::
     data/train-00000-of-00001.parquet        config "default": the canonical Dataset (id, title, text, metadata)
     embeddings-<model>/train-00000-of-00001.parquet
                                              config "embeddings-<model>": (id, embedding), one per dense index
-    indexes/sparse-flat/...                  the Lucene index folder as built (+ its gaia_lite.json, rows.npy)
+    indexes/sparse-flat/...                  the Lucene index folder as built (+ gaia_lite.json, rows.npy, impacts/)
     indexes/dense-<model>/{index,docid,gaia_lite.json}
                                              the FAISS index and docid sidecar (Pyserini's layout)
 
