@@ -127,12 +127,15 @@ def test_an_index_without_a_matrix_is_searched_in_lucene(corpus, tmp_path):
         assert all(s.search(q, 100) == fast.search(q, 100) for q in _queries(30))
 
 
-def test_a_matrix_of_other_documents_is_refused_with_the_command_that_rebuilds(corpus, tmp_path):
+@pytest.mark.parametrize("change", [{"num_rows": -1}, {"fingerprint": "sha256:0000"}])
+def test_a_matrix_of_other_documents_is_refused_with_the_command_that_rebuilds(corpus, tmp_path, change):
     copy = tmp_path / "copy"
     shutil.copytree(corpus.folder / "sparse-flat", copy)
     meta = copy / IMPACTS_DIR / "gaia_lite.json"
     data = json.loads(meta.read_text())
-    meta.write_text(json.dumps({**data, "num_rows": data["num_rows"] - 1}))
+    assert data["fingerprint"] == corpus.meta.fingerprint and data["source"] == str(corpus.folder / "sparse-flat")
+    changed = {k: (data[k] + v if isinstance(v, int) else v) for k, v in change.items()}
+    meta.write_text(json.dumps({**data, **changed}))
     with pytest.raises(ArtifactMismatchError, match="gaia-lite index sparse"):
         BM25Searcher(copy, corpus)
 

@@ -69,14 +69,18 @@ def avg_length(stats: dict):
     return np.float32(stats["sum_total_term_freq"] / stats["doc_count"]) if stats["doc_count"] else np.float32(1)
 
 
-def write_impacts(index_dir: Path, fields: str, ids: list[str], rows, config: SparseConfig | None = None) -> Path:
+def write_impacts(index_dir: Path, fields: str, ids: list[str], rows, *, fingerprint: str | None = None,
+                  source: str | None = None, config: SparseConfig | None = None) -> Path:
     """Write the impact matrix of the Lucene index at ``index_dir`` (fields ``flat`` or ``multifield``) into its
     ``impacts/`` folder, with the impacts of ``config``'s ``k1`` and ``b`` (the defaults where None). ``ids`` are
-    the corpus ids and ``rows`` each Lucene docid's corpus row (``rows.npy``). Called by the index build inside its
-    temporary folder, so the matrix is put in place with the index or not at all."""
+    the corpus ids, ``rows`` each Lucene docid's corpus row (``rows.npy``), ``fingerprint`` the corpus's and
+    ``source`` where the index lives (by default the index's own fingerprint and folder). The index build calls
+    it inside its temporary folder, so the matrix is put in place with the index or not at all."""
     import numpy as np
 
     config = config or SparseConfig()
+    if fingerprint is None:
+        fingerprint = ArtifactMeta.read(index_dir, "sparse").fingerprint
     out = Path(index_dir) / IMPACTS_DIR
     shutil.rmtree(out, ignore_errors=True)
     reader = jclass("org.apache.lucene.index.DirectoryReader").open(
@@ -100,18 +104,27 @@ def write_impacts(index_dir: Path, fields: str, ids: list[str], rows, config: Sp
     by_id = sorted(range(len(rows)), key=lambda d: ids[rows[d]])
     rank[np.asarray(by_id, dtype=np.int64)] = np.arange(len(rows), dtype=np.int32)
     np.save(out / "order.npy", rank)
-    ArtifactMeta(kind="impacts", num_rows=len(rows), fingerprint="", source=str(index_dir),
+    ArtifactMeta(kind="impacts", num_rows=len(rows), fingerprint=fingerprint, source=source or str(index_dir),
                  params={"fields": fields, "k1": config.k1, "b": config.b, "stats": stats}).write(out)
     return out
 
 
 def _to_npy(folder: Path, raw: str, dtype, name: str) -> None:
-    """Turn the raw little-endian array ``raw`` that Java wrote into ``name.npy``, mapped later without a copy."""
+    """Turn the raw little-endian array ``raw`` that Java wrote into ``name.npy`` (mapped later without a copy), a
+    chunk at a time, in bounded memory."""
     import numpy as np
 
     path = folder / raw
-    data = np.fromfile(path, dtype=np.dtype(dtype).newbyteorder("<"))
-    np.save(folder / f"{name}.npy", data.astype(dtype, copy=False))
+    little = np.dtype(dtype).newbyteorder("<")
+    n = path.stat().st_size // little.itemsize
+    out = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype, shape=(n,))
+    if n:
+        data = np.memmap(path, dtype=little, mode="r")
+        for lo in range(0, n, _CHUNK):
+            out[lo:lo + _CHUNK] = data[lo:lo + _CHUNK]
+        del data
+    out.flush()
+    del out
     path.unlink()
 
 

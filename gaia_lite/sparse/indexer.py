@@ -122,7 +122,8 @@ class SparseShardJob(ShardJob):
             _merge(parts, tmp)
             rows = lucene_rows(tmp, corpus)
             np.save(tmp / ROWS_FILE, rows)
-            write_impacts(tmp, self.config.fields, corpus.ids, rows.tolist())
+            write_impacts(tmp, self.config.fields, corpus.ids, rows.tolist(), fingerprint=corpus.meta.fingerprint,
+                          source=str(out))
             ArtifactMeta(
                 kind="sparse",
                 num_rows=len(corpus),

@@ -129,9 +129,12 @@ class BM25Searcher:
         self._bytes_refs = self._mapper.readerForListOf(jclass("org.apache.lucene.util.BytesRef"))
         self._impacts = (ImpactMatrix(self.index_dir, self.k1, self.b) if impacts and has_impacts(self.index_dir)
                          else None)
-        if self._impacts is not None and self._impacts.num_docs != len(self._rows):
-            raise ArtifactMismatchError(f"{self.index_dir}: its impact matrix holds {self._impacts.num_docs} "
-                                        f"documents, Lucene {len(self._rows)}: rebuild with `{self.meta.command}`")
+        if self._impacts is not None and (self._impacts.num_docs, self._impacts.meta.fingerprint) != (
+                len(self._rows), self.meta.fingerprint):
+            raise ArtifactMismatchError(
+                f"{self.index_dir}: its impact matrix holds {self._impacts.num_docs} documents with fingerprint "
+                f"{self._impacts.meta.fingerprint[:19]}, the index {len(self._rows)} with "
+                f"{self.meta.fingerprint[:19]}: rebuild with `{self.meta.command}`")
         self._docid = self._lucene_ids = None  # id -> Lucene docid and back, made when first needed
 
     def route(self, only=None, phrases=()) -> str:
