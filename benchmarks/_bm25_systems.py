@@ -1,6 +1,6 @@
-"""bench_bm25's measurements: the three BM25 systems over one corpus (gaia_lite, bm25s, raw Pyserini) and the
-loops the benchmark times; their queries/s, the exactness and effectiveness checks, the per-step profile of
-gaia_lite's search and the diagnostics behind it."""
+"""bench_bm25's measurements: the BM25 systems over one corpus (gaia_lite on its two routes, bm25s, raw Pyserini)
+and the loops the benchmark times; their queries/s, the identity, exactness and effectiveness checks, the per-step
+profile of each gaia_lite route and the diagnostics behind it."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ from _common import OtherLoad, log, rotated, step_split
 from gaia_lite.evaluate import anserini_scores
 
 K1, B = 0.9, 0.4
-SYSTEMS = ("gaia_lite", "bm25s", "pyserini")
+#: The systems timed side by side: gaia_lite as it searches by default (from the impact matrix), gaia_lite with
+#: every search in Lucene (``impacts=False``: the reference route), bm25s and raw Pyserini.
+SYSTEMS = ("gaia_lite", "gaia_lite_lucene", "bm25s", "pyserini")
+LABELS = {"gaia_lite": "gaia_lite", "gaia_lite_lucene": "gaia_lite (Lucene)", "bm25s": "bm25s",
+          "pyserini": "raw Pyserini"}
+#: The largest score difference between gaia_lite's two routes that counts as equal (issue 23; expected: none).
+SCORE_TOLERANCE = 1e-5
 
 
 class Systems:
-    """The three searchers over one corpus, each wrapped in the loops that the benchmark times."""
+    """The searchers over one corpus, each wrapped in the loops that the benchmark times."""
 
     def __init__(self, corpus, index_dir: Path, texts: list[str], bm25s_backend: str = "numba"):
         import bm25s
@@ -33,6 +39,7 @@ class Systems:
 
         self.ids = corpus.ids
         self.gaia = BM25Searcher(index_dir, corpus, k1=K1, b=B)
+        self.gaia_lucene = BM25Searcher(index_dir, corpus, k1=K1, b=B, impacts=False)
         from pyserini.search.lucene import LuceneSearcher
 
         self.pyserini = LuceneSearcher(str(index_dir))
@@ -56,8 +63,9 @@ class Systems:
 
     # ---- one query at a time
 
-    def gaia_one(self, queries: dict[str, str], k: int):
-        search = self.gaia.search
+    @staticmethod
+    def gaia_one(searcher, queries: dict[str, str], k: int):
+        search = searcher.search
         return {qid: search(text, k) for qid, text in queries.items()}
 
     def pyserini_one(self, queries: dict[str, str], k: int):
@@ -78,8 +86,9 @@ class Systems:
 
     # ---- batched
 
-    def gaia_batch(self, queries: dict[str, str], k: int, threads: int):
-        return self.gaia.search_batch(queries, k, threads=threads)
+    @staticmethod
+    def gaia_batch(searcher, queries: dict[str, str], k: int, threads: int):
+        return searcher.search_batch(queries, k, threads=threads)
 
     def pyserini_batch(self, queries: dict[str, str], k: int, threads: int):
         qids = list(queries)
@@ -99,13 +108,20 @@ class Systems:
                for qid, drow, srow in zip(qids, docs.tolist(), scores.tolist())}
         return run if len(run) == len(queries) else {qid: run.get(qid, {}) for qid in queries}
 
+    def gaia_searchers(self) -> dict:
+        """gaia_lite's searcher of each route, by system name."""
+        return {"gaia_lite": self.gaia, "gaia_lite_lucene": self.gaia_lucene}
+
     def loops(self, name: str) -> tuple:
         """(one query at a time, batched) of system ``name``."""
-        return {"gaia_lite": (self.gaia_one, self.gaia_batch), "bm25s": (self.bm25s_one, self.bm25s_batch),
-                "pyserini": (self.pyserini_one, self.pyserini_batch)}[name]
+        if name in self.gaia_searchers():
+            searcher = self.gaia_searchers()[name]
+            return functools.partial(self.gaia_one, searcher), functools.partial(self.gaia_batch, searcher)
+        return {"bm25s": (self.bm25s_one, self.bm25s_batch), "pyserini": (self.pyserini_one, self.pyserini_batch)}[name]
 
     def close(self):
         self.gaia.close()
+        self.gaia_lucene.close()
         self.pyserini.close()
 
 
@@ -173,16 +189,52 @@ def bench_search(sys_: Systems, queries: dict[str, str], args) -> list[dict]:
             row["other_processes_cores_max"] = max(row[name]["other_processes_cores"] for name in SYSTEMS)
             row["gaia_over_bm25s"] = row["gaia_lite"]["qps"] / row["bm25s"]["qps"]
             row["gaia_over_pyserini"] = row["gaia_lite"]["qps"] / row["pyserini"]["qps"]
+            row["gaia_over_gaia_lucene"] = row["gaia_lite"]["qps"] / row["gaia_lite_lucene"]["qps"]
             label = "one by one" if threads is None else f"batch t={threads}"
-            log(f"  k={k:<4} {label:<11} gaia_lite {row['gaia_lite']['qps']:8.1f} q/s  "
-                f"bm25s {row['bm25s']['qps']:8.1f}  pyserini {row['pyserini']['qps']:8.1f}  "
-                f"gaia/bm25s {row['gaia_over_bm25s']:.2f}  gaia/pyserini {row['gaia_over_pyserini']:.2f}  "
+            log(f"  k={k:<4} {label:<11} " + "  ".join(f"{LABELS[s]} {row[s]['qps']:8.1f}" for s in SYSTEMS)
+                + f" q/s  gaia/bm25s {row['gaia_over_bm25s']:.2f}  gaia/pyserini {row['gaia_over_pyserini']:.2f}  "
                 f"(other processes used up to {row['other_processes_cores_max']:.2f} cores)")
             rows.append(row)
     return rows
 
 
 # ----------------------------------------------------------------------------------------------- checks
+
+
+def compare_routes(sys_: Systems, queries: dict[str, str], k: int, threads: int = 2) -> dict:
+    """gaia_lite's default route (the impact matrix) against its Lucene route (``impacts=False``, the reference),
+    for every query of ``queries`` at ``k``: one by one (``search``) and batched (``search_batch`` on ``threads``
+    threads, which analyzes and scores the queries together).
+
+    Per mode: the queries whose id lists differ (ids and their order), the largest |score difference| of a
+    document both returned, and the queries that differ (ids, or a score by more than ``SCORE_TOLERANCE``).
+    Expected: no query differs and the largest difference is 0.0 (the matrix repeats Lucene's float32 sums).
+    """
+    reference = {qid: [(h.doc_id, h.score) for h in sys_.gaia_lucene.search(text, k)]
+                 for qid, text in queries.items()}
+    runs = {"one_by_one": {qid: [(h.doc_id, h.score) for h in sys_.gaia.search(text, k)]
+                           for qid, text in queries.items()},
+            f"batch_t{threads}": {qid: list(hits.items())
+                                  for qid, hits in sys_.gaia.search_batch(queries, k, threads).items()}}
+    out = {"k": k, "queries": len(queries), "hits": sum(map(len, reference.values())),
+           "routes": {name: s.route() for name, s in sys_.gaia_searchers().items()}, "tolerance": SCORE_TOLERANCE}
+    for mode, run in runs.items():
+        ids_diff, differing, max_diff, examples = 0, 0, 0.0, []
+        for qid, ref in reference.items():
+            got = run[qid]
+            ref_scores = dict(ref)
+            diff = max((abs(s - ref_scores[d]) for d, s in got if d in ref_scores), default=0.0)
+            max_diff = max(max_diff, diff)
+            same_ids = [d for d, _ in got] == [d for d, _ in ref]
+            ids_diff += not same_ids
+            if not same_ids or diff > SCORE_TOLERANCE:
+                differing += 1
+                if len(examples) < 3:
+                    examples.append({"qid": qid, "impacts": got[:5], "lucene": ref[:5]})
+        out[mode] = {"id_lists_differing": ids_diff, "max_abs_score_diff": max_diff, "queries_differing": differing,
+                     "examples": examples}
+    out["identical"] = all(out[mode]["queries_differing"] == 0 for mode in runs)
+    return out
 
 
 def compare_with_pyserini(sys_: Systems, queries: dict[str, str], k: int) -> dict:
@@ -217,7 +269,8 @@ def effectiveness(sys_: Systems, queries: dict[str, str], qrels: dict) -> dict:
     from gaia_lite.evaluate import evaluate_run, remove_query_ids
 
     runs = {
-        "gaia_lite": sys_.gaia_batch(queries, 1000, 2),
+        "gaia_lite": sys_.gaia_batch(sys_.gaia, queries, 1000, 2),
+        "gaia_lite_lucene": sys_.gaia_batch(sys_.gaia_lucene, queries, 1000, 2),
         "pyserini": sys_.pyserini_batch(queries, 1000, 2),
         "bm25s": sys_.bm25s_batch(queries, 1000, 2),
     }
@@ -225,7 +278,7 @@ def effectiveness(sys_: Systems, queries: dict[str, str], qrels: dict) -> dict:
     for name, run in runs.items():
         m = evaluate_run(remove_query_ids(run), qrels, ["nDCG@10", "R@100", "R@1000"])
         out[name] = {key: round(v, 4) for key, v in m.items()}
-    out["gaia_equals_pyserini"] = out["gaia_lite"] == out["pyserini"]
+    out["gaia_equals_pyserini"] = out["gaia_lite"] == out["pyserini"] == out["gaia_lite_lucene"]
     return out
 
 
@@ -234,12 +287,16 @@ def effectiveness(sys_: Systems, queries: dict[str, str], qrels: dict) -> dict:
 
 def profile_gaia(searcher, queries: dict[str, str], k: int, repeat: int, warmup: int = 1) -> dict:
     """Split gaia_lite's per-query time into the steps ``BM25Searcher.search`` records in an attached
-    ``StepTimes`` (``BM25Searcher.STEPS``).
+    ``StepTimes``, on the route the searcher takes (``searcher.route()``): ``BM25Searcher.IMPACT_STEPS`` from the
+    impact matrix, ``BM25Searcher.STEPS`` in Lucene.
 
     ``warmup`` untimed passes over the queries, then ``repeat`` passes of ``searcher.search(text, k)`` with the
     recorder attached; the pass of least total wall time is reported. ``untimed`` is the part of a search's
-    wall time outside the recorded steps (argument checks, the loop over Lucene rounds, the recorder itself).
+    wall time outside the recorded steps (argument checks, the loop over Lucene rounds or the mapping of the
+    matrix's docids to ids, the recorder itself).
     """
+    route = searcher.route()
+    step_names = searcher.IMPACT_STEPS if route == "impacts" else searcher.STEPS
     texts = [t for t in queries.values() if t.strip()]
     for _ in range(warmup):
         for text in texts:
@@ -252,13 +309,15 @@ def profile_gaia(searcher, queries: dict[str, str], k: int, repeat: int, warmup:
             best = (total, calls)
     total, calls = best
     n = max(1, len(texts))
-    steps = {name: sum(c["steps"].get(name, 0.0) for c in calls) for name in searcher.STEPS}
+    steps = {name: sum(c["steps"].get(name, 0.0) for c in calls) for name in step_names}
     steps["untimed"] = max(0.0, total - sum(steps.values()))
     return {
-        "k": k, "queries": len(texts),
+        "route": route, "k": k, "queries": len(texts),
         "ms_per_query": {key: 1000 * v / n for key, v in steps.items()} | {"total": 1000 * total / n},
         "share": {key: v / total if total else 0.0 for key, v in steps.items()},
         "lucene_rounds_per_query": sum(c["counts"].get("lucene_rounds", 0) for c in calls) / n,
+        # Steps recorded that are not the route's own: none, unless the route taken is not the one named.
+        "other_steps": sorted({name for c in calls for name in c["steps"]} - set(step_names)),
         "hits_per_query": sum(len(c["result"]) for c in calls) / n,
     }
 

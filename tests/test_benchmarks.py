@@ -85,8 +85,8 @@ def helpers(bench_bm25, bench_dense, bench_scale):
     import types
 
     return types.SimpleNamespace(**{name[1:]: load_script(name) for name in (
-        "_common", "_queries", "_corpora", "_bm25_systems", "_dense_encode", "_dense_search", "_dense_memory",
-        "_scale_build", "_scale_ann", "_scale_report")})
+        "_common", "_queries", "_corpora", "_bm25_systems", "_bm25_impacts", "_dense_encode", "_dense_search",
+        "_dense_memory", "_scale_build", "_scale_ann", "_scale_report")})
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,15 @@ def tiny_beir(tmp_path_factory) -> Path:
     (folder / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in QRELS.items()))
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_lucene(tiny_corpus):
+    """gaia_lite's BM25 over the tiny corpus's flat index with every search in Lucene (``impacts=False``)."""
+    from gaia_lite.sparse import BM25Searcher, sparse_dir
+
+    with BM25Searcher(sparse_dir(tiny_corpus.folder), tiny_corpus, impacts=False) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -165,16 +174,22 @@ def test_every_script_imports_and_parses_its_options(script, capsys):
 # --- the step hook, as the benchmarks read it ------------------------------------------------------------------
 
 
-def test_step_split_records_every_step_of_a_bm25_search(tiny_searcher):
+@pytest.mark.parametrize("route", ["impacts", "lucene"])
+def test_step_split_records_every_step_of_a_bm25_search(route, tiny_searcher, tiny_lucene):
+    """Each route records its own steps: the impact matrix's (no Lucene search), or Lucene's (one search)."""
     common = load_script("_common")
-    calls = common.step_split(tiny_searcher, [lambda: tiny_searcher.search("python programming", 3)] * 2)
-    assert tiny_searcher.step_times is None  # detached after
+    searcher = tiny_searcher if route == "impacts" else tiny_lucene
+    assert searcher.route() == route
+    steps, counts = ((searcher.IMPACT_STEPS, {}) if route == "impacts"
+                     else (searcher.STEPS, {"lucene_rounds": 1}))
+    calls = common.step_split(searcher, [lambda: searcher.search("python programming", 3)] * 2)
+    assert searcher.step_times is None  # detached after
     for call in calls:
-        assert set(call["steps"]) == set(tiny_searcher.STEPS)
+        assert set(call["steps"]) == set(steps)
         assert all(v >= 0 for v in call["steps"].values())
         assert sum(call["steps"].values()) <= call["total"]
-        assert call["counts"] == {"lucene_rounds": 1}
-        assert [h.doc_id for h in call["result"]] == [h.doc_id for h in tiny_searcher.search("python programming", 3)]
+        assert call["counts"] == counts
+        assert [h.doc_id for h in call["result"]] == [h.doc_id for h in searcher.search("python programming", 3)]
 
 
 # --- the shared helpers ----------------------------------------------------------------------------------------
@@ -234,40 +249,146 @@ def test_a_child_process_reports_its_figures_or_fails_loudly(helpers, tmp_path):
 # --- bench_bm25 ------------------------------------------------------------------------------------------------
 
 
-def test_bm25_profile(bench_bm25, helpers, tiny_searcher):
-    p = helpers.bm25_systems.profile_gaia(tiny_searcher, QUERIES, k=3, repeat=1, warmup=0)
-    steps = tiny_searcher.STEPS
-    assert p["queries"] == len(QUERIES)
-    assert set(p["ms_per_query"]) == {*steps, "untimed", "total"}
-    assert all(v >= 0 for v in p["ms_per_query"].values())
-    assert sum(p["ms_per_query"][s] for s in steps) <= p["ms_per_query"]["total"] * (1 + 1e-9)
-    assert sum(p["share"].values()) == pytest.approx(1.0)
-    assert p["lucene_rounds_per_query"] >= 1
-    assert 0 < p["hits_per_query"] <= 3
-    assert "Lucene searches/query" in bench_bm25.profile_line(p)
+def test_bm25_profile_of_each_route(bench_bm25, helpers, tiny_searcher, tiny_lucene):
+    """The per-step profile of each route has that route's steps only; Lucene's counts its searches."""
+    profiles = [helpers.bm25_systems.profile_gaia(s, QUERIES, k=3, repeat=1, warmup=0) for s in (tiny_searcher,
+                                                                                                 tiny_lucene)]
+    for p, route, steps in zip(profiles, ("impacts", "lucene"), (tiny_searcher.IMPACT_STEPS, tiny_lucene.STEPS)):
+        assert p["route"] == route and p["queries"] == len(QUERIES) and p["other_steps"] == []
+        assert list(p["ms_per_query"]) == [*steps, "untimed", "total"]
+        assert all(v >= 0 for v in p["ms_per_query"].values())
+        assert sum(p["ms_per_query"][s] for s in steps) <= p["ms_per_query"]["total"] * (1 + 1e-9)
+        assert sum(p["share"].values()) == pytest.approx(1.0)
+        assert 0 < p["hits_per_query"] <= 3
+    assert profiles[0]["lucene_rounds_per_query"] == 0 and profiles[1]["lucene_rounds_per_query"] >= 1
+    impacts, lucene = bench_bm25.profile_tables([{"corpus": "tiny", "profile": profiles}])
+    assert "| corpus | k | analyze | impact_top | hits | untimed | total |" in impacts
+    assert ("| corpus | k | build_query | lucene_search | jackson_json | json_parse | map_sort | hits | untimed "
+            "| total | Lucene searches/query |") in lucene
+
+
+class Altered:
+    """gaia_lite's impact route with planted differences from Lucene's: t1's last score moved by 2e-5 (over the
+    tolerance), t3's first by 1e-7 (under it), t2's first two hits swapped."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+
+    def route(self):
+        return self.searcher.route()
+
+    def search(self, text, k):
+        from gaia_lite.types import Hit
+
+        hits = list(self.searcher.search(text, k))
+        if text == QUERIES["t1"]:
+            hits[-1] = Hit(hits[-1].doc_id, hits[-1].score + 2e-5, hits[-1].rank)
+        elif text == QUERIES["t3"]:
+            hits[0] = Hit(hits[0].doc_id, hits[0].score + 1e-7, hits[0].rank)
+        elif text == QUERIES["t2"]:
+            hits[0], hits[1] = hits[1], hits[0]
+        return hits
+
+    def search_batch(self, queries, k, threads):
+        return {qid: {h.doc_id: h.score for h in self.search(text, k)} for qid, text in queries.items()}
+
+
+def test_bm25_route_identity_finds_every_difference(helpers, tiny_searcher, tiny_lucene):
+    """The identity check passes the two routes as they are, and counts planted differences: ids, or a score by
+    more than the tolerance; a smaller score difference is reported, not counted."""
+    import types
+
+    systems = helpers.bm25_systems
+
+    def check(impacts, k=5):
+        sys_ = types.SimpleNamespace(gaia=impacts, gaia_lucene=tiny_lucene,
+                                     gaia_searchers=lambda: {"gaia_lite": impacts, "gaia_lite_lucene": tiny_lucene})
+        return systems.compare_routes(sys_, QUERIES, k)
+
+    same = check(tiny_searcher)
+    assert same["routes"] == {"gaia_lite": "impacts", "gaia_lite_lucene": "lucene"}
+    assert same["identical"] and same["queries"] == len(QUERIES) and same["hits"] > len(QUERIES)
+    for mode in ("one_by_one", "batch_t2"):
+        assert same[mode] == {"id_lists_differing": 0, "max_abs_score_diff": 0.0, "queries_differing": 0,
+                              "examples": []}
+    planted = check(Altered(tiny_searcher))
+    assert not planted["identical"]
+    for mode in ("one_by_one", "batch_t2"):
+        r = planted[mode]
+        assert (r["id_lists_differing"], r["queries_differing"]) == (1, 2)
+        assert r["max_abs_score_diff"] == pytest.approx(2e-5, rel=1e-3)
+        assert [e["qid"] for e in r["examples"]] == ["t1", "t2"]
 
 
 def test_bm25_whole_run_on_a_tiny_beir_folder(bench_bm25, helpers, tiny_beir, tmp_path, capsys):
-    """main() end to end (build, bm25s and Pyserini beside gaia_lite, effectiveness, exactness, speed, profile,
-    diagnostics, report) with the smallest settings."""
+    """main() end to end (build, the impact matrix's costs, both gaia_lite routes, bm25s and Pyserini, the routes'
+    identity, effectiveness, exactness, speed, profile, diagnostics, report) with the smallest settings."""
     out_json = tmp_path / "bm25.json"
     assert bench_bm25.main(["--scifact", str(tiny_beir), "--quick", "--root", str(tmp_path / "root"),
-                            "--out", str(out_json), "--ks", "3", "--check-k", "5", "--bm25s-backend", "numpy"]) == 0
+                            "--out", str(out_json), "--ks", "3,100", "--check-k", "5",
+                            "--bm25s-backend", "numpy"]) == 0
     out = json.loads(out_json.read_text())
+    systems = helpers.bm25_systems
     (r,) = out["corpora"]
-    assert r["corpus"] == "scifact" and r["build"]["docs"] == len(TINY_DOCS)
+    n = len(TINY_DOCS)
+    assert r["corpus"] == "scifact" and r["build"]["docs"] == n
     assert r["exactness"]["queries"] == len(QUERIES)
     assert r["exactness"]["doc_id_lists_differing"] == 0
     assert r["exactness"]["scores_differing_after_anserini_rounding"] == 0
     assert r["effectiveness"]["gaia_equals_pyserini"] is True
-    assert [(row["k"], row["threads"]) for row in r["search"]] == [(3, None), (3, 1), (3, 2)]
-    assert all(row[s]["qps"] > 0 for row in r["search"] for s in helpers.bm25_systems.SYSTEMS)
-    (p,) = r["profile"]
-    assert p["k"] == 3 and p["lucene_rounds_per_query"] >= 1
+    assert set(r["effectiveness"]) == {*systems.SYSTEMS, "gaia_equals_pyserini"}
+    assert [x["k"] for x in r["identity"]] == [100, 1000]
+    for x in r["identity"]:
+        assert x["routes"] == {"gaia_lite": "impacts", "gaia_lite_lucene": "lucene"}
+        assert x["identical"] and x["queries"] == len(QUERIES) and x["hits"] > len(QUERIES)
+        for mode in ("one_by_one", "batch_t2"):
+            assert (x[mode]["id_lists_differing"], x[mode]["queries_differing"]) == (0, 0)
+            assert x[mode]["max_abs_score_diff"] == 0.0
+    assert [(row["k"], row["threads"]) for row in r["search"]] == [(k, t) for k in (3, 100) for t in (None, 1, 2)]
+    for row in r["search"]:
+        assert all(row[s]["qps"] > 0 for s in systems.SYSTEMS) and len(systems.SYSTEMS) == 4
+        assert row["gaia_over_gaia_lucene"] == row["gaia_lite"]["qps"] / row["gaia_lite_lucene"]["qps"]
+    assert set(r["target"]) == {"one by one", "batch t=1", "batch t=2"}
+    for row in r["search"][3:]:
+        t = r["target"][bench_bm25.mode_label(row["threads"])]
+        assert t == {"gaia_over_bm25s": row["gaia_over_bm25s"], "met": row["gaia_over_bm25s"] >= 1.0}
+    assert [(p["route"], p["k"]) for p in r["profile"]] == [("impacts", 3), ("impacts", 100), ("lucene", 3),
+                                                            ("lucene", 100)]
+    assert all(p["other_steps"] == [] for p in r["profile"])
     d = r["diagnostics"]
     assert set(d["by_k"]["3"]["gaia_batch_qps_by_threads"]) == set(d["by_k"]["3"]["speedup_over_t1"]) == {"1", "2"}
     assert set(d["us_per_100_results"]) == {"hit_namedtuple", "tuple"}
-    assert "gaia_lite per query at k=3" in capsys.readouterr().out
+    m = r["impacts"]  # written again on the built index, then searched in a child process
+    assert m["docs"] == m["write"]["docs"] == m["open"]["docs"] == n
+    assert m["postings"] > m["terms"] > 0 and m["write"]["fields"] == "flat"
+    assert m["write"]["seconds"] > 0 and 0 < m["write"]["rss_before_mib"] <= m["write"]["peak_rss_mib"]
+    assert set(m["disk"]["by_file_mib"]) == {"docs.npy", "freqs.npy", "impacts.npy", "norms.npy", "starts.npy",
+                                             "terms.txt", "order.npy", "gaia_lite.json"}
+    assert 0 < m["disk"]["impacts_mib"] < m["disk"]["index_mib"]
+    o = m["open"]
+    assert (o["queries"], o["k"]) == (len(QUERIES), 100) and len(QUERIES) < o["hits"] <= n * len(QUERIES)
+    assert o["open_s"] > 0 and o["searcher_open_s"] > 0 and o["peak_rss_mib"] >= o["rss_base_mib"] > 0
+    printed = capsys.readouterr().out
+    target_row = "| scifact | " + " | ".join(f"{t['gaia_over_bm25s']:.2f}: " + ("met" if t["met"] else "**not met**")
+                                             for t in r["target"].values()) + " |"
+    assert "target at k=100" in printed and target_row in printed
+    assert "| scifact | 100 | 4 | search | 0 | 0.0 | 0 |" in printed
+    assert "| scifact | 1000 | 4 | search_batch, t=2 | 0 | 0.0 | 0 |" in printed
+    assert "impact route (BM25Searcher.IMPACT_STEPS)" in printed and "Lucene route (BM25Searcher.STEPS)" in printed
+    assert f"| scifact | {n} | {m['postings']:,} |" in printed
+
+
+def test_bm25_million_part_on_a_small_replicated_corpus(bench_bm25, helpers, tiny_corpus, tmp_path):
+    """--million's measurement on the tiny corpus replicated to 304 documents: the corpus (bench_scale's recipe),
+    its Lucene build in bench_scale's child process, and the impact matrix's costs on that index."""
+    n = 38 * len(TINY_DOCS)
+    m = helpers.bm25_impacts.million_costs(tmp_path, tiny_corpus, 300, seed=1, n_queries=3, k=5)
+    assert m["corpus"] == "docstrings-x" and m["corpus_build"]["replication"]["docs"] == n
+    assert m["lucene_build"]["docs"] == m["docs"] == m["write"]["docs"] == m["open"]["docs"] == n
+    assert m["queries"]["n"] == m["open"]["queries"] == 3 and 0 < m["open"]["hits"] <= 15
+    assert m["postings"] > 0 and m["disk"]["impacts_mib"] > 0
+    (write, _) = bench_bm25.impact_tables([("docstrings-x (--million)", m)])
+    assert f"| docstrings-x (--million) | {n} | {m['postings']:,} |" in write
 
 
 # --- bench_dense -----------------------------------------------------------------------------------------------
