@@ -171,7 +171,8 @@ def test_dry_run_writes_the_repo_layout_with_a_checksum_for_every_file(staged, f
     expected = {"README.md", "gaia_lite.json", "data/train-00000-of-00001.parquet"}
     for name in indexes:
         if name.startswith("sparse-"):
-            expected |= {f"indexes/{name}/{p.name}" for p in (full_corpus.folder / name).iterdir()
+            folder = full_corpus.folder / name  # Lucene's files, and the impact matrix's under impacts/
+            expected |= {f"indexes/{name}/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*")
                          if p.is_file() and p.name != "write.lock"}
         else:
             expected |= {f"indexes/{name}/{f}" for f in ("index", "docid", "gaia_lite.json")}
@@ -377,8 +378,8 @@ def test_a_flipped_byte_in_a_lucene_file_is_refused_and_the_good_copy_kept(stage
     good = pull_corpus(staged, root=tmp_path, progress=False)
     before = {p: p.read_bytes() for p in good.folder.rglob("*") if p.is_file()}
     repo = _copy(staged, tmp_path)
-    lucene = max((p for p in (repo / "indexes" / "sparse-flat").iterdir() if p.suffix not in (".json", ".npy")),
-                 key=lambda p: p.stat().st_size)
+    lucene = max((p for p in (repo / "indexes" / "sparse-flat").iterdir()
+                  if p.is_file() and p.suffix not in (".json", ".npy")), key=lambda p: p.stat().st_size)
     _flip_byte(lucene)
     with pytest.raises(ArtifactMismatchError, match=f"indexes/sparse-flat/{lucene.name}: sha256"):
         pull_corpus(repo, root=tmp_path, progress=False)
