@@ -9,8 +9,8 @@ The arithmetic is Lucene 9's ``BM25Similarity`` in float32, in its order (a test
 scorer on a grid of frequencies, norms, boosts and statistics): ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``,
 ``weight = boost * idf``, ``cache[norm] = 1 / (k1 * ((1 - b) + b * length(norm) / avgdl))``, and a posting's
 impact ``weight - weight / (1 + freq * cache[norm])``. A document's score is its impacts, in every field, summed in
-double and rounded to float, as Lucene sums the (flattened) disjunction of Anserini's bag-of-words query. Ties are broken by ascending document id, as
-:class:`~gaia_lite.sparse.BM25Searcher` breaks them.
+double and rounded to float, as Lucene sums the (flattened) disjunction of Anserini's bag-of-words query. Ties
+are broken by ascending document id, as :class:`~gaia_lite.sparse.BM25Searcher` breaks them.
 
 Files (``impacts/<field>/``): ``terms.txt`` (one term a line, Lucene's order), ``starts.npy`` (int64, where each
 term's postings start), ``docs.npy`` (int32 Lucene docids), ``freqs.npy`` (int32), ``norms.npy`` (uint8 per
@@ -20,7 +20,6 @@ Lucene docid's rank in the ids' sort order). ``gaia_lite.json`` holds each field
 
 from __future__ import annotations
 
-import math
 import shutil
 import threading
 from pathlib import Path
@@ -183,7 +182,7 @@ class ImpactMatrix:
         stats = [params["stats"][f] for f in fields]
         self._caches = tuple(norm_cache(k1, b, avg_length(st), lengths) for st in stats)
         self._dfs = [np.diff(a["starts"]) for a in arrays]
-        self._idfs = tuple(idf(np.diff(a["starts"]), st["doc_count"]) for a, st in zip(arrays, stats))
+        self._idfs = tuple(idf(df, st["doc_count"]) for df, st in zip(self._dfs, stats))
         same = (np.float32(k1), np.float32(b)) == (np.float32(params["k1"]), np.float32(params["b"]))
         self._stored = np.array([same] * len(fields))
         self._lookups = []
