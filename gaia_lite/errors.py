@@ -110,8 +110,14 @@ class Terminated(KeyboardInterrupt):
 def sigterm_raises():
     """While the block runs, SIGTERM raises :class:`Terminated` in the main thread, where by default it would end
     the process at once, skipping every ``finally`` and exit handler. Left alone outside the main thread and where
-    the program has a handler of its own."""
+    the program has a handler of its own.
+
+    A signal can land while Python runs a weakref callback or a ``__del__``, where an exception is printed as
+    "Exception ignored" and dropped. Such a ``Terminated`` is delivered again once the callback has returned, so a
+    kill is never lost to the garbage collector's timing; should the block still finish, it raises at the end.
+    """
     import signal
+    import sys
     import threading
 
     if (threading.current_thread() is not threading.main_thread()
@@ -119,11 +125,44 @@ def sigterm_raises():
         yield
         return
 
+    killed = []
+    previous_hook = sys.unraisablehook
+
+    def deliver_again(unraisable):
+        if isinstance(unraisable.exc_value, Terminated):
+            sys.setprofile(raise_once_out)  # the profile hook runs at the next call or return, outside the callback
+        else:
+            previous_hook(unraisable)
+
+    def raise_once_out(frame, event, arg):
+        if not _runs_inside(frame, deliver_again):
+            sys.setprofile(None)
+            raise Terminated()
+
     def terminate(signum, frame):
+        killed.append(signum)
+        if _runs_inside(frame, deliver_again):  # raised here, it would be dropped too
+            sys.setprofile(raise_once_out)
+            return
         raise Terminated()
 
     signal.signal(signal.SIGTERM, terminate)
+    sys.unraisablehook = deliver_again
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.unraisablehook = previous_hook
+        if sys.getprofile() is raise_once_out:
+            sys.setprofile(None)
+    if killed:
+        raise Terminated()
+
+
+def _runs_inside(frame, function) -> bool:
+    """Whether ``function`` is on the stack that ends in ``frame``."""
+    while frame is not None:
+        if frame.f_code is function.__code__:
+            return True
+        frame = frame.f_back
+    return False

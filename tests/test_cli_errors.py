@@ -515,3 +515,31 @@ def test_sigterm_raises_terminated_only_inside_the_block_and_keeps_a_program_s_o
         assert own.calls == 1 and signal.getsignal(signal.SIGTERM) is own
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_sigterm_that_lands_in_a_weakref_callback_is_not_lost(capsys):
+    """Python drops an exception raised inside a weakref callback ("Exception ignored"); a kill landing there
+    must still stop the work (a CI run once saw a build exit 0 after SIGTERM this way)."""
+    import signal
+    import sys
+    import time
+    import weakref
+
+    from gaia_lite.errors import Terminated, sigterm_raises
+
+    class Node:
+        pass
+
+    hook = sys.unraisablehook
+    work_finished = []
+    with pytest.raises(Terminated), sigterm_raises():
+        node = Node()
+        ref = weakref.ref(node, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del node  # the callback runs here, the signal lands inside it, and Python swallows the Terminated
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the work goes on; the Terminated must come back within it
+            time.sleep(0.001)
+        work_finished.append(True)
+    assert ref() is None and not work_finished
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert sys.unraisablehook is hook and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
