@@ -114,7 +114,8 @@ def sigterm_raises():
 
     A signal can land while Python runs a weakref callback or a ``__del__``, where an exception is printed as
     "Exception ignored" and dropped. Such a ``Terminated`` is delivered again once the callback has returned, so a
-    kill is never lost to the garbage collector's timing; should the block still finish, it raises at the end.
+    kill is never lost to the garbage collector's timing; should the block end first, it raises there. A
+    ``Terminated`` that the block's own code catches (Gradio's server stops on it and returns) stays caught.
     """
     import signal
     import sys
@@ -125,11 +126,11 @@ def sigterm_raises():
         yield
         return
 
-    killed = []
-    previous_hook = sys.unraisablehook
+    dropped = []  # Terminated exceptions Python dropped and not yet delivered again
 
     def deliver_again(unraisable):
         if isinstance(unraisable.exc_value, Terminated):
+            dropped.append(True)
             sys.setprofile(raise_once_out)  # the profile hook runs at the next call or return, outside the callback
         else:
             previous_hook(unraisable)
@@ -137,15 +138,17 @@ def sigterm_raises():
     def raise_once_out(frame, event, arg):
         if not _runs_inside(frame, deliver_again):
             sys.setprofile(None)
+            dropped.clear()
             raise Terminated()
 
     def terminate(signum, frame):
-        killed.append(signum)
         if _runs_inside(frame, deliver_again):  # raised here, it would be dropped too
+            dropped.append(True)
             sys.setprofile(raise_once_out)
             return
         raise Terminated()
 
+    previous_hook = sys.unraisablehook
     signal.signal(signal.SIGTERM, terminate)
     sys.unraisablehook = deliver_again
     try:
@@ -155,7 +158,7 @@ def sigterm_raises():
         sys.unraisablehook = previous_hook
         if sys.getprofile() is raise_once_out:
             sys.setprofile(None)
-    if killed:
+    if dropped:  # the block ended before the profile hook could deliver it
         raise Terminated()
 
 
