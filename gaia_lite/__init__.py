@@ -15,7 +15,7 @@ _all, __getattr__ = lazy_exports("gaia_lite", {
     "gaia_lite.hybrid": ("HybridSearcher",),
     "gaia_lite.retriever": ("open_corpus", "open_searcher"),
     "gaia_lite.config": ("RetrieverConfig", "SparseConfig", "DenseConfig", "FusionConfig", "ExperimentConfig"),
-    "gaia_lite.types": ("Hit", "HybridHit"),
+    "gaia_lite.types": ("Hit", "Hits", "HybridHit"),
     "gaia_lite.evaluate": ("evaluate_run",),
 })
 __all__ = ["__version__", *_all]

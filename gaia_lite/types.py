@@ -1,8 +1,9 @@
 """Shared vocabulary: hits, runs, rank order and the searcher contract, spelled as ir_measures / ranx /
 pytrec_eval spell them.
 
-- :class:`Hit` is what a BM25 or dense search returns; :class:`HybridHit` extends its fields, in the same
-  order, with how each side scored and ranked the document.
+- :class:`Hit` is one document a BM25 or dense search found, and :class:`Hits` the sequence of them a search
+  returns; :class:`HybridHit` extends a Hit's fields, in the same order, with how each side scored and ranked
+  the document.
 - :func:`hit_record` is the one way a hit becomes a JSON-ready record: CLI ``--json``, exports, the app's API
   and Hub result sets all use it.
 - :func:`ranked` is the one rank order: score descending, then doc id ascending; :func:`anserini_scores` the
@@ -12,9 +13,11 @@ pytrec_eval spell them.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 #: ``{query_id: {doc_id: score}}``, the run format that ranx, ir_measures and pytrec_eval all accept.
@@ -30,13 +33,79 @@ SIDES = ("bm25", "dense")
 class Hit(NamedTuple):
     """One retrieved document: its corpus id (never a row number), score, and 1-based rank.
 
-    A NamedTuple: searches create hundreds per query, and a tuple is cheaper to make than a dataclass
-    (BENCHMARKS.md).
+    A NamedTuple: cheaper to make than a dataclass. A search returns them in :class:`Hits`, which makes each
+    as it is read.
     """
 
     doc_id: str
     score: float
     rank: int
+
+
+# A Hit straight from its (doc_id, score, rank) tuple: tuple.__new__ is C, Hit(...) and Hit._make Python calls
+# (100 hits: 28 -> 21 us, a fifth of a SciFact search from the impact matrix).
+_hit = functools.partial(tuple.__new__, Hit)
+
+
+class Hits(Sequence):
+    """The hits of one BM25 or dense search, best first: a read-only sequence of :class:`Hit` with ranks 1..n.
+
+    It holds the ids and scores as two lists and makes each Hit as it is read. Results kept by the thousand (a
+    run over a query set) then cost three objects per search, not one per hit: Python's garbage collector
+    never untracks a NamedTuple, so kept Hits made its full collections walk them again and again. That
+    cost was two thirds of a one-by-one benchmark's time at k=100 (BENCHMARKS.md).
+    It compares equal to any sequence of the same Hits, a list included.
+    """
+
+    __slots__ = ("doc_ids", "scores")
+
+    def __init__(self, doc_ids: list[str] | None = None, scores: list[float] | None = None):
+        self.doc_ids = [] if doc_ids is None else doc_ids
+        self.scores = [] if scores is None else scores
+        if len(self.doc_ids) != len(self.scores):
+            raise ValueError(f"{len(self.doc_ids)} ids but {len(self.scores)} scores")
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, float]]) -> Hits:
+        """Hits from ``(doc_id, score)`` pairs already in rank order."""
+        doc_ids, scores = [], []
+        for doc_id, score in pairs:
+            doc_ids.append(doc_id)
+            scores.append(score)
+        return cls(doc_ids, scores)
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return map(_hit, zip(self.doc_ids, self.scores, itertools.count(1)))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [_hit(item) for item in zip(self.doc_ids[i], self.scores[i], range(1, len(self) + 1)[i])]
+        n = len(self.doc_ids)
+        i = i + n if i < 0 else i
+        if not 0 <= i < n:
+            raise IndexError("hit index out of range")
+        return _hit((self.doc_ids[i], self.scores[i], i + 1))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Hits):
+            return self.doc_ids == other.doc_ids and self.scores == other.scores
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # equal to a list, which is unhashable
+
+    def __repr__(self) -> str:
+        return f"Hits({list(self)!r})"
+
+    def __getstate__(self):
+        return self.doc_ids, self.scores
+
+    def __setstate__(self, state) -> None:
+        self.doc_ids, self.scores = state
 
 
 class HybridHit(NamedTuple):
@@ -130,6 +199,6 @@ class Searcher(Protocol):
 
     corpus: Any
 
-    def search(self, query: str, k: int = 10, *, only=None) -> list: ...
+    def search(self, query: str, k: int = 10, *, only=None) -> Sequence: ...
 
     def search_batch(self, queries: Mapping[str, str], k: int = 10) -> Run: ...

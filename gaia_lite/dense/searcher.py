@@ -10,7 +10,7 @@ from ..config import DEFAULT_K, DenseConfig, EncoderConfig, check_k
 from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError
 from ..timing import StepTimes, step
-from ..types import Hit, Run
+from ..types import Hits, Run
 from .encoder import Encoder
 from .index import EMBEDDINGS_DIR, model_slug
 
@@ -22,11 +22,11 @@ class QueryVectors:
     """Searching text, one query or a batch, from what a dense searcher provides (``encode_query``, ``encoder``
     and ``search_vector``): shared by :class:`DenseSearcher` and the dense searcher over a corpus's parts."""
 
-    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
+    def search(self, query: str, k: int = DEFAULT_K, *, only=None) -> Hits:
         """The top ``k`` documents for ``query``, best first; ``only`` as in :meth:`search_vector`."""
         check_k(k)
         if not query.strip() or (only is not None and not only):
-            return []
+            return Hits()
         return self.search_vector(self.encode_query(query), k, only=only)
 
     def search_batch(self, queries: Mapping[str, str], k: int = DEFAULT_K) -> Run:
@@ -116,7 +116,7 @@ class DenseSearcher(QueryVectors):
         with step(self.step_times, "encode"):
             return self.encoder.encode_queries([query])[0]
 
-    def search_vector(self, vector, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
+    def search_vector(self, vector, k: int = DEFAULT_K, *, only=None) -> Hits:
         """The top ``k`` documents for a query vector, best first (ties by doc id); ``only`` (doc ids) restricts
         the search to those documents (FAISS skips the others, so the top ``k`` among them is exact for a flat
         index)."""
@@ -130,7 +130,7 @@ class DenseSearcher(QueryVectors):
         else:
             rows = np.fromiter((self._row[d] for d in only if d in self._row), dtype=np.int64)
             if not len(rows):
-                return []
+                return Hits()
             selector = faiss.IDSelectorBatch(rows)
             if hasattr(self.index, "hnsw"):
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
@@ -160,7 +160,7 @@ class DenseSearcher(QueryVectors):
             else:
                 pairs = [(self.docids[p], s) for p, s in zip(rows, scores[0].tolist()) if p >= 0]
             pairs.sort(key=lambda x: (-x[1], x[0]))
-            return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:wanted], start=1)]
+            return Hits.of(pairs[:wanted])
 
     @property
     def _quantized(self) -> bool:

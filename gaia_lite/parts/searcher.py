@@ -31,7 +31,7 @@ from ..dense.searcher import QueryVectors
 from ..errors import ConfigError, PartsMissingError
 from ..java import JAVA_LOCK
 from ..sparse.global_stats import sum_stats
-from ..types import Hit, Run
+from ..types import Hits, Run
 
 
 class PartUnavailable(Exception):
@@ -124,10 +124,10 @@ class Parts:
         return self.call("info")
 
 
-def merged(lists: Iterable[Sequence[Sequence]], k: int) -> list[Hit]:
+def merged(lists: Iterable[Sequence[Sequence]], k: int) -> Hits:
     """The top ``k`` of the parts' ``(doc_id, score)`` lists in the one rank order (score descending, then id)."""
     pairs = sorted((pair for answer in lists for pair in answer), key=lambda p: (-p[1], p[0]))
-    return [Hit(doc_id, score, rank) for rank, (doc_id, score) in enumerate(pairs[:k], start=1)]
+    return Hits.of(pairs[:k])
 
 
 def check_compatible(infos: Sequence[Mapping[str, Any]]) -> None:
@@ -185,7 +185,8 @@ class LocalPart:
         held = self._held(only)
         if held is not None and not held:
             return []
-        return [(h.doc_id, h.score) for h in self.bm25.with_stats(stats).search(query, k, only=held, phrases=phrases)]
+        hits = self.bm25.with_stats(stats).search(query, k, only=held, phrases=phrases)
+        return list(zip(hits.doc_ids, hits.scores))
 
     def bm25_score(self, query: str, doc_ids, stats: str) -> dict[str, float]:
         """BM25 scores (with the corpus's ``stats``) of the documents of ``doc_ids`` this part holds."""
@@ -215,7 +216,8 @@ class LocalPart:
         held = self._held(only)
         if held is not None and not held:
             return []
-        return [(h.doc_id, h.score) for h in self.dense.search_vector(vector, k, only=held)]
+        hits = self.dense.search_vector(vector, k, only=held)
+        return list(zip(hits.doc_ids, hits.scores))
 
     def dense_score(self, vector, doc_ids) -> dict[str, float]:
         """Inner products of the query vector with the stored vectors of the documents of ``doc_ids`` held here."""
@@ -265,11 +267,11 @@ class PartedBM25Searcher:
         own)."""
         return "lucene"
 
-    def search(self, query: str, k: int = DEFAULT_K, *, only=None, phrases=()) -> list[Hit]:
+    def search(self, query: str, k: int = DEFAULT_K, *, only=None, phrases=()) -> Hits:
         """The top ``k`` documents for ``query`` over all parts; ``only`` and ``phrases`` as for one index."""
         check_k(k)
         if not query.strip() or (only is not None and not only):
-            return []
+            return Hits()
         only = None if only is None else list(only)
         return merged(self.parts.call("bm25_search", query, k, self.stats(query), only, list(phrases)), k)
 
@@ -318,7 +320,7 @@ class PartedBM25Searcher:
         """The ids of all documents holding every one of ``phrases`` (within ``only``), in corpus order (the
         parts are runs of rows in order)."""
         if only is not None and not only:
-            return []
+            return Hits()
         answers = self.parts.call("bm25_matching", list(phrases), None if only is None else list(only))
         return [doc_id for answer in answers for doc_id in answer]
 
@@ -346,10 +348,10 @@ class PartedDenseSearcher(QueryVectors):
         """The query's vector."""
         return self.encoder.encode_queries([query])[0]
 
-    def search_vector(self, vector, k: int = DEFAULT_K, *, only=None) -> list[Hit]:
+    def search_vector(self, vector, k: int = DEFAULT_K, *, only=None) -> Hits:
         """The top ``k`` documents over all parts for a query vector (ties by id); ``only`` restricts."""
         if only is not None and not only:
-            return []
+            return Hits()
         return merged(self.parts.call("dense_search", vector, k, None if only is None else list(only)), k)
 
     def score_documents(self, vector, doc_ids) -> dict[str, float]:
