@@ -113,9 +113,15 @@ def test_restricted_searches_and_corpus_statistics_go_to_lucene(corpus):
 
 
 def test_threads_keep_their_own_accumulators(corpus):
+    """On several threads a batch is scored in slices (64 queries each) while the next is analyzed: 200 queries make
+    three whole slices and a short one, and the run keeps the queries' order."""
     queries = {str(i): q for i, q in enumerate(_queries(200))}
     with BM25Searcher(corpus.folder / "sparse-multifield", corpus) as s:
-        assert s.search_batch(queries, k=50, threads=4) == s.search_batch(queries, k=50)
+        one_by_one = {qid: {h.doc_id: h.score for h in s.search(q, 50)} for qid, q in queries.items()}
+        for threads in (1, 2, 4):
+            run = s.search_batch(queries, k=50, threads=threads)
+            assert run == one_by_one and list(run) == list(queries)
+            assert all(list(run[qid]) == list(one_by_one[qid]) for qid in queries)  # hits in rank order
 
 
 def test_an_index_without_a_matrix_is_searched_in_lucene(corpus, tmp_path):
