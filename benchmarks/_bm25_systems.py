@@ -62,6 +62,11 @@ class Systems:
         return self.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
 
     # ---- one query at a time
+    #
+    # Each loop keeps every query's result in the form its system returns it, with ids mapped: gaia_lite's
+    # ``Hits`` (a list of ids and a list of scores), bm25s's arrays as the same two lists, Pyserini's hits as
+    # (id, score) pairs. A kept result is what a run over a query set holds, and so pays its share of Python's
+    # garbage collection.
 
     @staticmethod
     def gaia_one(searcher, queries: dict[str, str], k: int):
@@ -78,10 +83,10 @@ class Systems:
         for qid, text in queries.items():
             tokens = tokenize(text, stopwords="en", stemmer=stemmer, show_progress=False)
             if not tokens.ids[0]:  # only stopwords: bm25s's retrieve rejects an empty query, Lucene finds nothing
-                out[qid] = []
+                out[qid] = ([], [])
                 continue
             docs, scores = retrieve(tokens, k=min(k, self.docs), show_progress=False, n_threads=1)
-            out[qid] = [(ids[d], s) for d, s in zip(docs[0].tolist(), scores[0].tolist())]
+            out[qid] = (list(map(ids.__getitem__, docs[0].tolist())), scores[0].tolist())
         return out
 
     # ---- batched
