@@ -193,3 +193,13 @@ def jclass(name: str):
     from jnius import autoclass
 
     return autoclass(name)
+
+
+def lucene_directory(folder: str | os.PathLike):
+    """The Lucene ``FSDirectory`` of an index folder."""
+    return jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(folder)))
+
+
+def open_index_reader(folder: str | os.PathLike):
+    """A Lucene ``DirectoryReader`` over the index in ``folder`` (close it when done)."""
+    return jclass("org.apache.lucene.index.DirectoryReader").open(lucene_directory(folder))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..artifacts import ArtifactMeta
 from ..config import SparseConfig
-from ..java import jclass
+from ..java import jclass, open_index_reader
 
 IMPACTS_DIR = "impacts"
 #: The fields BM25 searches, by the index's ``fields`` setting.
@@ -82,8 +82,7 @@ def write_impacts(index_dir: Path, fields: str, ids: list[str], rows, *, fingerp
         fingerprint = ArtifactMeta.read(index_dir, "sparse").fingerprint
     out = Path(index_dir) / IMPACTS_DIR
     shutil.rmtree(out, ignore_errors=True)
-    reader = jclass("org.apache.lucene.index.DirectoryReader").open(
-        jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(index_dir))))
+    reader = open_index_reader(index_dir)
     lengths, stats = length_table(), {}
     try:
         for field in FIELDS[fields]:
@@ -178,13 +177,15 @@ class ImpactMatrix:
         # np.asarray: numba takes the mapped files as plain arrays (a view: nothing is read until a query needs it)
         arrays = [{name: np.asarray(np.load(folder / f / f"{name}.npy", mmap_mode="r")) for name in _ARRAYS}
                   for f in fields]
-        self._arrays = tuple(tuple(a[name] for a in arrays) for name in _ARRAYS)
         stats = [params["stats"][f] for f in fields]
-        self._caches = tuple(norm_cache(k1, b, avg_length(st), lengths) for st in stats)
         self._dfs = [np.diff(a["starts"]) for a in arrays]
-        self._idfs = tuple(idf(df, st["doc_count"]) for df, st in zip(self._dfs, stats))
         same = (np.float32(k1), np.float32(b)) == (np.float32(params["k1"]), np.float32(params["b"]))
-        self._stored = np.array([same] * len(fields))
+        # What every kernel takes first: each array per field, then each field's norm cache for k1/b, its idfs,
+        # and whether the stored impacts are for this k1/b (else they are computed from frequencies and norms).
+        self._matrix = (*(tuple(a[name] for a in arrays) for name in _ARRAYS),
+                        tuple(norm_cache(k1, b, avg_length(st), lengths) for st in stats),
+                        tuple(idf(df, st["doc_count"]) for df, st in zip(self._dfs, stats)),
+                        np.array([same] * len(fields)))
         self._lookups = []
         for f in fields:
             terms = (folder / f / "terms.txt").read_text(encoding="utf-8").split("\n")[:-1]
@@ -247,9 +248,9 @@ class ImpactMatrix:
 
         def score(lo: int, hi: int) -> None:
             first = q_start[lo]
-            self._kernels.top_k(*self._arrays, self._caches, self._idfs, self._stored, q_start[lo:hi + 1] - first,
-                                q_field[first:], q_term[first:], q_boost[first:], self.order, self.by_rank, k,
-                                *self._scratch(), out_docs[lo:hi], out_scores[lo:hi], out_n[lo:hi])
+            self._kernels.top_k(*self._matrix, q_start[lo:hi + 1] - first, q_field[first:], q_term[first:],
+                                q_boost[first:], self.order, self.by_rank, k, *self._scratch(), out_docs[lo:hi],
+                                out_scores[lo:hi], out_n[lo:hi])
 
         slices = min(max(1, threads), len(queries))
         if slices <= 1:
@@ -286,13 +287,12 @@ class ImpactMatrix:
     def count(self, terms: dict[str, int]) -> int:
         """How many documents hold at least one of ``terms``."""
         _, q_field, q_term, q_boost = self._entries([terms])
-        return int(self._kernels.count(*self._arrays, self._caches, self._idfs, self._stored, q_field, q_term, q_boost,
-                                       *self._scratch()))
+        return int(self._kernels.count(*self._matrix, q_field, q_term, q_boost, *self._scratch()))
 
     def scores(self, terms: dict[str, int], docids):
         """The float32 score of each Lucene docid of ``docids`` for ``terms`` (0 where it holds no term)."""
         import numpy as np
 
         _, q_field, q_term, q_boost = self._entries([terms])
-        return self._kernels.scores_of(*self._arrays, self._caches, self._idfs, self._stored, q_field, q_term,
-                                       q_boost, *self._scratch(), np.asarray(docids, dtype=np.int64))
+        return self._kernels.scores_of(*self._matrix, q_field, q_term, q_boost, *self._scratch(),
+                                       np.asarray(docids, dtype=np.int64))

@@ -23,7 +23,7 @@ from ..config import SparseConfig, configure
 from ..corpus import Corpus, PartedCorpus
 from ..corpus.parts import build_each_part
 from ..errors import ArtifactMismatchError
-from ..java import jclass, start_jvm
+from ..java import jclass, lucene_directory, open_index_reader, start_jvm
 from ..executors import ShardJob, run_sharded
 from ..shards import SHARD_FIELDS, BuildProgress, Shard, shard_batches
 from .impacts import write_impacts
@@ -141,14 +141,13 @@ def _merge(parts: list[Path], out: Path) -> None:
     """Merge the shard indexes ``parts``, in order, into one single-segment index at ``out``. Lucene's
     ``addIndexes`` copies the shards' segments (nothing is analyzed again) and keeps their documents in order;
     the statistics BM25 uses (document count, lengths, term frequencies) are then those of the whole corpus."""
-    paths, fs = jclass("java.nio.file.Paths"), jclass("org.apache.lucene.store.FSDirectory")
     config = jclass("org.apache.lucene.index.IndexWriterConfig")(
         jclass("org.apache.lucene.analysis.core.WhitespaceAnalyzer")())
-    writer = jclass("org.apache.lucene.index.IndexWriter")(fs.open(paths.get(str(out))), config)
+    writer = jclass("org.apache.lucene.index.IndexWriter")(lucene_directory(out), config)
     try:
         from jnius import cast
 
-        writer.addIndexes(*[cast("org.apache.lucene.store.Directory", fs.open(paths.get(str(p)))) for p in parts])
+        writer.addIndexes(*[cast("org.apache.lucene.store.Directory", lucene_directory(p)) for p in parts])
         writer.forceMerge(1)
     finally:
         writer.close()
@@ -173,9 +172,7 @@ def lucene_rows(index: Path, corpus: Corpus):
     """For each Lucene docid of the index folder ``index``, the corpus row of the document it holds."""
     import numpy as np
 
-    reader = jclass("org.apache.lucene.index.DirectoryReader").open(
-        jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(index)))
-    )
+    reader = open_index_reader(index)
     try:
         stored = reader.storedFields()
         n = reader.maxDoc()

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..config import DEFAULT_K, SparseConfig, check_k, configure
 from ..corpus import Corpus, index_meta
 from ..errors import ArtifactMismatchError, InputError
-from ..java import JAVA_LOCK, jclass, start_jvm
+from ..java import JAVA_LOCK, jclass, open_index_reader, start_jvm
 from ..timing import StepTimes, step
 from ..types import Hits, Run
 from .impacts import ImpactMatrix, has_impacts
@@ -96,9 +96,7 @@ class BM25Searcher:
         start_jvm()
         self._rows = np.load(self.index_dir / ROWS_FILE).tolist()
         self._ids = corpus.ids
-        self._reader = jclass("org.apache.lucene.index.DirectoryReader").open(
-            jclass("org.apache.lucene.store.FSDirectory").open(jclass("java.nio.file.Paths").get(str(self.index_dir)))
-        )
+        self._reader = open_index_reader(self.index_dir)
         if self._reader.maxDoc() != len(self._rows) or len(self._rows) != self.meta.params["indexed"]:
             raise ArtifactMismatchError(
                 f"{self.index_dir}: Lucene holds {self._reader.maxDoc()} documents, its sidecar {len(self._rows)}, "
