@@ -320,7 +320,7 @@ class PartedBM25Searcher:
         """The ids of all documents holding every one of ``phrases`` (within ``only``), in corpus order (the
         parts are runs of rows in order)."""
         if only is not None and not only:
-            return Hits()
+            return []
         answers = self.parts.call("bm25_matching", list(phrases), None if only is None else list(only))
         return [doc_id for answer in answers for doc_id in answer]
 
